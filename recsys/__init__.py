@@ -1,0 +1,39 @@
+"""playlist2vec: song recommendations from playlist embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from recsys.config import Config, config_from_env
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Application factory: configuration, extensions, blueprints, error handlers, CLI."""
+    cfg = config if config is not None else config_from_env()
+    cfg.validate()
+    app = Flask(__name__)
+    app.config.from_mapping(cfg.as_dict())
+
+    from recsys.logging_setup import configure_logging
+
+    log_dir = None if cfg.TESTING else str(Path(cfg.VAR_DIR) / "logs")
+    configure_logging(cfg.LOG_LEVEL, log_dir)
+
+    from recsys.extensions import db
+
+    db.init_app(app)
+
+    from recsys.api import bp as api_bp
+    from recsys.api.errors import register_app_handlers
+
+    app.register_blueprint(api_bp, url_prefix="/api")
+    register_app_handlers(app)
+
+    from recsys.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,57 @@
+"""JSON errors for everything under ``/api``: clients never get an HTML page or a 5xx for input."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+from recsys.api import bp
+
+log = logging.getLogger("recsys.api")
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a message for the client."""
+
+    def __init__(self, status: int, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+def error_response(status: int, message: str, **extra: object):
+    """``{"error": {"status": ..., "message": ...}}`` with ``status``."""
+    body = {"error": {"status": status, "message": message, **extra}}
+    return jsonify(body), status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return error_response(exc.status, exc.message, **exc.extra)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return error_response(exc.code or 500, exc.description or exc.name)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    log.exception("unhandled error in API request")
+    return error_response(500, "internal server error")
+
+
+def register_app_handlers(app) -> None:
+    """404/405 for unknown ``/api`` URLs happen before routing reaches the blueprint."""
+    from flask import request
+
+    def _json_for_api(exc: HTTPException):
+        if request.path.startswith("/api/") or request.path == "/api":
+            return error_response(exc.code or 500, exc.description or exc.name)
+        return exc
+
+    app.register_error_handler(404, _json_for_api)
+    app.register_error_handler(405, _json_for_api)

@@ -1,0 +1,107 @@
+"""Configuration classes, read from the environment.
+
+``Config`` is the development default, ``TestConfig`` is used by the test-suite and
+``ProductionConfig`` refuses to start without its secrets. Select one with
+``RECSYS_ENV`` (``development`` | ``production``) or pass a class to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _var_dir() -> Path:
+    """Directory for everything generated (database, model bundles, logs)."""
+    return Path(os.environ.get("RECSYS_VAR_DIR", "var")).resolve()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+class Config:
+    """Development configuration: SQLite under ``./var`` unless ``DATABASE_URL`` is set."""
+
+    ENV_NAME = "development"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self) -> None:
+        var = _var_dir()
+        self.VAR_DIR = str(var)
+        self.DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{var / 'recsys.db'}"
+        self.MODEL_DIR = os.environ.get("RECSYS_MODEL_DIR") or str(var / "models")
+        self.TRAIN_CONFIG = os.environ.get("RECSYS_TRAIN_CONFIG") or str(
+            Path(__file__).resolve().parent.parent / "data" / "train.yaml"
+        )
+        self.LOG_LEVEL = os.environ.get("RECSYS_LOG_LEVEL", "INFO")
+        self.MODEL_POLL_SECONDS = _env_int("RECSYS_MODEL_POLL_SECONDS", 2)
+        self.ADMIN_USERNAME = os.environ.get("RECSYS_ADMIN_USER", "admin")
+        self.ADMIN_PASSWORD = os.environ.get("RECSYS_ADMIN_PASSWORD")
+        secret = os.environ.get("SECRET_KEY")
+        # Development only: a random per-process key (sessions do not survive a restart).
+        # There is never a fixed fallback key; production refuses to start without one.
+        self.SECRET_KEY = secret or secrets.token_hex(32)
+        self.SECRET_KEY_FROM_ENV = bool(secret)
+
+    def validate(self) -> None:
+        """Raise ``RuntimeError`` when the configuration cannot be used."""
+
+    def as_dict(self) -> dict:
+        """All upper-case settings, for ``app.config.from_mapping``."""
+        names = {n for n in dir(self) if n.isupper()}
+        return {n: getattr(self, n) for n in names}
+
+
+class TestConfig(Config):
+    """Configuration for the test-suite: in-memory-free SQLite file given by the fixture."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self, **overrides: object) -> None:
+        super().__init__()
+        self.MODEL_POLL_SECONDS = 0
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+
+class ProductionConfig(Config):
+    """Production: secrets must come from the environment, never debug."""
+
+    ENV_NAME = "production"
+    DEBUG = False
+
+    def validate(self) -> None:
+        missing = []
+        if not self.SECRET_KEY_FROM_ENV:
+            missing.append("SECRET_KEY")
+        if not os.environ.get("DATABASE_URL"):
+            missing.append("DATABASE_URL")
+        if not self.ADMIN_PASSWORD:
+            missing.append("RECSYS_ADMIN_PASSWORD")
+        if missing:
+            raise RuntimeError(
+                "production configuration is missing required environment variables: "
+                + ", ".join(missing)
+            )
+        if os.environ.get("FLASK_DEBUG", "").lower() in {"1", "true", "yes"}:
+            raise RuntimeError("FLASK_DEBUG must not be enabled in production")
+
+
+def config_from_env() -> Config:
+    """Pick the configuration class named by ``RECSYS_ENV``."""
+    name = os.environ.get("RECSYS_ENV", "development").lower()
+    if name == "production":
+        return ProductionConfig()
+    if name in {"development", "dev"}:
+        return Config()
+    raise RuntimeError(f"RECSYS_ENV must be 'development' or 'production', got {name!r}")

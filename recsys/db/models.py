@@ -1,0 +1,162 @@
+"""Catalog, playlist, run and model-registry tables (SQLAlchemy 2.x typed mappings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from recsys.db.base import Base, JSONType, TZDateTime, utcnow
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(TZDateTime(), default=utcnow, server_default=func.now(), nullable=False)
+
+
+class Song(Base):
+    """A song of one source (dataset or catalog); ``external_id`` is unique per source."""
+
+    __tablename__ = "songs"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_songs_artist", "artist"),
+        Index("ix_songs_title", "title"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    external_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    title: Mapped[str] = mapped_column(String(512), nullable=False, default="")
+    artist: Mapped[str] = mapped_column(String(512), nullable=False, default="")
+    created_at: Mapped[datetime] = _created_at()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Public JSON shape of a song."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "external_id": self.external_id,
+            "title": self.title,
+            "artist": self.artist,
+        }
+
+
+class Tag(Base):
+    """A free-text tag (genre, mood...), shared by all sources."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+
+
+class SongTag(Base):
+    """Association of songs and tags."""
+
+    __tablename__ = "song_tags"
+    __table_args__ = (Index("ix_song_tags_tag_id", "tag_id"),)
+
+    song_id: Mapped[int] = mapped_column(
+        ForeignKey("songs.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Playlist(Base):
+    """A playlist of one source; ``external_id`` is unique per source."""
+
+    __tablename__ = "playlists"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    external_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    name: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = _created_at()
+
+
+class PlaylistItem(Base):
+    """One song at one position of a playlist; order is kept by ``position``."""
+
+    __tablename__ = "playlist_items"
+    __table_args__ = (Index("ix_playlist_items_song_id", "song_id"),)
+
+    playlist_id: Mapped[int] = mapped_column(
+        ForeignKey("playlists.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    song_id: Mapped[int] = mapped_column(ForeignKey("songs.id"), nullable=False)
+
+
+class ImportRun(Base):
+    """One import (file or sample) with what it added."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    path: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    songs_added: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    playlists_added: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    items_added: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    duration_s: Mapped[float | None] = mapped_column()
+
+
+class TrainingRun(Base):
+    """One training run: settings, data snapshot, speed and metrics."""
+
+    __tablename__ = "training_runs"
+    __table_args__ = (Index("ix_training_runs_started_at", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
+    started_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    settings: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
+    data_snapshot: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
+    duration_s: Mapped[float | None] = mapped_column()
+    words_per_sec: Mapped[float | None] = mapped_column()
+    metrics: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ModelVersion(Base):
+    """A model bundle known to the registry."""
+
+    __tablename__ = "model_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = _created_at()
+    training_run_id: Mapped[int | None] = mapped_column(ForeignKey("training_runs.id"))
+    metrics: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
+    manifest: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict)
+
+
+class ModelEvent(Base):
+    """History of promotions and rollbacks of the ``current`` model."""
+
+    __tablename__ = "model_events"
+    __table_args__ = (Index("ix_model_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    previous_version: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, nullable=False)
+    actor: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,47 @@
+"""Unbound Flask extensions; bound to an app in ``create_app``."""
+
+from __future__ import annotations
+
+from flask import Flask, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from recsys.db.session import make_engine, make_session_factory
+
+
+class Database:
+    """Engine per app, one session per request (closed at teardown)."""
+
+    def init_app(self, app: Flask) -> None:
+        engine = make_engine(app.config["DATABASE_URL"])
+        app.extensions["recsys.db"] = (engine, make_session_factory(engine))
+        app.teardown_appcontext(self._teardown)
+
+    @staticmethod
+    def _state(app: Flask | None = None) -> tuple[Engine, sessionmaker[Session]]:
+        from flask import current_app
+
+        return (app or current_app).extensions["recsys.db"]
+
+    @property
+    def engine(self) -> Engine:
+        """Engine of the current app."""
+        return self._state()[0]
+
+    @property
+    def session(self) -> Session:
+        """Session of the current app context (created on first use)."""
+        if "recsys_session" not in g:
+            g.recsys_session = self._state()[1]()
+        return g.recsys_session
+
+    @staticmethod
+    def _teardown(exc: BaseException | None) -> None:
+        session = g.pop("recsys_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+db = Database()

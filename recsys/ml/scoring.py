@@ -1,0 +1,99 @@
+"""Word2vec scorers: ``similar`` (cosine of input vectors) and ``next`` (blend).
+
+``next`` scores a candidate ``c`` for a seed ``s`` as::
+
+    w2v_weight * in[s] . out[c]
+    + transition_weight * log1p(transitions[s, c])
+    + cooc_weight * log1p(cooccurrence[s, c])
+    + pop_weight * log(count[c])
+
+``in . out`` is what skip-gram with negative sampling actually optimises (it
+approximates ``PMI(s, c) - log k``), so it models "c appears next to s" better
+than the cosine between two input vectors.  The count terms are computed on the
+training playlists and aligned to the model's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from recsys.ml.base import MatrixRecommender, Recommender
+from recsys.ml.baselines import cooccurrence_matrix, pair_matrix
+from recsys.ml.settings import TrainSettings
+from recsys.ml.train import TrainedModel
+
+__all__ = ["Recommender", "W2VSimilar", "W2VNext", "similar_recommender", "next_recommender"]
+
+
+def _unit(mat: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(mat, axis=1, keepdims=True)
+    return (mat / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class W2VSimilar(MatrixRecommender):
+    """"Sounds like this": cosine similarity between input vectors."""
+
+    name = "w2v_similar"
+
+    def __init__(self, model: TrainedModel) -> None:
+        super().__init__(model.song_ids)
+        self.unit = _unit(model.in_vectors)
+
+    def score_rows(self, rows: np.ndarray) -> np.ndarray:
+        return self.unit[rows] @ self.unit.T
+
+
+class W2VNext(MatrixRecommender):
+    """"What to play after this": input.output dot product, optionally blended with counts."""
+
+    name = "w2v_next"
+
+    def __init__(self, model: TrainedModel, playlists: Sequence[Sequence[int]] | None = None,
+                 w2v_weight: float = 1.0, transition_weight: float = 0.0,
+                 cooc_weight: float = 0.0, pop_weight: float = 0.0,
+                 cooc_window: int = 0) -> None:
+        super().__init__(model.song_ids)
+        self.in_vectors = model.in_vectors
+        self.out_vectors = model.out_vectors
+        self.w2v_weight = w2v_weight
+        self.transition_weight = transition_weight
+        self.cooc_weight = cooc_weight
+        self._pop = (pop_weight * np.log(np.maximum(model.counts, 1))).astype(np.float32)
+        self.transitions = self.cooccurrence = None
+        if (transition_weight or cooc_weight) and playlists is None:
+            raise ValueError("count blend weights need the training playlists")
+        if transition_weight:
+            mat = pair_matrix(playlists, self._row, self.n_items, window=1)
+            mat.data = np.log1p(mat.data) * transition_weight
+            self.transitions = mat
+        if cooc_weight:
+            mat = cooccurrence_matrix(playlists, self._row, self.n_items, window=cooc_window)
+            mat.data = np.log1p(mat.data) * cooc_weight
+            self.cooccurrence = mat
+
+    def score_rows(self, rows: np.ndarray) -> np.ndarray:
+        scores = self.in_vectors[rows] @ self.out_vectors.T
+        if self.w2v_weight != 1.0:
+            scores *= self.w2v_weight
+        scores += self._pop
+        if self.transitions is not None:
+            scores += self.transitions[rows].toarray()
+        if self.cooccurrence is not None:
+            scores += self.cooccurrence[rows].toarray()
+        return scores
+
+
+def similar_recommender(model: TrainedModel) -> W2VSimilar:
+    """The ``similar`` mode recommender."""
+    return W2VSimilar(model)
+
+
+def next_recommender(model: TrainedModel, playlists: Sequence[Sequence[int]] | None = None,
+                     settings: TrainSettings | None = None) -> W2VNext:
+    """The ``next`` mode recommender configured from ``settings.next_*`` (default: model's)."""
+    s = settings or model.settings
+    return W2VNext(model, playlists, w2v_weight=s.next_w2v_weight,
+                   transition_weight=s.next_transition_weight, cooc_weight=s.next_cooc_weight,
+                   pop_weight=s.next_pop_weight, cooc_window=s.cooc_window)

@@ -1,0 +1,72 @@
+"""Configuration from the environment; production refuses to start without its secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys import create_app
+from recsys.config import Config, ProductionConfig, config_from_env
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    names = ("SECRET_KEY", "DATABASE_URL", "RECSYS_ADMIN_PASSWORD", "RECSYS_ENV", "FLASK_DEBUG")
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RECSYS_VAR_DIR", str(tmp_path / "var"))
+    return monkeypatch
+
+
+def test_default_database_is_sqlite_under_var(clean_env, tmp_path):
+    cfg = Config()
+    assert cfg.DATABASE_URL == f"sqlite:///{tmp_path / 'var' / 'recsys.db'}"
+    assert cfg.MODEL_DIR == str(tmp_path / "var" / "models")
+
+
+def test_database_url_from_environment(clean_env):
+    clean_env.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
+    assert Config().DATABASE_URL == "postgresql+psycopg://u@h/db"
+
+
+def test_development_key_is_random_per_process_not_a_constant(clean_env):
+    assert Config().SECRET_KEY != Config().SECRET_KEY
+
+
+def test_production_refuses_to_start_without_secrets(clean_env):
+    clean_env.setenv("RECSYS_ENV", "production")
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app()
+
+
+def test_production_names_every_missing_variable(clean_env):
+    clean_env.setenv("SECRET_KEY", "x" * 32)
+    with pytest.raises(RuntimeError) as info:
+        ProductionConfig().validate()
+    assert "DATABASE_URL" in str(info.value)
+    assert "RECSYS_ADMIN_PASSWORD" in str(info.value)
+    assert "SECRET_KEY" not in str(info.value)
+
+
+def test_production_refuses_debug(clean_env, tmp_path):
+    clean_env.setenv("SECRET_KEY", "x" * 32)
+    clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    clean_env.setenv("RECSYS_ADMIN_PASSWORD", "pw")
+    clean_env.setenv("FLASK_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="FLASK_DEBUG"):
+        ProductionConfig().validate()
+
+
+def test_production_starts_with_secrets(clean_env, tmp_path):
+    clean_env.setenv("RECSYS_ENV", "production")
+    clean_env.setenv("SECRET_KEY", "x" * 32)
+    clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    clean_env.setenv("RECSYS_ADMIN_PASSWORD", "pw")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "x" * 32
+    assert not app.debug
+
+
+def test_unknown_environment_name_is_an_error(clean_env):
+    clean_env.setenv("RECSYS_ENV", "staging")
+    with pytest.raises(RuntimeError, match="RECSYS_ENV"):
+        config_from_env()

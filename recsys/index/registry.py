@@ -1,0 +1,106 @@
+"""Promotion and rollback of model versions, with their history in the database.
+
+The store's ``current`` link decides what is served; the ``model_events`` table records every
+switch (who, when, from which version). Promotion verifies the bundle first, so a corrupt
+bundle is never made current.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from recsys.db.models import ModelEvent, ModelVersion
+from recsys.db.session import session_scope
+from recsys.index.bundle import BundleError
+from recsys.index.store import ModelStore
+
+log = logging.getLogger("recsys.index")
+
+
+def register(engine: Engine, store: ModelStore, version: str) -> None:
+    """Record a committed bundle in ``model_versions`` (idempotent)."""
+    manifest = store.open(version, verify=False).manifest
+    with session_scope(engine) as session:
+        row = session.get(ModelVersion, version)
+        if row is None:
+            row = ModelVersion(version=version)
+            session.add(row)
+        row.training_run_id = manifest.get("training_run_id")
+        row.metrics = manifest.get("metrics", {})
+        row.manifest = {k: v for k, v in manifest.items() if k != "files"}
+
+
+def promotion_stack(engine: Engine) -> list[str]:
+    """Versions made current, oldest first, with rolled-back ones popped off."""
+    stack: list[str] = []
+    with session_scope(engine) as session:
+        for event in session.scalars(select(ModelEvent).order_by(ModelEvent.id)):
+            if event.action == "promote":
+                stack.append(event.version)
+            elif event.action == "rollback" and stack:
+                stack.pop()
+    return stack
+
+
+def _switch(
+    engine: Engine, store: ModelStore, version: str, action: str, actor: str | None,
+    note: str | None,
+) -> str | None:
+    store.open(version, verify=True)  # refuses missing or corrupt bundles
+    register(engine, store, version)
+    previous = store.current_version()
+    with session_scope(engine) as session:
+        session.add(ModelEvent(action=action, version=version, previous_version=previous,
+                               actor=actor, note=note))
+        session.flush()
+        store.set_current(version)
+        try:
+            session.commit()
+        except Exception:
+            if previous is not None:
+                store.set_current(previous)
+            raise
+    log.info("%s: current model %s -> %s", action, previous, version)
+    return previous
+
+
+def promote(
+    engine: Engine, store: ModelStore, version: str, actor: str | None = None,
+    note: str | None = None,
+) -> str | None:
+    """Make ``version`` current; returns the previous current version."""
+    return _switch(engine, store, version, "promote", actor, note)
+
+
+def rollback(engine: Engine, store: ModelStore, actor: str | None = None) -> str:
+    """Return to the version that was current before the current one; returns it."""
+    stack = promotion_stack(engine)
+    current = store.current_version()
+    if len(stack) < 2 or stack[-1] != current:
+        raise BundleError("nothing to roll back to: no earlier promoted version")
+    target = stack[-2]
+    _switch(engine, store, target, "rollback", actor, f"rolled back from {current}")
+    return target
+
+
+def list_models(engine: Engine, store: ModelStore) -> list[dict[str, Any]]:
+    """Every committed version with its metrics and whether it is current, newest first."""
+    current = store.current_version()
+    rows = []
+    for version in reversed(store.versions()):
+        try:
+            manifest = store.open(version, verify=False).manifest
+        except BundleError as exc:
+            rows.append({"version": version, "error": str(exc), "current": False})
+            continue
+        rows.append({
+            "version": version,
+            "current": version == current,
+            "created_at": manifest.get("created_at"),
+            "metrics": manifest.get("metrics", {}),
+            "data_snapshot": manifest.get("data_snapshot", {}),
+        })
+    return rows

@@ -1,0 +1,97 @@
+"""The model store: ``versions/<version>/`` bundles and an atomically switched ``current`` link.
+
+The ``current`` symlink is the single source of truth for what production serves; it is
+replaced with ``os.replace`` (an atomic rename), so readers see either the old or the new
+version, never a missing or half-written one. A crash before the rename leaves the previous
+version current.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from recsys.index.bundle import MANIFEST, Bundle, BundleError, BundleWriter
+
+VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def new_version_name(now: datetime | None = None) -> str:
+    """Sortable, unique version name, e.g. ``20261126T143000Z-1a2b3c``."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+class ModelStore:
+    """Directory of model bundles (``RECSYS_MODEL_DIR``)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.versions_dir = self.root / "versions"
+        self.current_link = self.root / "current"
+
+    def check_version(self, version: str) -> str:
+        if not VERSION_RE.match(version or ""):
+            raise BundleError(f"invalid model version name {version!r}")
+        return version
+
+    def writer(self, version: str | None = None) -> BundleWriter:
+        """A writer for a new bundle (committed with ``writer.commit(manifest)``)."""
+        return BundleWriter(self.versions_dir, self.check_version(version or new_version_name()))
+
+    def versions(self) -> list[str]:
+        """Committed versions, oldest first (temporary directories are ignored)."""
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.versions_dir.iterdir()
+            if not p.name.startswith(".") and (p / MANIFEST).is_file()
+        )
+
+    def path(self, version: str) -> Path:
+        path = self.versions_dir / self.check_version(version)
+        if not (path / MANIFEST).is_file():
+            raise BundleError(f"unknown model version {version!r} in {self.versions_dir}")
+        return path
+
+    def open(self, version: str, verify: bool = True) -> Bundle:
+        return Bundle.open(self.path(version), verify=verify)
+
+    def current_version(self) -> str | None:
+        """Version the ``current`` link points at, or None."""
+        try:
+            target = os.readlink(self.current_link)
+        except (FileNotFoundError, OSError):
+            return None
+        return Path(target).name
+
+    def set_current(self, version: str) -> None:
+        """Point ``current`` at ``version`` atomically (the bundle must exist)."""
+        self.path(version)
+        tmp = self.root / f".current-{uuid.uuid4().hex}"
+        os.symlink(Path("versions") / version, tmp)
+        os.replace(tmp, self.current_link)
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def remove(self, version: str) -> None:
+        """Delete a bundle that is not current."""
+        if version == self.current_version():
+            raise BundleError(f"version {version} is current; promote another one first")
+        shutil.rmtree(self.path(version))
+
+    def clean_temporary(self) -> int:
+        """Remove leftovers of crashed writes; returns how many were removed."""
+        if not self.versions_dir.is_dir():
+            return 0
+        leftovers = [p for p in self.versions_dir.iterdir() if p.name.startswith(".tmp-")]
+        for path in leftovers:
+            shutil.rmtree(path, ignore_errors=True)
+        return len(leftovers)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import numpy as np
+
+from recsys.ml.baselines import (
+    PopularityRecommender,
+    cooccurrence_matrix,
+    cooccurrence_recommender,
+    pair_matrix,
+    transition_recommender,
+)
+
+PLAYLISTS = [[5, 7, 9], [7, 9], [9, 5, 5], [11]]
+
+
+def test_popularity():
+    rec = PopularityRecommender(PLAYLISTS)
+    # counts: 5 x3, 7 x2, 9 x3, 11 x1; ties broken by stable order of ids
+    assert [s for s, _ in rec.recommend([11], 3)] == [5, 9, 7]
+    assert [s for s, _ in rec.recommend([5], 2)] == [9, 7]
+
+
+def test_transition_counts_are_directed():
+    row_of = {5: 0, 7: 1, 9: 2, 11: 3}
+    t = pair_matrix(PLAYLISTS, row_of, 4, window=1).toarray()
+    expected = np.zeros((4, 4))
+    expected[0, 1] = 1  # 5->7
+    expected[1, 2] = 2  # 7->9 twice
+    expected[2, 0] = 1  # 9->5 (5->5 self transition dropped)
+    assert np.array_equal(t, expected)
+    rec = transition_recommender(PLAYLISTS)
+    assert rec.recommend([7], 1)[0][0] == 9
+    assert rec.recommend([9], 1)[0][0] == 5
+
+
+def test_cooccurrence_whole_playlist_and_windowed():
+    row_of = {5: 0, 7: 1, 9: 2, 11: 3}
+    c = cooccurrence_matrix(PLAYLISTS, row_of, 4).toarray()
+    assert np.array_equal(c, c.T)
+    assert c[0, 2] == 2  # 5 and 9 share two playlists (repeats count once)
+    assert c[1, 2] == 2 and c[0, 1] == 1 and c[3].sum() == 0 and np.trace(c) == 0
+    w1 = cooccurrence_matrix(PLAYLISTS, row_of, 4, window=1).toarray()
+    assert w1[0, 2] == 1 and w1[2, 0] == 1  # (9,5) once; (5,5) self pair dropped
+    assert w1[0, 1] == 1 and w1[1, 0] == 1
+    rec = cooccurrence_recommender(PLAYLISTS)
+    assert [s for s, _ in rec.recommend([7], 2)] == [9, 5]
+
+
+def test_batch_path_matches_single_path(planted):
+    rec = cooccurrence_recommender(planted)
+    rows = np.arange(rec.n_items)
+    ids = rec.topk_ids(rows, 5)
+    for r in range(0, rec.n_items, 17):
+        single = [s for s, _ in rec.recommend([int(rec.item_ids[r])], 5)]
+        assert single == list(ids[r])

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from recsys.ml.settings import TrainSettings, parse_overrides
+
+
+def test_defaults_valid_and_roundtrip():
+    s = TrainSettings()
+    assert TrainSettings.from_dict(s.to_dict()) == s
+    assert set(TrainSettings.field_names()) >= {
+        "vector_size", "window", "negative", "ns_exponent", "sample", "epochs", "sg",
+        "min_count", "alpha", "min_alpha", "seed", "workers"}
+
+
+def test_overrides_coerce_types():
+    got = parse_overrides(["window=3", "ns_exponent=-0.5", "sample=1e-5", "sg=0",
+                           "use_corpus_file=false"])
+    assert got == {"window": 3, "ns_exponent": -0.5, "sample": 1e-5, "sg": 0,
+                   "use_corpus_file": False}
+    assert isinstance(got["window"], int) and isinstance(got["sample"], float)
+    assert TrainSettings().with_overrides(["epochs=7"]).epochs == 7
+
+
+@pytest.mark.parametrize("bad", ["windw=3", "window", "window=abc", "sg=2", "window=0",
+                                 "sample=1.5", "use_corpus_file=maybe", "epochs=2.5"])
+def test_bad_overrides_raise(bad):
+    with pytest.raises(ValueError):
+        TrainSettings().with_overrides([bad])
+
+
+def test_unknown_key_message_lists_valid_keys():
+    with pytest.raises(ValueError, match="unknown training setting.*vector_size"):
+        TrainSettings.from_dict({"size": 10})
+
+
+def test_yaml_loading(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("vector_size: 24\nwindow: 7  # comment\nns_exponent: -0.5\n")
+    s = TrainSettings.from_yaml(path, overrides=["window=9"])
+    assert (s.vector_size, s.window, s.ns_exponent) == (24, 9, -0.5)
+    path.write_text("- 1\n- 2\n")
+    with pytest.raises(ValueError, match="mapping"):
+        TrainSettings.from_yaml(path)
+    path.write_text("bogus: 1\n")
+    with pytest.raises(ValueError, match="bogus"):
+        TrainSettings.from_yaml(path)
+
+
+def test_committed_default_config_loads():
+    from pathlib import Path
+
+    cfg = Path(__file__).resolve().parents[2] / "data" / "train.yaml"
+    if not cfg.exists():
+        pytest.skip("data/train.yaml not written yet")
+    TrainSettings.from_yaml(cfg)

@@ -1,0 +1,142 @@
+"""Turn a trained model into a model bundle: vectors, count tables, metadata, ANN indexes.
+
+Layout of a bundle (all arrays are ``.npy``, loaded memory-mapped):
+
+* ``song_ids`` (row -> song id), ``lookup_ids``/``lookup_rows`` (sorted ids -> rows),
+* ``in_vectors``, ``out_vectors``, ``counts`` (training occurrences per row),
+* ``transitions.*`` and ``cooc.*``: CSR count tables (directed next-song pairs; playlists
+  containing both songs) used by the ``next`` score, candidates and explanations
+  (``cooc_scoring.*`` too when the score counts co-occurrence within a window),
+* string columns ``source``, ``external_id``, ``title``, ``artist``,
+* ANN indexes ``similar`` (cosine on input vectors) and ``next`` (dot product on output
+  vectors augmented with the popularity term, see :mod:`recsys.recommend.model`).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.index import build_index
+from recsys.index.store import ModelStore
+from recsys.index.tuning import choose_annoy_params
+from recsys.ml.baselines import cooccurrence_matrix, pair_matrix
+from recsys.ml.train import TrainedModel
+
+log = logging.getLogger("recsys.index")
+
+LIBRARIES = ("gensim", "numpy", "scipy", "annoy", "flask", "sqlalchemy")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a bundle depends on."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "missing"
+    return versions
+
+
+def next_item_vectors(model: TrainedModel) -> np.ndarray:
+    """Output vectors with one extra coordinate holding the ``next`` popularity term."""
+    s = model.settings
+    pop = s.next_pop_weight * np.log(np.maximum(model.counts, 1)).astype(np.float32)
+    return np.hstack([model.out_vectors, pop[:, None]]).astype(np.float32)
+
+
+def _add_csr(writer, name: str, mat: sp.csr_matrix) -> None:
+    mat = mat.tocsr()
+    mat.sort_indices()
+    writer.add_array(f"{name}.indptr", mat.indptr.astype(np.int64))
+    writer.add_array(f"{name}.indices", mat.indices.astype(np.int32))
+    writer.add_array(f"{name}.data", mat.data.astype(np.float32))
+
+
+def _index(backend: str, vectors: np.ndarray, metric: str, queries: np.ndarray | None,
+           target_recall: float) -> tuple[Any, dict[str, Any]]:
+    if backend == "annoy":
+        tuning = choose_annoy_params(vectors, metric, target_recall=target_recall,
+                                     queries=queries, n_queries=min(500, len(vectors)))
+        return tuning.index, {"backend": "annoy", **tuning.as_manifest()}
+    index = build_index(backend, vectors, metric)
+    return index, {"backend": backend, "recall_at_10": 1.0 if backend == "exact" else None}
+
+
+def build_bundle(
+    store: ModelStore,
+    model: TrainedModel,
+    playlists: Sequence[Sequence[int]],
+    songs: Mapping[int, Mapping[str, Any]],
+    *,
+    metrics: Mapping[str, Any] | None = None,
+    data_snapshot: Mapping[str, Any] | None = None,
+    training_run_id: int | None = None,
+    backend: str = "annoy",
+    target_recall: float = 0.95,
+    version: str | None = None,
+) -> str:
+    """Write a bundle for ``model`` into ``store``; returns its version (not promoted).
+
+    Args:
+        playlists: the training playlists (song ids), for the count tables.
+        songs: metadata per song id: ``source``, ``external_id``, ``title``, ``artist``.
+        backend: ``annoy`` (tuned to ``target_recall`` recall@10) or ``exact``.
+    """
+    ids = np.asarray(model.song_ids, dtype=np.int64)
+    missing = [int(i) for i in ids if int(i) not in songs]
+    if missing:
+        raise ValueError(f"no metadata for {len(missing)} songs, e.g. {missing[:5]}")
+    row_of = {int(s): i for i, s in enumerate(ids)}
+    writer = store.writer(version)
+    try:
+        log.info("building bundle %s: %d songs, dim %d", writer.version, len(ids),
+                 model.in_vectors.shape[1])
+        order = np.argsort(ids, kind="stable")
+        writer.add_array("song_ids", ids)
+        writer.add_array("lookup_ids", ids[order])
+        writer.add_array("lookup_rows", order.astype(np.int64))
+        writer.add_array("in_vectors", model.in_vectors.astype(np.float32))
+        writer.add_array("out_vectors", model.out_vectors.astype(np.float32))
+        writer.add_array("counts", np.asarray(model.counts, dtype=np.int64))
+        _add_csr(writer, "transitions", pair_matrix(playlists, row_of, len(ids), window=1))
+        _add_csr(writer, "cooc", cooccurrence_matrix(playlists, row_of, len(ids), window=0))
+        if model.settings.cooc_window > 0:  # the next score counts pairs within a window
+            _add_csr(writer, "cooc_scoring", cooccurrence_matrix(
+                playlists, row_of, len(ids), window=model.settings.cooc_window))
+        for column in ("source", "external_id", "title", "artist"):
+            writer.add_strings(column, [str(songs[int(i)].get(column, "")) for i in ids])
+        log.info("building ANN indexes (%s)", backend)
+        similar, similar_info = _index(backend, model.in_vectors, "cosine", None, target_recall)
+        writer.add_index("similar", similar)
+        rng = np.random.default_rng(0)
+        sample = rng.choice(len(ids), size=min(500, len(ids)), replace=False)
+        queries = np.hstack([model.in_vectors[sample] * model.settings.next_w2v_weight,
+                             np.ones((len(sample), 1), np.float32)])
+        nxt, next_info = _index(backend, next_item_vectors(model), "dot", queries, target_recall)
+        writer.add_index("next", nxt)
+        manifest = {
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "settings": model.settings.to_dict(),
+            "training": dict(model.stats),
+            "data_snapshot": dict(data_snapshot or {}),
+            "metrics": dict(metrics or {}),
+            "training_run_id": training_run_id,
+            "n_songs": len(ids),
+            "dim": int(model.in_vectors.shape[1]),
+            "indexes": {"similar": similar_info, "next": next_info},
+            "libraries": library_versions(),
+        }
+        writer.commit(manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.version

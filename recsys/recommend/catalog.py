@@ -1,0 +1,74 @@
+"""Catalog look-ups in the database for what a model bundle does not know (cold start).
+
+Every method is one batched query, never one query per item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from recsys.db.models import PlaylistItem, Song
+
+
+class Catalog(Protocol):
+    """What the recommendation service asks of the catalog."""
+
+    def songs(self, ids: Collection[int]) -> dict[int, dict[str, Any]]: ...
+
+    def cooccurring(self, ids: Collection[int], limit: int,
+                    exclude: Collection[int] = ()) -> list[tuple[int, int]]: ...
+
+    def same_artist(self, artists: Collection[str], limit: int,
+                    exclude: Collection[int] = ()) -> list[int]: ...
+
+
+class SqlCatalog:
+    """:class:`Catalog` backed by the SQL database."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def songs(self, ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        """Metadata of the given song ids that exist."""
+        if not ids:
+            return {}
+        rows = self.session.scalars(select(Song).where(Song.id.in_(list(ids))))
+        return {song.id: song.to_dict() for song in rows}
+
+    def cooccurring(self, ids: Collection[int], limit: int,
+                    exclude: Collection[int] = ()) -> list[tuple[int, int]]:
+        """Songs sharing playlists with ``ids``: ``(song_id, n_playlists)``, most first."""
+        if not ids:
+            return []
+        seed, other = aliased(PlaylistItem), aliased(PlaylistItem)
+        banned = list({*ids, *exclude})
+        n = func.count(func.distinct(other.playlist_id)).label("n")
+        query = (
+            select(other.song_id, n)
+            .join(seed, seed.playlist_id == other.playlist_id)
+            .where(seed.song_id.in_(list(ids)), other.song_id.not_in(banned))
+            .group_by(other.song_id)
+            .order_by(n.desc(), other.song_id)
+            .limit(limit)
+        )
+        return [(int(s), int(c)) for s, c in self.session.execute(query)]
+
+    def same_artist(self, artists: Collection[str], limit: int,
+                    exclude: Collection[int] = ()) -> list[int]:
+        """Ids of songs by any of ``artists`` (empty artist names are ignored)."""
+        names = [a for a in artists if a]
+        if not names:
+            return []
+        query = select(Song.id).where(Song.artist.in_(names)).order_by(Song.id).limit(
+            limit + len(exclude))
+        found = [int(i) for i in self.session.scalars(query) if int(i) not in set(exclude)]
+        return found[:limit]
+
+
+def seed_artists(songs: Sequence[dict[str, Any]]) -> list[str]:
+    """Distinct artists of the seed songs, in order."""
+    return list(dict.fromkeys(s.get("artist", "") for s in songs if s.get("artist")))

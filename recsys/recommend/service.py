@@ -1,0 +1,169 @@
+"""The recommendation service: the one place the API and the dashboard both call.
+
+``similar`` and ``recommend`` return plain dicts ready for JSON. Seeds are never returned;
+``exclude`` and ``max_per_artist`` filter results without returning fewer than ``k`` items
+while enough candidates exist. A seed the model has not seen gets a fallback — co-occurrence in
+the database, then songs by the same artist, then popularity — and the response names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import numpy as np
+
+from recsys.recommend.catalog import Catalog, seed_artists
+from recsys.recommend.model import MODES, ServingModel
+
+MAX_K = 500
+
+
+class UnknownSongError(LookupError):
+    """A song id that is neither in the model nor in the catalog."""
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        super().__init__(f"unknown song id(s): {', '.join(str(i) for i in ids)}")
+        self.ids = list(ids)
+
+
+def check_k(k: int) -> int:
+    """Validate the number of results."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be an integer between 1 and {MAX_K}")
+    return k
+
+
+class RecommendationService:
+    """Answers "similar to X" and "what comes next" for one loaded model."""
+
+    def __init__(self, model: ServingModel, catalog: Catalog) -> None:
+        self.model = model
+        self.catalog = catalog
+
+    # -- public -----------------------------------------------------------------------------
+    def similar(self, song_id: int, k: int = 10, mode: str = "similar",
+                max_per_artist: int | None = None, exclude: Collection[int] = (),
+                explain: bool = False) -> dict[str, Any]:
+        """Songs similar to (``similar``) or following (``next``) one song."""
+        body = self._run([song_id], k, mode, max_per_artist, exclude, explain)
+        body["song"] = body.pop("seeds")[0]
+        return body
+
+    def recommend(self, song_ids: Sequence[int], k: int = 10, exclude: Collection[int] = (),
+                  max_per_artist: int | None = None, explain: bool = False,
+                  mode: str = "next") -> dict[str, Any]:
+        """Continuation from several seed songs (seeds are never returned)."""
+        if not song_ids:
+            raise ValueError("song_ids must name at least one song")
+        return self._run(list(dict.fromkeys(song_ids)), k, mode, max_per_artist, exclude,
+                         explain)
+
+    # -- internals --------------------------------------------------------------------------
+    def _run(self, ids: list[int], k: int, mode: str, max_per_artist: int | None,
+             exclude: Collection[int], explain: bool) -> dict[str, Any]:
+        check_k(k)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if max_per_artist is not None and max_per_artist < 1:
+            raise ValueError("max_per_artist must be a positive integer")
+        m = self.model
+        rows = {i: m.row_of(i) for i in ids}
+        unseen = [i for i, r in rows.items() if r is None]
+        db_songs = self.catalog.songs(unseen) if unseen else {}
+        missing = [i for i in unseen if i not in db_songs]
+        if missing:
+            raise UnknownSongError(missing)
+        seeds = [m.song(rows[i]) if rows[i] is not None else db_songs[i] for i in ids]
+        known = np.array([r for r in rows.values() if r is not None], dtype=np.int64)
+        body: dict[str, Any] = {"seeds": seeds, "model_version": m.version, "mode": mode}
+        if len(known):
+            items = self._from_model(mode, known, k, max_per_artist, set(exclude), explain)
+            body.update(items=items, fallback=None)
+        else:
+            items, fallback = self._fallback(ids, seeds, k, max_per_artist, set(exclude),
+                                             explain)
+            body.update(items=items, fallback=fallback)
+        return body
+
+    def _from_model(self, mode: str, seeds: np.ndarray, k: int, max_per_artist: int | None,
+                    exclude: set[int], explain: bool) -> list[dict[str, Any]]:
+        m = self.model
+        banned = {r for r in (m.row_of(i) for i in exclude) if r is not None}
+        n = min(len(m), k * 3 if max_per_artist else k)
+        while True:
+            found = m.candidates(mode, seeds, n, banned)
+            rows, scores = _cap_artists(m, found.rows, found.scores, max_per_artist, k)
+            if len(rows) >= k or n >= len(m):
+                break
+            n = min(len(m), n * 4)
+        items = [{"song": m.song(int(r)), "score": round(float(s), 6)}
+                 for r, s in zip(rows, scores, strict=True)]
+        if explain:
+            for item, why in zip(items, m.explain(seeds, np.asarray(rows)), strict=True):
+                item["why"] = why
+        return items
+
+    def _fallback(self, ids: list[int], seeds: list[dict[str, Any]], k: int,
+                  max_per_artist: int | None, exclude: set[int],
+                  explain: bool) -> tuple[list[dict[str, Any]], str]:
+        m = self.model
+        banned = set(ids) | exclude
+        chosen: list[tuple[int, float, str, int]] = []  # (song_id, score, via, n_playlists)
+        for song_id, n in self.catalog.cooccurring(ids, limit=k * 5, exclude=banned):
+            chosen.append((song_id, float(n), "cooccurrence", n))
+        for song_id in self.catalog.same_artist(seed_artists(seeds), limit=k * 5,
+                                                exclude=banned):
+            chosen.append((song_id, 0.0, "same_artist", 0))
+        for row in m.popular_rows[: k * 5 + len(banned)]:
+            chosen.append((int(m.song_ids[row]), float(m.counts[row]), "popularity", 0))
+        seen: set[int] = set()
+        unique = []
+        for entry in chosen:
+            if entry[0] not in seen and entry[0] not in banned:
+                seen.add(entry[0])
+                unique.append(entry)
+        meta = self._metadata([e[0] for e in unique[: k * 5]])
+        items, per_artist = [], {}
+        for song_id, score, via, n in unique:
+            song = meta.get(song_id)
+            if song is None:
+                continue
+            artist = song["artist"].casefold()
+            if max_per_artist and per_artist.get(artist, 0) >= max_per_artist:
+                continue
+            per_artist[artist] = per_artist.get(artist, 0) + 1
+            item = {"song": song, "score": round(score, 6)}
+            if explain:
+                item["why"] = {"via": via, "playlists_with_seeds": n}
+            items.append(item)
+            if len(items) == k:
+                break
+        return items, unique[0][2] if unique else "popularity"
+
+    def _metadata(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Song dicts from the bundle, and one batched query for the rest."""
+        out, rest = {}, []
+        for song_id in ids:
+            row = self.model.row_of(song_id)
+            if row is None:
+                rest.append(song_id)
+            else:
+                out[song_id] = self.model.song(row)
+        out.update(self.catalog.songs(rest))
+        return out
+
+
+def _cap_artists(model: ServingModel, rows: np.ndarray, scores: np.ndarray,
+                 max_per_artist: int | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    if not max_per_artist:
+        return rows[:k], scores[:k]
+    keep, per_artist = [], {}
+    for i, row in enumerate(rows):
+        artist = model.artist(int(row)).casefold()
+        if per_artist.get(artist, 0) < max_per_artist:
+            per_artist[artist] = per_artist.get(artist, 0) + 1
+            keep.append(i)
+            if len(keep) == k:
+                break
+    return rows[keep], scores[keep]

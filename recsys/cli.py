@@ -73,6 +73,106 @@ def db_revision(message: str, autogenerate: bool) -> None:
 COMMANDS: list[click.Command] = [db_group]
 
 
+# --- ingest: import yes/csv/jsonl, sample (recsys.ingest) ----------------------------------
+
+
+def _run_import(func, *args, **kwargs) -> None:
+    """Call an importer on the app's database; bad input becomes ``FILE:LINE: reason``."""
+    from recsys.db.session import make_engine
+    from recsys.ingest import IngestError
+
+    engine = make_engine(_url())
+    try:
+        result = func(engine, *args, **kwargs)
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(result.summary())
+
+
+_no_progress = click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import playlists into the catalog (one transaction per file, idempotent)."""
+
+
+@import_group.command("yes")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=str))
+@click.option("--source", default=None, help="Source name (default: the directory name).")
+@_no_progress
+@with_appcontext
+def import_yes_cmd(directory: str, source: str | None, no_progress: bool) -> None:
+    """Import a Yes.com subset DIRECTORY (song_hash.txt, tags.txt, tag_hash.txt, train.txt)."""
+    from recsys.ingest import import_yes
+
+    _run_import(import_yes, directory, source, progress=not no_progress)
+
+
+@import_group.command("csv")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--source", default="custom", show_default=True, help="Source name.")
+@_no_progress
+@with_appcontext
+def import_csv_cmd(file: str, source: str, no_progress: bool) -> None:
+    """Import a CSV playlist FILE (format: data/README.md)."""
+    from recsys.ingest import import_csv
+
+    _run_import(import_csv, file, source, progress=not no_progress)
+
+
+@import_group.command("jsonl")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--source", default="custom", show_default=True, help="Source name.")
+@_no_progress
+@with_appcontext
+def import_jsonl_cmd(file: str, source: str, no_progress: bool) -> None:
+    """Import a JSONL playlist FILE (format: data/README.md)."""
+    from recsys.ingest import import_jsonl
+
+    _run_import(import_jsonl, file, source, progress=not no_progress)
+
+
+@click.command("sample")
+@click.option("--playlists", "n_playlists", type=click.IntRange(min=1), default=3000,
+              show_default=True, help="Number of playlists to generate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write FILE.csv or FILE.jsonl instead of importing.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has playlists.")
+@_no_progress
+@with_appcontext
+def sample_cmd(n_playlists: int, seed: int, out: str | None, if_empty: bool,
+               no_progress: bool) -> None:
+    """Generate synthetic playlists with planted genres; import them as source 'sample'."""
+    from recsys.ingest import IngestError
+    from recsys.ingest.sample import generate_sample, import_sample
+
+    if out is not None:
+        try:
+            rows = generate_sample(n_playlists, seed).write(out)
+        except IngestError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"wrote {n_playlists:,} playlists ({rows:,} items) to {out}")
+        return
+    if if_empty:
+        from recsys.db.session import make_engine
+        from recsys.ingest import catalog_snapshot
+
+        engine = make_engine(_url())
+        existing = catalog_snapshot(engine)["playlists"]
+        engine.dispose()
+        if existing:
+            click.echo(f"database already has {existing:,} playlists: sample skipped")
+            return
+    _run_import(import_sample, n_playlists, seed, progress=not no_progress)
+
+
+COMMANDS += [import_group, sample_cmd]
+
+
 def register_commands(app: Flask) -> None:
     """Attach every command to ``app.cli`` (so ``flask --app wsgi`` sees them too)."""
     for command in COMMANDS:

@@ -1,0 +1,101 @@
+"""In-memory shapes shared by the parsers and the database writer.
+
+Every importer first parses and validates a whole file into a :class:`ParsedCatalog`
+(nothing touches the database), then :func:`recsys.ingest.writer.write_catalog` writes it
+in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class IngestError(Exception):
+    """Bad input: rendered as ``FILE:LINE: reason`` (or ``FILE: reason`` without a line)."""
+
+    def __init__(self, path: str | Path, line: int | None, reason: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(slots=True)
+class SongRecord:
+    """One song of the file: its external id, metadata and tag names."""
+
+    external_id: str
+    title: str
+    artist: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class PlaylistRecord:
+    """One playlist of the file: song external ids in position order (position = index)."""
+
+    external_id: str
+    songs: list[str]
+    name: str | None = None
+
+
+@dataclass
+class ParsedCatalog:
+    """A validated file: songs by external id, playlists in file order.
+
+    Every song external id used by a playlist is a key of ``songs``.
+    """
+
+    source: str
+    kind: str
+    path: str | None
+    songs: dict[str, SongRecord] = field(default_factory=dict)
+    playlists: list[PlaylistRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_items(self) -> int:
+        """Number of playlist items in the file."""
+        return sum(len(p.songs) for p in self.playlists)
+
+
+@dataclass
+class ImportResult:
+    """What one import added (and what it found already present)."""
+
+    kind: str
+    source: str
+    path: str | None
+    run_id: int | None = None
+    songs_added: int = 0
+    songs_existing: int = 0
+    playlists_added: int = 0
+    playlists_existing: int = 0
+    items_added: int = 0
+    tags_added: int = 0
+    song_tags_added: int = 0
+    duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def items_per_s(self) -> float:
+        """Playlist items written per second (0 when nothing was written)."""
+        return self.items_added / self.duration_s if self.duration_s > 0 else 0.0
+
+    def summary(self) -> str:
+        """One human-readable summary line."""
+        what = self.path or self.kind
+        text = (
+            f"imported {what} as source {self.source!r}: "
+            f"{self.songs_added:,} songs added ({self.songs_existing:,} already present), "
+            f"{self.playlists_added:,} playlists added ({self.playlists_existing:,} already "
+            f"present), {self.items_added:,} items, {self.tags_added:,} new tags, "
+            f"{self.song_tags_added:,} song-tag links in {self.duration_s:.2f} s"
+        )
+        if self.items_added:
+            text += f" ({self.items_per_s:,.0f} items/s)"
+        if self.notes:
+            text += "; " + "; ".join(self.notes)
+        return text

@@ -1,0 +1,179 @@
+"""The generic playlist format, as CSV or JSONL: one row per playlist item.
+
+Fields (see ``data/README.md``): ``playlist_id``, ``position``, ``song_id``, ``title``,
+``artist`` (required), ``tags`` and ``playlist_name`` (optional). The rows of a playlist are
+contiguous, with positions 0, 1, 2... in order. A song id repeated in the file must repeat
+the same title, artist and tags, or leave them empty (empty = "as defined before").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from recsys.ingest.model import IngestError, ParsedCatalog, PlaylistRecord, SongRecord
+from recsys.ingest.textio import read_text, split_lines
+
+REQUIRED = ("playlist_id", "position", "song_id", "title", "artist")
+OPTIONAL = ("tags", "playlist_name")
+TAG_SEPARATOR = "|"
+MAX_ID, MAX_TEXT = 128, 512
+
+
+class RowCollector:
+    """Validates rows one by one and builds a :class:`ParsedCatalog`."""
+
+    def __init__(self, path: str, source: str, kind: str) -> None:
+        self.path = path
+        self.catalog = ParsedCatalog(source=source, kind=kind, path=path)
+        self._song_line: dict[str, int] = {}
+        self._playlist_line: dict[str, int] = {}
+        self._current: PlaylistRecord | None = None
+
+    def _fail(self, line: int, reason: str) -> IngestError:
+        return IngestError(self.path, line, reason)
+
+    def _text(self, line: int, row: dict[str, Any], key: str, limit: int) -> str:
+        value = row.get(key)
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise self._fail(line, f"{key} must be a string, got {type(value).__name__}")
+        value = str(value).strip()
+        if len(value) > limit:
+            raise self._fail(line, f"{key} is longer than {limit} characters")
+        return value
+
+    def _tags(self, line: int, value: Any) -> tuple[str, ...]:
+        if value is None or value == "":
+            return ()
+        if isinstance(value, str):
+            value = value.split(TAG_SEPARATOR)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._fail(line, "tags must be a list of strings or a '|'-separated string")
+        names = [v.strip() for v in value if v.strip()]
+        if any(len(n) > MAX_ID for n in names):
+            raise self._fail(line, f"a tag is longer than {MAX_ID} characters")
+        return tuple(dict.fromkeys(names))
+
+    def add(self, line: int, row: dict[str, Any]) -> None:
+        """Validate one item row (``line`` is its 1-based line number in the file)."""
+        missing = [k for k in REQUIRED if k not in row]
+        if missing:
+            raise self._fail(line, f"missing field(s): {', '.join(missing)}")
+        pid = self._text(line, row, "playlist_id", MAX_ID)
+        sid = self._text(line, row, "song_id", MAX_ID)
+        if not pid or not sid:
+            raise self._fail(line, "playlist_id and song_id must not be empty")
+        pos = row["position"]
+        if isinstance(pos, str) and pos.strip().isdigit() and pos.strip().isascii():
+            pos = int(pos)
+        if isinstance(pos, bool) or not isinstance(pos, int) or pos < 0:
+            raise self._fail(line, f"position {pos!r} is not a non-negative integer")
+        self._add_song(line, sid, row)
+        name = self._text(line, row, "playlist_name", MAX_TEXT) or None
+        self._add_item(line, pid, pos, sid, name)
+
+    def _add_song(self, line: int, sid: str, row: dict[str, Any]) -> None:
+        title = self._text(line, row, "title", MAX_TEXT)
+        artist = self._text(line, row, "artist", MAX_TEXT)
+        tags = self._tags(line, row.get("tags"))
+        song = self.catalog.songs.get(sid)
+        if song is None:
+            self.catalog.songs[sid] = SongRecord(sid, title, artist, tags)
+            self._song_line[sid] = line
+            return
+        first = self._song_line[sid]
+        for field, new in (("title", title), ("artist", artist), ("tags", tags)):
+            old = getattr(song, field)
+            if new and old and new != old:
+                raise self._fail(
+                    line, f"conflicting {field} for song {sid!r}: {new!r} here, {old!r} on "
+                    f"line {first}",
+                )
+            if new and not old:
+                setattr(song, field, new)
+
+    def _add_item(self, line: int, pid: str, pos: int, sid: str, name: str | None) -> None:
+        current = self._current
+        if current is None or current.external_id != pid:
+            if pid in self._playlist_line:
+                raise self._fail(line, f"rows of playlist {pid!r} are not contiguous (it "
+                                 f"started on line {self._playlist_line[pid]})")
+            if pos != 0:
+                raise self._fail(line, f"playlist {pid!r} starts at position {pos} (expected 0)")
+            current = self._current = PlaylistRecord(pid, [], name)
+            self._playlist_line[pid] = line
+            self.catalog.playlists.append(current)
+        elif pos < len(current.songs):
+            raise self._fail(line, f"duplicate position {pos} in playlist {pid!r}")
+        elif pos > len(current.songs):
+            raise self._fail(line, f"position gap in playlist {pid!r}: expected "
+                             f"{len(current.songs)}, got {pos}")
+        if name and current.name and name != current.name:
+            raise self._fail(line, f"conflicting playlist_name for playlist {pid!r}")
+        current.name = current.name or name
+        current.songs.append(sid)
+
+    def finish(self) -> ParsedCatalog:
+        """The catalog; a file without any row is an error."""
+        if not self.catalog.playlists:
+            raise self._fail(1, "empty file: no playlist rows")
+        return self.catalog
+
+
+def collect(rows: Iterable[tuple[int, dict[str, Any]]], path: str, source: str,
+            kind: str) -> ParsedCatalog:
+    """Validate ``(line, row)`` pairs into a catalog (used by CSV, JSONL and the sample)."""
+    collector = RowCollector(path, source, kind)
+    for line, row in rows:
+        collector.add(line, row)
+    return collector.finish()
+
+
+def _csv_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip() for h in next(reader)]
+        missing = [k for k in REQUIRED if k not in header]
+        if missing:
+            raise IngestError(path, 1, f"missing column(s): {', '.join(missing)}")
+        for fields in reader:
+            line = reader.line_num
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise IngestError(path, line, f"expected {len(header)} fields, got "
+                                  f"{len(fields)} (truncated line?)")
+            yield line, dict(zip(header, fields, strict=True))
+    except csv.Error as exc:
+        raise IngestError(path, reader.line_num, f"bad CSV: {exc}") from None
+
+
+def _jsonl_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
+    for idx, line in enumerate(split_lines(path, text, need_final_newline=False)):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise IngestError(path, idx + 1, f"invalid JSON: {exc.msg}") from None
+        if not isinstance(row, dict):
+            raise IngestError(path, idx + 1, "expected a JSON object")
+        yield idx + 1, row
+
+
+def parse_csv(path: str | Path, source: str) -> ParsedCatalog:
+    """Parse and validate a CSV playlist file (UTF-8, header line first)."""
+    path = Path(path)
+    return collect(_csv_rows(path, read_text(path)), str(path), source, "csv")
+
+
+def parse_jsonl(path: str | Path, source: str) -> ParsedCatalog:
+    """Parse and validate a JSONL playlist file (one JSON object per item row)."""
+    path = Path(path)
+    return collect(_jsonl_rows(path, read_text(path)), str(path), source, "jsonl")

@@ -1,0 +1,148 @@
+"""Parser of the Yes.com playlist dataset directory (one subset: yes_small, yes_big...).
+
+Files (see ``data/README.md``): ``song_hash.txt`` (``ID<TAB>Title<TAB>Artist``, the ID may be
+followed by a space, ``\\/`` escapes), ``tags.txt`` (one line per song: tag ids or ``#``),
+``tag_hash.txt`` (``ID, name``) and the optional ``train.txt`` (2 header lines, then one
+playlist of song ids per line, each id followed by a space). Playlist external ids are the
+0-based indexes of the playlist lines; song external ids are the dataset's integer ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from recsys.ingest.model import IngestError, ParsedCatalog, PlaylistRecord, SongRecord
+from recsys.ingest.textio import read_text, split_lines
+
+log = logging.getLogger("recsys.ingest")
+
+
+def _int(path: Path, line: int, token: str, what: str) -> int:
+    token = token.strip()
+    if not token.isdigit() or not token.isascii():
+        raise IngestError(path, line, f"{what} {token!r} is not a non-negative integer")
+    return int(token)
+
+
+def parse_song_hash(path: Path) -> list[SongRecord]:
+    """Songs in id order; ids must run 0..n-1, one per line."""
+    lines = split_lines(path, read_text(path), need_final_newline=True)
+    songs: list[SongRecord] = []
+    for idx, line in enumerate(lines):
+        parts = line.split("\t")
+        if len(parts) != 3:
+            raise IngestError(
+                path, idx + 1, f"expected 'ID<TAB>Title<TAB>Artist', got {len(parts)} field(s)"
+            )
+        song_id = _int(path, idx + 1, parts[0], "song id")
+        if song_id != idx:
+            raise IngestError(path, idx + 1, f"song id {song_id} out of order (expected {idx})")
+        title = parts[1].replace("\\/", "/").strip()
+        artist = parts[2].replace("\\/", "/").strip()
+        songs.append(SongRecord(str(song_id), title, artist))
+    return songs
+
+
+def parse_tag_hash(path: Path) -> dict[int, str]:
+    """Tag id -> name (``ID, name`` lines; the last line may lack its newline)."""
+    tags: dict[int, str] = {}
+    for idx, line in enumerate(split_lines(path, read_text(path), need_final_newline=False)):
+        tag_id, sep, name = line.partition(",")
+        if not sep or not name.strip():
+            raise IngestError(path, idx + 1, "expected 'ID, name'")
+        number = _int(path, idx + 1, tag_id, "tag id")
+        if number in tags:
+            raise IngestError(path, idx + 1, f"duplicate tag id {number}")
+        tags[number] = name.strip().replace("\\/", "/")
+    return tags
+
+
+def parse_song_tags(path: Path, songs: list[SongRecord], tag_names: dict[int, str]) -> None:
+    """Set ``songs[i].tags`` from line i of tags.txt (tag ids, or ``#`` for none)."""
+    lines = split_lines(path, read_text(path), need_final_newline=True)
+    if len(lines) != len(songs):
+        line = min(len(lines), len(songs)) + 1
+        raise IngestError(
+            path, line, f"{len(lines):,} lines but song_hash.txt has {len(songs):,} songs"
+        )
+    for idx, line in enumerate(lines):
+        text = line.strip()
+        if text == "#":
+            continue
+        if not text:
+            raise IngestError(path, idx + 1, "empty line (use '#' for a song without tags)")
+        names = []
+        for token in text.split():
+            tag_id = _int(path, idx + 1, token, "tag id")
+            if tag_id not in tag_names:
+                raise IngestError(path, idx + 1, f"unknown tag id {tag_id} (not in tag_hash.txt)")
+            names.append(tag_names[tag_id])
+        songs[idx].tags = tuple(dict.fromkeys(names))
+
+
+def _header_ints(path: Path, lines: list[str], idx: int, n_songs: int, what: str) -> list[int]:
+    if idx >= len(lines):
+        raise IngestError(path, idx + 1, f"truncated file: missing header line {idx + 1} ({what})")
+    values = [_int(path, idx + 1, t, what) for t in lines[idx].split()]
+    if len(values) != n_songs:
+        raise IngestError(
+            path, idx + 1, f"header has {len(values):,} {what}s but song_hash.txt has "
+            f"{n_songs:,} songs"
+        )
+    return values
+
+
+def parse_train(path: Path, n_songs: int) -> list[PlaylistRecord]:
+    """Playlists of train.txt; checks ids against ``n_songs`` and header line 2's counts."""
+    lines = split_lines(path, read_text(path), need_final_newline=True)
+    _header_ints(path, lines, 0, n_songs, "external song id")
+    expected = _header_ints(path, lines, 1, n_songs, "appearance count")
+    counts = [0] * n_songs
+    playlists: list[PlaylistRecord] = []
+    for idx in range(2, len(lines)):
+        tokens = lines[idx].split()
+        if not tokens:
+            raise IngestError(path, idx + 1, "empty playlist line")
+        try:
+            ids = [int(t) for t in tokens]
+        except ValueError:
+            ids = [_int(path, idx + 1, t, "song id") for t in tokens]  # raises on the bad one
+        for song_id in ids:
+            if not 0 <= song_id < n_songs:
+                raise IngestError(
+                    path, idx + 1,
+                    f"unknown song id {song_id} (song_hash.txt defines 0..{n_songs - 1})",
+                )
+            counts[song_id] += 1
+        playlists.append(PlaylistRecord(str(idx - 2), [str(i) for i in ids]))
+    for song_id, (want, got) in enumerate(zip(expected, counts, strict=True)):
+        if want != got:
+            raise IngestError(
+                path, 2, f"header says song {song_id} appears {want} times but the playlists "
+                f"contain it {got} times (truncated or edited file?)",
+            )
+    return playlists
+
+
+def parse_yes_dir(directory: str | Path, source: str) -> ParsedCatalog:
+    """Parse and validate a Yes.com subset directory into a :class:`ParsedCatalog`.
+
+    Raises:
+        IngestError: the first bad line (``FILE:LINE: reason``) or a missing file.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise IngestError(directory, None, "no such directory")
+    songs = parse_song_hash(directory / "song_hash.txt")
+    tag_names = parse_tag_hash(directory / "tag_hash.txt")
+    parse_song_tags(directory / "tags.txt", songs, tag_names)
+    catalog = ParsedCatalog(source=source, kind="yes", path=str(directory))
+    catalog.songs = {s.external_id: s for s in songs}
+    train = directory / "train.txt"
+    if train.exists():
+        catalog.playlists = parse_train(train, len(songs))
+    else:
+        catalog.notes.append("no train.txt: imported songs and tags only, 0 playlists")
+        log.warning("%s has no train.txt: importing songs and tags only", directory)
+    return catalog

@@ -33,6 +33,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(api_bp, url_prefix="/api")
     register_app_handlers(app)
 
+    from recsys.api.deps import init_app as init_serving
+
+    init_serving(app)
+
     from recsys.cli import register_commands
 
     register_commands(app)

@@ -1,14 +1,112 @@
-"""Routes of the recommendation API."""
+"""Routes of the recommendation API: parse parameters, call the service, return JSON."""
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, request
 
 from recsys import __version__
-from recsys.api import bp
+from recsys.api import bp, deps, params
+from recsys.api.errors import ApiError
+from recsys.recommend import UnknownSongError
+
+SIMILAR_ARGS = {"k", "mode", "max_per_artist", "exclude", "explain"}
+RECOMMEND_FIELDS = ("song_ids", "k", "exclude", "max_per_artist", "explain", "mode")
 
 
 @bp.get("/health")
 def health():
     """Liveness: the process answers."""
     return jsonify({"status": "ok", "version": __version__})
+
+
+@bp.get("/ready")
+def ready():
+    """Readiness: 200 once a model is loaded (version and song count), 503 before."""
+    model = deps.current_model()
+    if model is None:
+        reason = deps.holder().last_error or "no model has been promoted yet"
+        raise ApiError(503, f"not ready: {reason}")
+    return jsonify({"status": "ready", "model_version": model.version, "songs": len(model)})
+
+
+@bp.get("/songs")
+def list_songs():
+    """Search by title/artist substring, or look up by source and external id; paginated."""
+    from recsys.api.queries import search_songs
+    from recsys.extensions import db
+
+    args = request.args
+    q = params.text(args.get("q"), "q")
+    source = params.text(args.get("source"), "source")
+    external_id = params.text(args.get("external_id"), "external_id")
+    limit, offset = params.page(args)
+    items, total = search_songs(db.session, q, source, external_id, limit, offset)
+    return jsonify({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+@bp.get("/songs/<song_id>")
+def get_song(song_id: str):
+    """One song with its tags and whether the current model knows it."""
+    from recsys.api.queries import song_detail
+    from recsys.extensions import db
+
+    sid = params.song_id(song_id)
+    song = song_detail(db.session, sid)
+    if song is None:
+        raise ApiError(404, f"unknown song id: {sid}")
+    model = deps.current_model()
+    song["in_model"] = None if model is None else model.row_of(sid) is not None
+    song["model_version"] = None if model is None else model.version
+    return jsonify(song)
+
+
+@bp.get("/songs/<song_id>/similar")
+def similar(song_id: str):
+    """Songs similar to (``mode=similar``) or following (``mode=next``) one song."""
+    sid = params.song_id(song_id)
+    args = request.args
+    unknown = sorted(set(args) - SIMILAR_ARGS)
+    if unknown:
+        raise params.bad(f"unknown parameter(s): {', '.join(unknown)}")
+    options = dict(
+        k=params.k(args.get("k")),
+        mode=params.mode(args.get("mode"), "similar"),
+        max_per_artist=params.max_per_artist(args.get("max_per_artist")),
+        exclude=params.exclude(args.get("exclude")),
+        explain=params.flag(args.get("explain"), "explain"),
+    )
+    model = deps.require_model()  # one model object for the whole request
+    return _run(lambda: deps.service(model).similar(sid, **options))
+
+
+@bp.post("/recommendations")
+def recommendations():
+    """Continuation from several seed songs (seeds are never returned)."""
+    body = params.json_object(RECOMMEND_FIELDS)
+    seeds = params.seed_ids(body.get("song_ids"))
+    options = dict(
+        k=params.k(body.get("k"), from_json=True),
+        mode=params.mode(body.get("mode"), "next"),
+        max_per_artist=params.max_per_artist(body.get("max_per_artist"), from_json=True),
+        exclude=params.exclude(body.get("exclude"), from_json=True),
+        explain=params.flag(body.get("explain"), "explain", from_json=True),
+    )
+    model = deps.require_model()
+    return _run(lambda: deps.service(model).recommend(seeds, **options))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    from recsys.api.openapi import spec
+
+    return jsonify(spec())
+
+
+def _run(call):
+    try:
+        return jsonify(call())
+    except UnknownSongError as exc:
+        raise ApiError(404, str(exc), ids=exc.ids) from exc
+    except ValueError as exc:
+        raise params.bad(str(exc)) from exc

@@ -1,0 +1,169 @@
+"""Validation of query-string and JSON parameters: every bad input becomes a 4xx ``ApiError``.
+
+Nothing here trusts the client: numbers are parsed strictly (no floats, no booleans, bounded),
+lists are capped, JSON bodies are size-limited and must be objects with known keys only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+
+from recsys.api.errors import ApiError
+from recsys.recommend import MAX_K, MODES
+
+ID_MAX = 2**31 - 1  # ids are 32-bit integers in the database
+MAX_SEEDS = 100
+MAX_EXCLUDE = 1000
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+MAX_OFFSET = 10**9
+MAX_QUERY_CHARS = 200
+MAX_BODY_BYTES = 256 * 1024
+_INT_RE = re.compile(r"^[+-]?[0-9]{1,30}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def bad(message: str, **extra: object) -> ApiError:
+    """A 400 error with ``message``."""
+    return ApiError(400, message, **extra)
+
+
+def parse_int(raw: Any, name: str, lo: int, hi: int, from_json: bool = False) -> int:
+    """Strict integer in ``[lo, hi]`` from a query-string value (or a JSON integer)."""
+    rng = f"between {lo} and {hi}" if hi < 10**18 else f"greater than or equal to {lo}"
+    if isinstance(raw, bool):
+        raise bad(f"{name} must be an integer, not a boolean")
+    if isinstance(raw, str) and not from_json:
+        text = raw.strip()
+        if not _INT_RE.match(text):
+            raise bad(f"{name} must be an integer {rng}")
+        value = int(text)
+    elif isinstance(raw, int):
+        value = raw
+    else:
+        raise bad(f"{name} must be an integer {rng}")
+    if not lo <= value <= hi:
+        raise bad(f"{name} must be an integer {rng}")
+    return value
+
+
+def song_id(raw: str) -> int:
+    """A song id from the URL: a positive integer (larger than any id -> 404)."""
+    value = parse_int(raw, "song id", 1, 10**30)
+    if value > ID_MAX:
+        raise ApiError(404, f"unknown song id: {value}")
+    return value
+
+
+def k(raw: Any, default: int = 10, from_json: bool = False) -> int:
+    """Number of results, 1..MAX_K."""
+    return default if raw is None else parse_int(raw, "k", 1, MAX_K, from_json)
+
+
+def max_per_artist(raw: Any, from_json: bool = False) -> int | None:
+    """Optional cap of results per artist, 1..MAX_K (absent, null or empty: no cap)."""
+    if raw is None or (raw == "" and not from_json):
+        return None
+    return parse_int(raw, "max_per_artist", 1, MAX_K, from_json)
+
+
+def mode(raw: Any, default: str) -> str:
+    """``similar`` or ``next``."""
+    if raw is None:
+        return default
+    if not isinstance(raw, str) or raw not in MODES:
+        raise bad(f"mode must be one of: {', '.join(MODES)}")
+    return raw
+
+
+def flag(raw: Any, name: str, from_json: bool = False) -> bool:
+    """A boolean: JSON true/false or query ``true|false|1|0|yes|no|on|off``."""
+    if raw is None:
+        return False
+    if isinstance(raw, bool):
+        return raw
+    if not from_json and isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise bad(f"{name} must be true or false")
+
+
+def _ids(values: Iterable[Any], name: str, cap: int, from_json: bool) -> list[int]:
+    out = []
+    for value in values:
+        out.append(parse_int(value, f"every entry of {name}", 1, 10**30, from_json))
+        if len(out) > cap:
+            raise bad(f"{name} may hold at most {cap} ids")
+    return out
+
+
+def exclude(raw: Any, from_json: bool = False) -> list[int]:
+    """Ids to leave out: ``1,2,3`` in a query string or a JSON list of integers.
+
+    Ids above any possible id are dropped (they cannot be in a result anyway).
+    """
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str) and not from_json:
+        values: list[Any] = raw.split(",")
+    elif isinstance(raw, list):
+        values = raw
+    else:
+        raise bad("exclude must be a list of song ids")
+    return [i for i in _ids(values, "exclude", MAX_EXCLUDE, from_json) if i <= ID_MAX]
+
+
+def seed_ids(raw: Any) -> list[int]:
+    """The non-empty list of seed song ids of a recommendation request."""
+    if not isinstance(raw, list):
+        raise bad("song_ids must be a non-empty list of song ids")
+    if not raw:
+        raise bad("song_ids must name at least one song")
+    ids = _ids(raw, "song_ids", MAX_SEEDS, from_json=True)
+    too_big = [i for i in ids if i > ID_MAX]
+    if too_big:
+        raise ApiError(404, f"unknown song id(s): {', '.join(map(str, too_big))}",
+                       ids=too_big)
+    return ids
+
+
+def text(raw: str | None, name: str, max_chars: int = MAX_QUERY_CHARS) -> str | None:
+    """Optional short text filter (stripped; empty means absent)."""
+    if raw is None or not raw.strip():
+        return None
+    if len(raw) > max_chars or "\x00" in raw:
+        raise bad(f"{name} must be at most {max_chars} characters without NUL bytes")
+    return raw.strip()
+
+
+def page(args: Mapping[str, str]) -> tuple[int, int]:
+    """``(limit, offset)``: limit 1..100 (default 20), offset >= 0."""
+    limit = DEFAULT_LIMIT if args.get("limit") in (None, "") else parse_int(
+        args["limit"], "limit", 1, MAX_LIMIT)
+    offset = 0 if args.get("offset") in (None, "") else parse_int(
+        args["offset"], "offset", 0, MAX_OFFSET)
+    return limit, offset
+
+
+def json_object(allowed: Iterable[str]) -> dict[str, Any]:
+    """The request body as a JSON object with only ``allowed`` keys (400/413/415 otherwise)."""
+    request.max_content_length = MAX_BODY_BYTES
+    if not request.is_json:
+        raise ApiError(415, "the request body must be JSON (Content-Type: application/json)")
+    try:
+        body = request.get_json()
+    except RequestEntityTooLarge as exc:
+        raise ApiError(413, f"the request body must be at most {MAX_BODY_BYTES} bytes") from exc
+    except (BadRequest, UnsupportedMediaType, RecursionError) as exc:
+        raise bad("the request body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise bad("the request body must be a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise bad(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    return body

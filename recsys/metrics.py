@@ -1,0 +1,102 @@
+"""Prometheus metrics at ``GET /metrics``: requests, latency, served model version and size.
+
+Under gunicorn every worker is its own process. ``python -m recsys serve`` sets
+``PROMETHEUS_MULTIPROC_DIR`` (under ``var/``) before any worker imports ``prometheus_client``,
+so each worker writes its samples to memory-mapped files there and a scrape of any worker
+aggregates all of them (counters and histograms are summed; the model gauges report, per
+label, the maximum over live workers). Without that variable (dev server, tests) the
+metrics are per process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, g, request
+
+METRICS_KEY = "recsys.metrics"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def multiprocess_dir() -> str | None:
+    """The shared metrics directory, when running under multi-process gunicorn."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    """The metric objects of one app (own registry, so several apps can coexist in tests)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "recsys_http_requests", "HTTP requests by endpoint, method and status.",
+            ["endpoint", "method", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "recsys_http_request_duration_seconds", "Request latency by endpoint.",
+            ["endpoint"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.model_info = Gauge(
+            "recsys_model_info", "1 for the model version being served (label: version).",
+            ["version"], multiprocess_mode="livemax", registry=self.registry)
+        self.model_songs = Gauge(
+            "recsys_model_songs", "Songs in the served model's index.",
+            multiprocess_mode="livemax", registry=self.registry)
+        self._version: str | None = None
+
+    def observe_model(self, model) -> None:
+        """Update the model gauges when this process serves a different version."""
+        version = None if model is None else model.version
+        if version == self._version:
+            return
+        if self._version is not None:
+            self.model_info.labels(version=self._version).set(0)
+        if model is not None:
+            self.model_info.labels(version=version).set(1)
+            self.model_songs.set(len(model))
+        self._version = version
+
+    def exposition(self) -> tuple[bytes, str]:
+        """Text exposition of every metric (aggregated over workers in multi-process mode)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+        registry = self.registry
+        if multiprocess_dir():
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def init_app(app: Flask) -> None:
+    """Count and time every request; serve ``GET /metrics``."""
+    metrics = Metrics()
+    app.extensions[METRICS_KEY] = metrics
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.recsys_started = time.perf_counter()
+
+    @app.after_request
+    def _record(response: Response) -> Response:
+        endpoint = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+        started = g.pop("recsys_started", None)
+        if started is not None:
+            metrics.latency.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+        metrics.requests.labels(endpoint=endpoint, method=request.method,
+                                status=str(response.status_code)).inc()
+        holder = app.extensions.get("recsys.model")
+        if holder is not None:
+            metrics.observe_model(holder.model)
+        return response
+
+    def metrics_view() -> Response:
+        holder = app.extensions.get("recsys.model")
+        if holder is not None:
+            metrics.observe_model(holder.model)
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type)
+
+    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])

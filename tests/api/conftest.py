@@ -1,0 +1,119 @@
+"""API fixtures: a planted model in two bundle versions and a database holding its songs.
+
+Song ids are the planted ids shifted by 1000 (ids are positive in the API). The database
+also holds songs the model has never seen, for cold start through the API:
+
+* ``COLD_COOC`` shares playlists with model songs (fallback ``cooccurrence``),
+* ``COLD_ARTIST`` is by an artist of the model, in no playlist (``same_artist``),
+* ``COLD_ALONE`` has an unknown artist and no playlist (``popularity``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from recsys.db.models import Playlist, PlaylistItem, Song, SongTag, Tag
+from recsys.db.session import make_engine, session_scope
+from recsys.index.build import build_bundle
+from recsys.index.store import ModelStore
+from tests.ml.conftest import make_planted
+from tests.recommend.conftest import songs_for
+
+OFFSET = 1000
+COLD_COOC, COLD_ARTIST, COLD_ALONE = 9001, 9002, 9003
+FIRST = OFFSET + 0  # planted song 0 of genre 0
+
+
+@pytest.fixture(scope="session")
+def api_playlists() -> list[list[int]]:
+    return [[s + OFFSET for s in p] for p in make_planted(n_playlists=300, seed=5)]
+
+
+@pytest.fixture(scope="session")
+def api_model(api_playlists):
+    from recsys.ml.settings import TrainSettings
+    from recsys.ml.train import train
+
+    settings = TrainSettings(vector_size=16, window=2, negative=5, sample=0.0, epochs=15,
+                             workers=1, seed=1, next_transition_weight=0.5,
+                             next_cooc_weight=0.2, next_pop_weight=0.1)
+    return train(api_playlists, settings)
+
+
+@pytest.fixture(scope="session")
+def source_store(tmp_path_factory, api_model, api_playlists) -> ModelStore:
+    """``v1`` (exact backend) and ``v2`` (Annoy) of the same planted model."""
+    store = ModelStore(tmp_path_factory.mktemp("api-store"))
+    songs = songs_for(api_model.song_ids)
+    for version, backend in (("v1", "exact"), ("v2", "annoy")):
+        build_bundle(store, api_model, api_playlists, songs, backend=backend, version=version,
+                     metrics={"hr@10": 0.5 if version == "v1" else 0.6})
+    return store
+
+
+def copy_versions(source: ModelStore, root: Path, versions=("v1", "v2")) -> ModelStore:
+    """A fresh store at ``root`` holding copies of ``versions``."""
+    store = ModelStore(root)
+    for version in versions:
+        shutil.copytree(source.path(version), store.versions_dir / version)
+    return store
+
+
+def populate(url: str, api_model, api_playlists) -> None:
+    """Songs of the model, cold-start songs, playlists and a few tags."""
+    songs = songs_for(api_model.song_ids)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        for sid, meta in songs.items():
+            session.add(Song(id=sid, **meta))
+        session.add(Song(id=COLD_COOC, source="planted", external_id="cold-cooc",
+                         title="Brand New Tune", artist="Newcomer"))
+        session.add(Song(id=COLD_ARTIST, source="planted", external_id="cold-artist",
+                         title="Late Single", artist=songs[FIRST]["artist"]))
+        session.add(Song(id=COLD_ALONE, source="other", external_id="x%_y",
+                         title="Björk Ünïcode 100% Song", artist="Nobody Knows"))
+        session.flush()
+        for n, playlist in enumerate(api_playlists[:50]):
+            items = [*playlist, COLD_COOC] if n < 5 else playlist
+            session.add(Playlist(id=n + 1, source="planted", external_id=f"p{n}"))
+            session.flush()
+            for pos, sid in enumerate(items):
+                session.add(PlaylistItem(playlist_id=n + 1, position=pos, song_id=sid))
+        session.add_all([Tag(id=1, name="rock"), Tag(id=2, name="calm")])
+        session.flush()
+        session.add_all([SongTag(song_id=FIRST, tag_id=1), SongTag(song_id=FIRST, tag_id=2)])
+    engine.dispose()
+
+
+@pytest.fixture
+def build_app(make_app, tmp_path, source_store, api_model, api_playlists):
+    """Factory: an app on ``url`` with the catalog loaded and ``current`` (or no model)."""
+
+    def _build(url: str, current: str | None = "v1", **overrides):
+        populate(url, api_model, api_playlists)
+        store = copy_versions(source_store, tmp_path / "var" / "models")
+        if current:
+            store.set_current(current)
+        return make_app(url, **overrides)
+
+    return _build
+
+
+@pytest.fixture
+def api_app(build_app, sqlite_url):
+    """App on SQLite with ``v1`` current."""
+    return build_app(sqlite_url)
+
+
+@pytest.fixture
+def api(api_app):
+    """Test client of :func:`api_app`."""
+    return api_app.test_client()
+
+
+@pytest.fixture
+def model_store(api_app) -> ModelStore:
+    return ModelStore(api_app.config["MODEL_DIR"])

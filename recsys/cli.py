@@ -173,9 +173,15 @@ def sample_cmd(n_playlists: int, seed: int, out: str | None, if_empty: bool,
 COMMANDS += [import_group, sample_cmd]
 
 
+def _all_commands() -> list[click.Command]:
+    from recsys.cli_train import COMMANDS as TRAIN_COMMANDS
+
+    return [*COMMANDS, *TRAIN_COMMANDS]
+
+
 def register_commands(app: Flask) -> None:
     """Attach every command to ``app.cli`` (so ``flask --app wsgi`` sees them too)."""
-    for command in COMMANDS:
+    for command in _all_commands():
         app.cli.add_command(command)
 
 
@@ -192,5 +198,5 @@ def main(ctx: click.Context) -> None:
     ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
 
 
-for _command in COMMANDS:
+for _command in _all_commands():
     main.add_command(_command)

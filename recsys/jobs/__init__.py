@@ -1,0 +1,1 @@
+"""The retraining pipeline: ingest -> ml -> index -> gate -> promote."""

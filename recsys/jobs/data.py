@@ -1,0 +1,121 @@
+"""Reading training data out of the database: playlists in batches, tags, metadata, holdout.
+
+The holdout is a *stable* split: a playlist is held out when the CRC32 of
+``"source:external_id"`` falls below ``frac``. It does not depend on database ids or import
+order, so every nightly run, and every model trained by the pipeline, leaves the same
+playlists out; production and candidate models are compared on playlists neither has seen.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from recsys.db.models import Playlist, PlaylistItem, Song, SongTag
+
+HOLDOUT_BUCKETS = 10_000
+
+
+def is_holdout(source: str, external_id: str, frac: float) -> bool:
+    """Whether a playlist belongs to the stable holdout of size ``frac``."""
+    if frac <= 0:
+        return False
+    bucket = zlib.crc32(f"{source}:{external_id}".encode()) % HOLDOUT_BUCKETS
+    return bucket < frac * HOLDOUT_BUCKETS
+
+
+def iter_batches(
+    engine: Engine, *, batch_size: int = 5000, source: str | None = None,
+    holdout_frac: float = 0.0, part: str = "train",
+) -> Iterator[list[list[int]]]:
+    """Playlists (song ids in order) in batches of ``batch_size`` playlists, by keyset.
+
+    Args:
+        part: ``train`` (holdout excluded), ``holdout`` (only the holdout) or ``all``.
+    """
+    if part not in {"train", "holdout", "all"}:
+        raise ValueError(f"part must be train, holdout or all, got {part!r}")
+    last = 0
+    while True:
+        with engine.connect() as conn:
+            query = select(Playlist.id, Playlist.source, Playlist.external_id).where(
+                Playlist.id > last).order_by(Playlist.id).limit(batch_size)
+            if source:
+                query = query.where(Playlist.source == source)
+            heads = conn.execute(query).all()
+            if not heads:
+                return
+            last = heads[-1][0]
+            wanted = [pid for pid, src, ext in heads
+                      if part == "all" or is_holdout(src, ext, holdout_frac) == (part == "holdout")]
+            if not wanted:
+                continue
+            items = conn.execute(
+                select(PlaylistItem.playlist_id, PlaylistItem.song_id)
+                .where(PlaylistItem.playlist_id.between(min(wanted), max(wanted)))
+                .order_by(PlaylistItem.playlist_id, PlaylistItem.position)
+            ).all()
+        keep = set(wanted)
+        batch: dict[int, list[int]] = {}
+        for pid, song_id in items:
+            if pid in keep:
+                batch.setdefault(pid, []).append(song_id)
+        yield [batch[pid] for pid in wanted if pid in batch]
+
+
+def load_playlists(engine: Engine, **kwargs: Any) -> list[list[int]]:
+    """All playlists of ``part`` in memory (see :func:`iter_batches`)."""
+    return [p for batch in iter_batches(engine, **kwargs) for p in batch]
+
+
+def load_tags(engine: Engine) -> dict[int, frozenset[int]]:
+    """Tag ids per song id (songs without tags are absent)."""
+    tags: dict[int, set[int]] = {}
+    with engine.connect() as conn:
+        for song_id, tag_id in conn.execute(select(SongTag.song_id, SongTag.tag_id)):
+            tags.setdefault(song_id, set()).add(tag_id)
+    return {k: frozenset(v) for k, v in tags.items()}
+
+
+def song_metadata(engine: Engine, ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """``source``, ``external_id``, ``title``, ``artist`` per song id (5,000 ids a query)."""
+    cols = (Song.id, Song.source, Song.external_id, Song.title, Song.artist)
+    wanted = sorted({int(i) for i in ids})
+    out: dict[int, dict[str, str]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), 5000):
+            chunk = wanted[start:start + 5000]
+            for sid, src, ext, title, artist in conn.execute(select(*cols).where(
+                    Song.id.in_(chunk))):
+                out[sid] = {"source": src, "external_id": ext, "title": title, "artist": artist}
+    return out
+
+
+@dataclass
+class Snapshot:
+    """Counts describing the data a model was trained on."""
+
+    songs: int = 0
+    playlists: int = 0
+    items: int = 0
+    max_playlist_id: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"songs": self.songs, "playlists": self.playlists, "items": self.items,
+                "max_playlist_id": self.max_playlist_id, **self.extra}
+
+
+def snapshot(engine: Engine) -> Snapshot:
+    """Current catalog counts."""
+    with engine.connect() as conn:
+        return Snapshot(
+            songs=conn.scalar(select(func.count()).select_from(Song)) or 0,
+            playlists=conn.scalar(select(func.count()).select_from(Playlist)) or 0,
+            items=conn.scalar(select(func.count()).select_from(PlaylistItem)) or 0,
+            max_playlist_id=conn.scalar(select(func.max(Playlist.id))) or 0,
+        )

@@ -1,0 +1,78 @@
+"""Offline metrics of a trained model or of a served bundle, on the same held-out playlists.
+
+A bundle is wrapped as :class:`~recsys.ml.base.MatrixRecommender` whose dense scores are the
+served formulas (:mod:`recsys.recommend.model`), so production and candidate bundles are
+measured by the same code as the offline evaluation of ``recsys.ml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from recsys.ml.base import MatrixRecommender
+from recsys.ml.evaluate import evaluate, tag_coherence
+from recsys.recommend.model import ServingModel
+
+Playlists = Sequence[Sequence[int]]
+
+
+class BundleSimilar(MatrixRecommender):
+    """``similar`` scores of a served bundle: cosine between input vectors."""
+
+    name = "bundle_similar"
+
+    def __init__(self, model: ServingModel) -> None:
+        super().__init__(np.asarray(model.song_ids))
+        vecs = np.asarray(model.in_vectors, dtype=np.float32)
+        self.unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+
+    def score_rows(self, rows: np.ndarray) -> np.ndarray:
+        return self.unit[rows] @ self.unit.T
+
+
+class BundleNext(MatrixRecommender):
+    """``next`` scores of a served bundle (vectors, popularity and count terms)."""
+
+    name = "bundle_next"
+
+    def __init__(self, model: ServingModel) -> None:
+        super().__init__(np.asarray(model.song_ids))
+        self.m = model
+        self.out_t = np.ascontiguousarray(np.asarray(model.out_vectors).T)
+
+    def score_rows(self, rows: np.ndarray) -> np.ndarray:
+        m = self.m
+        scores = m.w2v_weight * (np.asarray(m.in_vectors)[rows] @ self.out_t)
+        scores += m.pop_term[None, :]
+        if m.transition_weight:
+            t = m.transitions[rows].toarray()
+            scores += m.transition_weight * np.log1p(t)
+        if m.cooc_weight:
+            c = m.cooc_scoring[rows].toarray()
+            scores += m.cooc_weight * np.log1p(c)
+        return scores
+
+
+def recommender_metrics(similar: MatrixRecommender, nxt: MatrixRecommender, holdout: Playlists,
+                        tags: Mapping[int, frozenset[int]] | None, k: int = 10) -> dict[str, Any]:
+    """Metrics of both modes on ``holdout``: next-song and continuation for ``next``,
+    tag coherence (and next-song, for reference) for ``similar``."""
+    next_row = evaluate("next", nxt, holdout, k=k, tags=None)
+    similar_row = evaluate("similar", similar, holdout, k=k, tags=None, continuation=False)
+    if tags:
+        similar_row["tag_coherence"] = tag_coherence(similar, tags, k)
+    drop = {"method", "eval_s"}
+    return {
+        "holdout_playlists": len(holdout),
+        "next": {key: v for key, v in next_row.items() if key not in drop},
+        "similar": {key: v for key, v in similar_row.items() if key not in drop},
+    }
+
+
+def bundle_metrics(model: ServingModel, holdout: Playlists,
+                   tags: Mapping[int, frozenset[int]] | None, k: int = 10) -> dict[str, Any]:
+    """Metrics of a served bundle on ``holdout``."""
+    return recommender_metrics(BundleSimilar(model), BundleNext(model), holdout, tags, k)

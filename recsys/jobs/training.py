@@ -1,0 +1,95 @@
+"""Train from the database, evaluate on the stable holdout, write a bundle, record the run."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from recsys.db.base import utcnow
+from recsys.db.models import TrainingRun
+from recsys.db.session import session_scope
+from recsys.index.build import build_bundle
+from recsys.index.registry import register
+from recsys.index.store import ModelStore
+from recsys.jobs import data
+from recsys.jobs.evaluation import recommender_metrics
+from recsys.ml.corpus import PlaylistCorpus
+from recsys.ml.scoring import next_recommender, similar_recommender
+from recsys.ml.settings import TrainSettings
+from recsys.ml.train import train
+
+log = logging.getLogger("recsys.jobs")
+
+
+@dataclass
+class TrainOutcome:
+    """What a training run produced."""
+
+    run_id: int
+    version: str
+    metrics: dict[str, Any]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _finish(engine: Engine, run_id: int, **values: Any) -> None:
+    with session_scope(engine) as session:
+        run = session.get(TrainingRun, run_id)
+        for key, value in values.items():
+            setattr(run, key, value)
+        run.finished_at = utcnow()
+
+
+def train_and_bundle(
+    engine: Engine,
+    store: ModelStore,
+    settings: TrainSettings,
+    *,
+    holdout_frac: float = 0.1,
+    source: str | None = None,
+    backend: str = "annoy",
+    progress: Callable[[int, int, float], None] | None = None,
+) -> TrainOutcome:
+    """Train on every playlist outside the stable holdout and write an unpromoted bundle.
+
+    The run is recorded in ``training_runs`` (status ``running`` → ``succeeded``/``failed``);
+    a failure leaves no bundle behind and the production model untouched.
+    """
+    snap = data.snapshot(engine).as_dict() | {"holdout_frac": holdout_frac, "source": source}
+    with session_scope(engine) as session:
+        run = TrainingRun(status="running", settings=settings.to_dict(), data_snapshot=snap)
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    started = time.perf_counter()
+    try:
+        opts = {"source": source, "holdout_frac": holdout_frac}
+        corpus = PlaylistCorpus(lambda: data.iter_batches(engine, part="train", **opts))
+        model = train(corpus, settings, progress)
+        train_playlists = data.load_playlists(engine, part="train", **opts)
+        metrics: dict[str, Any] = {}
+        if holdout_frac > 0:
+            holdout = data.load_playlists(engine, part="holdout", **opts)
+            log.info("evaluating on %d held-out playlists", len(holdout))
+            metrics = recommender_metrics(similar_recommender(model),
+                                          next_recommender(model, train_playlists),
+                                          holdout, data.load_tags(engine))
+        snap |= {"train_playlists": len(train_playlists)}
+        songs = data.song_metadata(engine, model.song_ids.tolist())
+        version = build_bundle(store, model, train_playlists, songs, metrics=metrics,
+                               data_snapshot=snap, training_run_id=run_id, backend=backend)
+        register(engine, store, version)
+    except BaseException as exc:
+        _finish(engine, run_id, status="failed", duration_s=time.perf_counter() - started,
+                error="".join(traceback.format_exception_only(exc)).strip())
+        raise
+    _finish(engine, run_id, status="succeeded", duration_s=time.perf_counter() - started,
+            words_per_sec=model.stats.get("words_per_s"), metrics=metrics,
+            model_version=version, data_snapshot=snap)
+    log.info("training run %d wrote model %s", run_id, version)
+    return TrainOutcome(run_id, version, metrics, model.stats)

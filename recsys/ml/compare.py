@@ -1,0 +1,106 @@
+"""Side-by-side evaluation of every method on the same seeded splits (mean ± std over seeds).
+
+Methods: the counting baselines (popularity, transitions, co-occurrence), word2vec with the
+Hands-On LLM book's settings (cosine neighbours), and our ``similar`` and ``next`` scorers.
+Each seed splits the playlists 70/10/20 (train/validation/test); models are trained on
+train+validation and scored on test only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from recsys.ml.baselines import (
+    PopularityRecommender,
+    cooccurrence_recommender,
+    transition_recommender,
+)
+from recsys.ml.evaluate import evaluate, split_train_val_test
+from recsys.ml.scoring import W2VSimilar, next_recommender
+from recsys.ml.settings import TrainSettings
+from recsys.ml.train import train
+
+HANDS_ON = TrainSettings(vector_size=32, window=20, negative=50, min_count=1, sg=0, epochs=5,
+                         sample=1e-3, ns_exponent=0.75, use_corpus_file=False)
+"""Hands-On LLM ch. 2: Word2Vec(vector_size=32, window=20, negative=50, min_count=1),
+gensim defaults otherwise (CBOW, 5 epochs); cosine neighbours."""
+
+BASELINES = ("popularity", "transitions", "cooccurrence")
+METRICS = ("hr@10", "mrr@10", "ndcg@10", "cont_hr@10", "coverage", "tag_coherence",
+           "unknown_frac", "train_s")
+
+
+def run_seed(playlists: Sequence[Sequence[int]], tags: Mapping[int, frozenset[int]] | None,
+             settings: TrainSettings, seed: int, hands_on: bool = True) -> list[dict[str, Any]]:
+    """Every method on one seeded split; one result dict per method."""
+    train_pl, val_pl, test_pl = split_train_val_test(playlists, 0.1, 0.2, seed=seed)
+    fit = train_pl + val_pl
+    rows = [evaluate("popularity", PopularityRecommender(fit), test_pl, tags=tags),
+            evaluate("transitions", transition_recommender(fit), test_pl, tags=tags),
+            evaluate("cooccurrence", cooccurrence_recommender(fit), test_pl, tags=tags)]
+    if hands_on:
+        ho = train(fit, HANDS_ON.replace(seed=seed, workers=settings.workers))
+        rows.append(evaluate("handson_w2v_cosine", W2VSimilar(ho), test_pl, tags=tags,
+                             extra={"train_s": ho.stats["train_s"]}))
+    model = train(fit, settings.replace(seed=seed))
+    extra = {"train_s": model.stats["train_s"]}
+    rows.append(evaluate("p2v_similar", W2VSimilar(model), test_pl, tags=tags, extra=extra))
+    rows.append(evaluate("p2v_next", next_recommender(model, fit), test_pl, tags=tags,
+                         extra=extra))
+    for row in rows:
+        row["seed"] = seed
+    return rows
+
+
+def summarise(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and standard deviation of each metric per method, across seeds."""
+    out = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        agg: dict[str, Any] = {"method": method, "n_seeds": len(mine)}
+        for metric in METRICS:
+            values = [r[metric] for r in mine if metric in r]
+            if values:
+                agg[metric] = float(np.mean(values))
+                agg[f"{metric}_std"] = float(np.std(values))
+        out.append(agg)
+    return out
+
+
+def compare_methods(playlists: Sequence[Sequence[int]], tags: Mapping[int, frozenset[int]] | None,
+                    settings: TrainSettings, seeds: Sequence[int] = (0, 1, 2),
+                    on_seed: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """All methods over ``seeds``: per-run rows, the summary, and the acceptance ratios."""
+    rows: list[dict[str, Any]] = []
+    for seed in seeds:
+        rows += run_seed(playlists, tags, settings, seed)
+        if on_seed:
+            on_seed(seed)
+    summary = summarise(rows)
+    return {"seeds": list(seeds), "settings": settings.to_dict(), "summary": summary,
+            "runs": rows, "ratios": ratios(summary)}
+
+
+def ratios(summary: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """``next`` HR@10 over the best counting baseline; ``similar`` tags over Hands-On."""
+    by = {s["method"]: s for s in summary}
+    out: dict[str, float] = {}
+    if "p2v_next" in by and all(b in by for b in BASELINES):
+        best = max(by[b]["hr@10"] for b in BASELINES)
+        out["next_hr_over_best_baseline"] = by["p2v_next"]["hr@10"] / best if best else float("nan")
+    sim, ho = by.get("p2v_similar", {}), by.get("handson_w2v_cosine", {})
+    if sim.get("tag_coherence") and ho.get("tag_coherence"):
+        out["similar_tags_over_handson"] = sim["tag_coherence"] / ho["tag_coherence"]
+    return out
+
+
+def format_summary(summary: Sequence[Mapping[str, Any]]) -> str:
+    """Markdown table with ``mean ± std`` cells."""
+    lines = ["| method | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    for s in summary:
+        cells = [f"{s[m]:.4f} ± {s[m + '_std']:.4f}" if m in s else "" for m in METRICS]
+        lines.append(f"| {s['method']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,120 @@
+"""Training runs, the promotion gate, and the nightly job's failure behaviour."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from recsys.db.models import TrainingRun
+from recsys.db.session import session_scope
+from recsys.jobs import nightly, training
+from recsys.jobs.gate import compare
+from recsys.jobs.nightly import ImportSpec, JobLockedError, job_lock, run_nightly
+from recsys.jobs.training import train_and_bundle
+
+
+def _runs(engine):
+    with session_scope(engine) as session:
+        return list(session.scalars(select(TrainingRun).order_by(TrainingRun.id)))
+
+
+def _random_pair_jaccard(engine) -> float:
+    import random
+
+    from recsys.jobs.data import load_tags
+    from recsys.ml.evaluate import jaccard
+
+    sets, rnd = list(load_tags(engine).values()), random.Random(0)
+    return sum(jaccard(*rnd.sample(sets, 2)) for _ in range(5000)) / 5000
+
+
+def test_training_run_is_recorded_with_metrics(sample_engine, store, quick_settings):
+    outcome = train_and_bundle(sample_engine, store, quick_settings, holdout_frac=0.2,
+                               backend="exact")
+    assert store.versions() == [outcome.version]
+    assert store.current_version() is None  # training never promotes by itself
+    (run,) = _runs(sample_engine)
+    assert run.status == "succeeded" and run.model_version == outcome.version
+    assert run.settings["epochs"] == 20 and run.words_per_sec > 0
+    assert run.data_snapshot["playlists"] == 800
+    assert 0 < run.metrics["next"]["hr@10"] <= 1
+    # planted genres make "similar" results share tags with the seed, far above chance
+    assert run.metrics["similar"]["tag_coherence"] > 2 * _random_pair_jaccard(sample_engine)
+    manifest = store.open(outcome.version).manifest
+    assert manifest["metrics"]["next"]["hr@10"] == run.metrics["next"]["hr@10"]
+    assert manifest["training_run_id"] == run.id
+
+
+def test_failed_training_is_recorded_and_leaves_nothing(sample_engine, store, quick_settings):
+    with pytest.raises((ValueError, RuntimeError)):
+        train_and_bundle(sample_engine, store, quick_settings.replace(min_count=10_000),
+                         backend="exact")
+    (run,) = _runs(sample_engine)
+    assert run.status == "failed" and "vocabulary" in run.error
+    assert store.versions() == []
+
+
+def test_gate_compare():
+    prod = {"next": {"hr@10": 0.20}, "similar": {"tag_coherence": 0.5}}
+    assert compare({"next": {"hr@10": 0.20}, "similar": {"tag_coherence": 0.5}}, prod, 0)[0]
+    assert not compare({"next": {"hr@10": 0.19}, "similar": {"tag_coherence": 0.6}}, prod, 0)[0]
+    assert compare({"next": {"hr@10": 0.19}, "similar": {"tag_coherence": 0.6}}, prod, 0.1)[0]
+    assert not compare({"next": {"hr@10": 0.3}, "similar": {"tag_coherence": 0.4}}, prod, 0)[0]
+
+
+def test_nightly_promotes_first_then_refuses_a_worse_model(small_db, store,
+                                                           quick_settings):
+    first = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    assert first.promoted and store.current_version() == first.version
+    bad = quick_settings.replace(vector_size=2, epochs=1, next_transition_weight=0.0,
+                                 next_cooc_weight=0.0, window=1)
+    second = run_nightly(small_db, store, bad, holdout_frac=0.2, backend="exact")
+    assert not second.promoted and "worse" in second.reason
+    assert store.current_version() == first.version
+    assert set(store.versions()) == {first.version, second.version}
+
+
+def test_equal_model_is_promoted(small_db, store, quick_settings):
+    first = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    again = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    assert again.promoted, again.reason
+    assert store.current_version() == again.version != first.version
+
+
+def test_crash_mid_job_keeps_production(small_db, store, quick_settings, monkeypatch):
+    first = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full while writing the bundle")
+
+    monkeypatch.setattr(training, "build_bundle", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    assert store.current_version() == first.version
+    assert store.versions() == [first.version]
+    assert _runs(small_db)[-1].status == "failed"
+
+
+def test_bad_import_stops_the_job_before_training(small_db, store, quick_settings,
+                                                  tmp_path):
+    from recsys.ingest.model import IngestError
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("playlist_id,position,song_id,title,artist\np1,0,s1,Song,Artist\np1,x,s2\n")
+    with pytest.raises(IngestError):
+        run_nightly(small_db, store, quick_settings, imports=[ImportSpec("csv", str(bad))],
+                    backend="exact")
+    assert store.versions() == [] and _runs(small_db) == []
+
+
+def test_only_one_run_at_a_time(tmp_path):
+    lock = tmp_path / "retrain.lock"
+    with job_lock(lock), pytest.raises(JobLockedError), job_lock(lock):
+        pass
+    with job_lock(lock):  # released after the first holder
+        pass
+
+
+def test_unknown_import_kind(sample_engine):
+    with pytest.raises(ValueError, match="unknown import kind"):
+        nightly.run_imports(sample_engine, [ImportSpec("xml", "x")])

@@ -20,8 +20,8 @@ def create_app(config: Config | None = None) -> Flask:
 
     from recsys.logging_setup import configure_logging
 
-    log_dir = None if cfg.TESTING else str(Path(cfg.VAR_DIR) / "logs")
-    configure_logging(cfg.LOG_LEVEL, log_dir)
+    if not cfg.TESTING:  # tests keep pytest's own log capture
+        configure_logging(cfg.LOG_LEVEL, str(Path(cfg.VAR_DIR) / "logs"))
 
     from recsys.extensions import db
 

@@ -24,5 +24,4 @@ def configure_logging(level: str, log_dir: str | None) -> None:
         handler = RotatingFileHandler(path / "recsys.log", maxBytes=10_000_000, backupCount=5)
         handler.setFormatter(logging.Formatter(_FORMAT))
         logger.addHandler(handler)
-    logger.propagate = False
     logger._recsys_configured = True  # type: ignore[attr-defined]

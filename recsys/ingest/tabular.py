@@ -18,7 +18,8 @@ from typing import Any
 from recsys.ingest.model import IngestError, ParsedCatalog, PlaylistRecord, SongRecord
 from recsys.ingest.textio import read_text, split_lines
 
-REQUIRED = ("playlist_id", "position", "song_id", "title", "artist")
+REQUIRED = ("playlist_id", "position", "song_id", "title", "artist")  # CSV header
+REQUIRED_KEYS = REQUIRED[:3]  # JSONL objects may omit title/artist (= empty)
 OPTIONAL = ("tags", "playlist_name")
 TAG_SEPARATOR = "|"
 MAX_ID, MAX_TEXT = 128, 512
@@ -62,7 +63,7 @@ class RowCollector:
 
     def add(self, line: int, row: dict[str, Any]) -> None:
         """Validate one item row (``line`` is its 1-based line number in the file)."""
-        missing = [k for k in REQUIRED if k not in row]
+        missing = [k for k in REQUIRED_KEYS if k not in row]
         if missing:
             raise self._fail(line, f"missing field(s): {', '.join(missing)}")
         pid = self._text(line, row, "playlist_id", MAX_ID)
@@ -137,21 +138,22 @@ def collect(rows: Iterable[tuple[int, dict[str, Any]]], path: str, source: str,
 
 def _csv_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1  # first line of the record being read (a quoted field may span lines)
     try:
         header = [h.strip() for h in next(reader)]
         missing = [k for k in REQUIRED if k not in header]
         if missing:
             raise IngestError(path, 1, f"missing column(s): {', '.join(missing)}")
+        start = reader.line_num + 1
         for fields in reader:
-            line = reader.line_num
-            if not fields:
-                continue
-            if len(fields) != len(header):
-                raise IngestError(path, line, f"expected {len(header)} fields, got "
+            if fields and len(fields) != len(header):
+                raise IngestError(path, start, f"expected {len(header)} fields, got "
                                   f"{len(fields)} (truncated line?)")
-            yield line, dict(zip(header, fields, strict=True))
+            if fields:
+                yield start, dict(zip(header, fields, strict=True))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise IngestError(path, reader.line_num, f"bad CSV: {exc}") from None
+        raise IngestError(path, start, f"bad CSV: {exc} (unclosed quote?)") from None
 
 
 def _jsonl_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:

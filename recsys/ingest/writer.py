@@ -20,6 +20,7 @@ from tqdm import tqdm
 from recsys.db.base import utcnow
 from recsys.db.models import ImportRun, Tag
 from recsys.ingest.model import ImportResult, ParsedCatalog
+from recsys.ingest.pgfast import foreign_keys_checked_once
 
 log = logging.getLogger("recsys.ingest")
 
@@ -105,7 +106,8 @@ def _write_tags(conn: Connection, catalog: ParsedCatalog, song_ids: dict[str, in
             pair = (sid, tag_ids[name])
             if pair not in existing:
                 links.append(pair)
-    bulk_insert(conn, "song_tags", ("song_id", "tag_id"), links, None)
+    with foreign_keys_checked_once(conn, "song_tags", len(links)):
+        bulk_insert(conn, "song_tags", ("song_id", "tag_id"), links, None)
     result.song_tags_added = len(links)
 
 
@@ -173,7 +175,9 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
         for pl in new_pls:
             pid = pl_ids[pl.external_id]
             items += [(pid, pos, song_ids[ext]) for pos, ext in enumerate(pl.songs)]
-        bulk_insert(conn, "playlist_items", ("playlist_id", "position", "song_id"), items, bar)
+        with foreign_keys_checked_once(conn, "playlist_items", len(items)):
+            bulk_insert(conn, "playlist_items", ("playlist_id", "position", "song_id"), items,
+                        bar)
     result.songs_added = len(new_songs)
     result.playlists_added = len(new_pls)
     result.items_added = len(items)

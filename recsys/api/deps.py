@@ -22,8 +22,11 @@ HOLDER_KEY = "recsys.model"
 
 def init_app(app: Flask) -> None:
     """Attach a lazily loading model holder and the Prometheus metrics to ``app``."""
+    from recsys.api.queries import register_sqlite_functions
+    from recsys.extensions import db
     from recsys.metrics import init_app as init_metrics
 
+    register_sqlite_functions(db._state(app)[0])
     store = ModelStore(app.config["MODEL_DIR"])
     app.extensions[HOLDER_KEY] = ModelHolder(store, poll_seconds=app.config["MODEL_POLL_SECONDS"])
     init_metrics(app)

@@ -48,6 +48,8 @@ def parse_int(raw: Any, name: str, lo: int, hi: int, from_json: bool = False) ->
         value = raw
     else:
         raise bad(f"{name} must be an integer {rng}")
+    if value > hi >= 10**18:
+        raise bad(f"{name} is too large")
     if not lo <= value <= hi:
         raise bad(f"{name} must be an integer {rng}")
     return value

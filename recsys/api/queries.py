@@ -4,10 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Engine, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from recsys.db.models import Song, SongTag, Tag
+
+SQLITE_LOWER = "recsys_lower"
+
+
+def _py_lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
+def register_sqlite_functions(engine: Engine) -> None:
+    """Give SQLite connections a Unicode ``lower`` (its built-in one folds ASCII only)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    def _on_connect(dbapi_conn, _record) -> None:
+        dbapi_conn.create_function(SQLITE_LOWER, 1, _py_lower, deterministic=True)
+
+    event.listen(engine, "connect", _on_connect)
 
 
 def search_songs(session: Session, q: str | None, source: str | None,
@@ -15,15 +32,17 @@ def search_songs(session: Session, q: str | None, source: str | None,
                  ) -> tuple[list[dict[str, Any]], int]:
     """One page of songs matching the filters (ordered by id) and the total count.
 
-    ``q`` is a case-insensitive substring of the title or the artist. ``lower()`` folds
-    ASCII on SQLite and every letter on PostgreSQL; ``%`` and ``_`` in ``q`` match literally.
+    ``q`` is a case-insensitive substring of the title or the artist (Unicode lower case on
+    both databases, see :func:`register_sqlite_functions`); ``%`` and ``_`` match literally.
     """
     conditions = []
     if q:
         needle = q.lower()
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        lower = getattr(func, SQLITE_LOWER) if sqlite else func.lower
         conditions.append(or_(
-            func.lower(Song.title).contains(needle, autoescape=True),
-            func.lower(Song.artist).contains(needle, autoescape=True),
+            lower(Song.title).contains(needle, autoescape=True),
+            lower(Song.artist).contains(needle, autoescape=True),
         ))
     if source is not None:
         conditions.append(Song.source == source)

@@ -88,30 +88,62 @@ def populate(url: str, api_model, api_playlists) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def build_app(make_app, tmp_path, source_store, api_model, api_playlists):
-    """Factory: an app on ``url`` with the catalog loaded and ``current`` (or no model)."""
+def app_for(url: str, var_dir: Path, **overrides):
+    """An app like the ``make_app`` fixture's, for fixtures of any scope."""
+    from recsys import create_app
+    from recsys.config import TestConfig
 
-    def _build(url: str, current: str | None = "v1", **overrides):
-        populate(url, api_model, api_playlists)
+    return create_app(TestConfig(DATABASE_URL=url, VAR_DIR=str(var_dir),
+                                 MODEL_DIR=str(var_dir / "models"), **overrides))
+
+
+@pytest.fixture(scope="session")
+def api_sqlite_file(tmp_path_factory, sqlite_template, api_model, api_playlists) -> Path:
+    """A migrated SQLite database with the catalog, populated once per session."""
+    path = tmp_path_factory.mktemp("api-db") / "catalog.db"
+    shutil.copy(sqlite_template, path)
+    populate(f"sqlite:///{path}", api_model, api_playlists)
+    return path
+
+
+@pytest.fixture
+def build_app(tmp_path, source_store, api_model, api_playlists, api_sqlite_file):
+    """Factory: an app on ``url`` (None: a copy of the SQLite catalog) and ``current``."""
+
+    def _build(url: str | None = None, current: str | None = "v1", **overrides):
+        if url is None:
+            target = tmp_path / "catalog.db"
+            shutil.copy(api_sqlite_file, target)
+            url = f"sqlite:///{target}"
+        else:
+            populate(url, api_model, api_playlists)
         store = copy_versions(source_store, tmp_path / "var" / "models")
         if current:
             store.set_current(current)
-        return make_app(url, **overrides)
+        return app_for(url, tmp_path / "var", **overrides)
 
     return _build
 
 
 @pytest.fixture
-def api_app(build_app, sqlite_url):
-    """App on SQLite with ``v1`` current."""
-    return build_app(sqlite_url)
+def api_app(build_app):
+    """App on a copy of the SQLite catalog with ``v1`` current."""
+    return build_app()
 
 
 @pytest.fixture
 def api(api_app):
     """Test client of :func:`api_app`."""
     return api_app.test_client()
+
+
+@pytest.fixture(scope="module")
+def shared_api(tmp_path_factory, source_store, api_sqlite_file):
+    """One read-only client per module (for long tables of requests)."""
+    root = tmp_path_factory.mktemp("shared-api")
+    shutil.copy(api_sqlite_file, root / "catalog.db")
+    copy_versions(source_store, root / "var" / "models").set_current("v1")
+    return app_for(f"sqlite:///{root / 'catalog.db'}", root / "var").test_client()
 
 
 @pytest.fixture

@@ -1,0 +1,114 @@
+"""Table of bad inputs: every one is a JSON 4xx with a message, never a 5xx."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.api.conftest import FIRST
+
+S = f"/api/songs/{FIRST}/similar"
+BAD_GET = [
+    (f"{S}?k=0", 400), (f"{S}?k=-1", 400), (f"{S}?k=501", 400), (f"{S}?k=abc", 400),
+    (f"{S}?k=1.5", 400), (f"{S}?k=1e3", 400), (f"{S}?k=" + "9" * 40, 400), (f"{S}?k=", 400),
+    (f"{S}?k=true", 400), (f"{S}?k=%00", 400), (f"{S}?k=%E2%91%A0", 400),
+    (f"{S}?mode=foo", 400), (f"{S}?mode=", 400), (f"{S}?mode=SIMILAR", 400),
+    (f"{S}?max_per_artist=0", 400), (f"{S}?max_per_artist=-3", 400),
+    (f"{S}?max_per_artist=x", 400), (f"{S}?exclude=a,b", 400), (f"{S}?exclude=1,,2", 400),
+    (f"{S}?exclude=1.5", 400), (f"{S}?exclude=-1", 400), (f"{S}?exclude=1;2", 400),
+    (f"{S}?exclude=" + ",".join(str(i) for i in range(1, 1003)), 400),
+    (f"{S}?explain=maybe", 400), (f"{S}?foo=1", 400),
+    ("/api/songs/abc/similar", 400), ("/api/songs/-1/similar", 400),
+    ("/api/songs/0/similar", 400), ("/api/songs/1.5/similar", 400),
+    ("/api/songs/%F0%9F%8E%B5/similar", 400), ("/api/songs/" + "9" * 40 + "/similar", 400),
+    ("/api/songs/99999999999/similar", 404), ("/api/songs/424242/similar", 404),
+    ("/api/songs/abc", 400), ("/api/songs/-5", 400), ("/api/songs/%00", 400),
+    ("/api/songs?limit=0", 400), ("/api/songs?limit=101", 400), ("/api/songs?limit=x", 400),
+    ("/api/songs?offset=-1", 400), ("/api/songs?offset=" + "9" * 30, 400),
+    ("/api/songs?q=" + "x" * 201, 400), ("/api/songs?q=a%00b", 400),
+]
+
+
+@pytest.mark.parametrize(("url", "status"), BAD_GET)
+def test_bad_query_strings(shared_api, url, status):
+    resp = shared_api.get(url)
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.is_json and resp.get_json()["error"]["message"]
+
+
+def _post(client, data, content_type="application/json"):
+    return client.post("/api/recommendations", data=data, content_type=content_type)
+
+
+BAD_BODIES = [
+    (None, 400), ("", 400), ("{", 400), ("[1, 2]", 400), ('"text"', 400), ("null", 400),
+    ("42", 400), ("[" * 100_000 + "]" * 100_000, 400), ("{\"song_ids\": [1]} trailing", 400),
+    ('{"song_ids": NaN}', 400), ('{"song_ids": [1e400]}', 400),
+    ('{"song_ids": [' + "9" * 5000 + "]}", 400),
+]
+BAD_FIELDS = [
+    ({}, 400), ({"song_ids": []}, 400), ({"song_ids": "1,2"}, 400), ({"song_ids": 1000}, 400),
+    ({"song_ids": [1.5]}, 400), ({"song_ids": [True]}, 400), ({"song_ids": ["1000"]}, 400),
+    ({"song_ids": [-1]}, 400), ({"song_ids": [0]}, 400), ({"song_ids": [[1000]]}, 400),
+    ({"song_ids": [{"id": 1000}]}, 400), ({"song_ids": [None]}, 400),
+    ({"song_ids": list(range(1000, 1101))}, 400), ({"song_ids": {"a": 1}}, 400),
+    ({"song_ids": [FIRST], "k": "10"}, 400), ({"song_ids": [FIRST], "k": 10.0}, 400),
+    ({"song_ids": [FIRST], "k": 0}, 400), ({"song_ids": [FIRST], "k": 501}, 400),
+    ({"song_ids": [FIRST], "k": True}, 400), ({"song_ids": [FIRST], "k": 10**30}, 400),
+    ({"song_ids": [FIRST], "k": [10]}, 400), ({"song_ids": [FIRST], "exclude": "1,2"}, 400),
+    ({"song_ids": [FIRST], "exclude": [1, "a"]}, 400),
+    ({"song_ids": [FIRST], "exclude": {"a": 1}}, 400),
+    ({"song_ids": [FIRST], "exclude": list(range(1, 1003))}, 400),
+    ({"song_ids": [FIRST], "explain": "yes"}, 400), ({"song_ids": [FIRST], "explain": 1}, 400),
+    ({"song_ids": [FIRST], "mode": "x"}, 400), ({"song_ids": [FIRST], "mode": 5}, 400),
+    ({"song_ids": [FIRST], "max_per_artist": 0}, 400),
+    ({"song_ids": [FIRST], "max_per_artist": "2"}, 400),
+    ({"song_ids": [FIRST], "unknown": 1}, 400), ({"song_ids": [FIRST], "ünï": "☃"}, 400),
+    ({"song_ids": [10**40]}, 400), ({"song_ids": [10**20]}, 404),
+    ({"song_ids": [FIRST, 424242]}, 404),
+]
+
+
+@pytest.mark.parametrize(("data", "status"), BAD_BODIES)
+def test_bad_json_bodies(shared_api, data, status):
+    resp = _post(shared_api, data)
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.is_json and resp.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("body", "status"), BAD_FIELDS)
+def test_bad_fields(shared_api, body, status):
+    resp = _post(shared_api, json.dumps(body))
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.is_json and resp.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", ""])
+def test_wrong_content_type_is_415(shared_api, content_type):
+    resp = _post(shared_api, json.dumps({"song_ids": [FIRST]}), content_type)
+    assert resp.status_code == 415 and resp.is_json
+
+
+def test_huge_body_is_413(shared_api):
+    resp = _post(shared_api, json.dumps({"song_ids": [FIRST], "exclude": [1] * 200_000}))
+    assert resp.status_code == 413 and resp.is_json
+
+
+def test_wrong_methods_are_json_405(shared_api):
+    assert shared_api.get("/api/recommendations").status_code == 405
+    assert shared_api.post(S).status_code == 405
+    assert shared_api.delete("/api/songs/1000").get_json()["error"]["status"] == 405
+
+
+def test_null_optional_fields_take_defaults(shared_api):
+    body = {"song_ids": [FIRST], "k": None, "exclude": None, "max_per_artist": None,
+            "explain": None, "mode": None}
+    resp = _post(shared_api, json.dumps(body))
+    assert resp.status_code == 200 and len(resp.get_json()["items"]) == 10
+
+
+def test_huge_exclude_ids_are_ignored(shared_api):
+    resp = shared_api.get(f"{S}?k=3&exclude={10**20}")
+    assert resp.status_code == 200 and len(resp.get_json()["items"]) == 3

@@ -164,4 +164,56 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, backend, dr
     click.echo(f"model {report.version}: {verdict} ({report.reason})")
 
 
-COMMANDS = [train_cmd, evaluate_cmd, retrain_cmd]
+@click.command("tune")
+@settings_options
+@click.option("--space", "space_path", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="YAML mapping setting -> list of values (default: built in).")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Random sample of this many training combinations (default: full grid).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Split and sampling seed.")
+@click.option("--source", default=None, help="Tune on one source only.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Results table as JSON (default: var/tune/tune-<seed>.json).")
+@click.option("--write-config", type=click.Path(dir_okay=False), default=None,
+              help="Write the winning settings as a training config YAML.")
+@with_appcontext
+def tune_cmd(config_path, overrides, space_path, trials, seed, source, out_path,
+             write_config) -> None:
+    """Search settings on a validation split (disjoint from the evaluation's test split)."""
+    import yaml
+
+    from recsys.jobs import data
+    from recsys.ml.evaluate import format_table, split_train_val_test
+    from recsys.ml.tune import DEFAULT_SPACE, tune
+
+    base = load_settings(config_path, overrides)
+    space = DEFAULT_SPACE
+    if space_path:
+        space = yaml.safe_load(Path(space_path).read_text(encoding="utf-8"))
+        if not isinstance(space, dict) or not all(isinstance(v, list) for v in space.values()):
+            raise click.ClickException(f"{space_path}: expected a mapping of setting -> list")
+    engine, _ = _engine_and_store()
+    playlists = data.load_playlists(engine, part="all", source=source)
+    if len(playlists) < 10:
+        raise click.ClickException("not enough playlists to tune on; import data first")
+    train_pl, val_pl, _test = split_train_val_test(playlists, 0.1, 0.2, seed=seed)
+    try:
+        results = tune(train_pl, val_pl, space, base=base, n_trials=trials, seed=seed,
+                       tags=data.load_tags(engine))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    out = Path(out_path or Path(current_app.config["VAR_DIR"]) / "tune" / f"tune-{seed}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"seed": seed, "space": space, "base": base.to_dict(),
+                               "results": results}, indent=2))
+    cols = [*space, "hr@10", "mrr@10", "ndcg@10", "sim_tag_coherence", "train_s"]
+    click.echo(format_table(results[:10], columns=cols))
+    click.echo(f"{len(results)} combinations; full table in {out}")
+    if write_config:
+        best = {k: v for k, v in results[0].items() if k in space}
+        Path(write_config).write_text(yaml.safe_dump(base.replace(**best).to_dict(),
+                                                     sort_keys=False))
+        click.echo(f"wrote the winning settings to {write_config}")
+
+
+COMMANDS = [train_cmd, evaluate_cmd, retrain_cmd, tune_cmd]

@@ -1,0 +1,83 @@
+"""The train / evaluate / tune / retrain commands through the CLI runner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from recsys.index.store import ModelStore
+
+QUICK = ["--set", "epochs=15", "--set", "vector_size=16", "--set", "workers=1",
+         "--set", "next_transition_weight=0.5"]
+
+
+@pytest.fixture
+def loaded(app, runner, tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text("window: 3\nnegative: 5\nseed: 2\n")
+    app.config["TRAIN_CONFIG"] = str(config)
+    result = runner.invoke(args=["sample", "--playlists", "600", "--seed", "4", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return app
+
+
+def test_train_writes_and_promotes_a_bundle(loaded, runner):
+    result = runner.invoke(args=["train", *QUICK, "--backend", "exact", "--promote"])
+    assert result.exit_code == 0, result.output
+    store = ModelStore(loaded.config["MODEL_DIR"])
+    (version,) = store.versions()
+    assert store.current_version() == version
+    assert f"model {version}" in result.output and "hr@10=" in result.output
+
+
+def test_train_rejects_bad_settings(loaded, runner):
+    result = runner.invoke(args=["train", "--set", "window=0"])
+    assert result.exit_code != 0
+    assert "window must be >= 1" in result.output
+    result = runner.invoke(args=["train", "--set", "nonsense=1"])
+    assert result.exit_code != 0 and "unknown training setting" in result.output
+    result = runner.invoke(args=["train", "--config", "/no/such.yaml"])
+    assert result.exit_code != 0 and "not found" in result.output
+
+
+def test_evaluate_prints_every_method_and_writes_json(loaded, runner, tmp_path):
+    out = tmp_path / "eval.json"
+    result = runner.invoke(args=["evaluate", *QUICK, "--seeds", "0", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    for method in ("popularity", "transitions", "cooccurrence", "handson_w2v_cosine",
+                   "p2v_similar", "p2v_next"):
+        assert f"| {method} |" in result.output
+    doc = json.loads(out.read_text())
+    assert {r["method"] for r in doc["summary"]} >= {"p2v_next", "cooccurrence"}
+    assert "next_hr_over_best_baseline" in doc["ratios"]
+
+
+def test_tune_writes_results_and_winning_config(loaded, runner, tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("window: [2, 5]\nnext_cooc_weight: [0.0, 0.5]\n")
+    best = tmp_path / "best.yaml"
+    out = tmp_path / "tune.json"
+    result = runner.invoke(args=["tune", *QUICK, "--space", str(space), "--out", str(out),
+                                 "--write-config", str(best)])
+    assert result.exit_code == 0, result.output
+    results = json.loads(out.read_text())["results"]
+    assert len(results) == 4
+    assert results[0]["hr@10"] >= results[-1]["hr@10"]
+    written = yaml.safe_load(best.read_text())
+    assert written["window"] == results[0]["window"]
+    assert written["next_cooc_weight"] == results[0]["next_cooc_weight"]
+
+
+def test_retrain_imports_trains_and_promotes(loaded, runner, tmp_path):
+    extra = tmp_path / "new.csv"
+    extra.write_text("playlist_id,position,song_id,title,artist\n"
+                     "new-1,0,n1,New One,Newcomer\nnew-1,1,n2,New Two,Newcomer\n")
+    args = ["retrain", *QUICK, "--backend", "exact", "--import", f"csv:{extra}:fresh"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "source 'fresh': 2 songs added (0 already present), 1 playlists added" in result.output
+    assert ": promoted (" in result.output
+    result = runner.invoke(args=["retrain", *QUICK, "--import", "xml:/x"])
+    assert result.exit_code != 0 and "unknown import kind" in result.output

@@ -1,0 +1,133 @@
+"""Production serving with gunicorn (``python -m recsys serve``) and the dev server.
+
+Choices (see ``gunicorn_options``):
+
+* ``gthread`` workers, default ``2 * cores`` processes x 4 threads. Requests are short and
+  CPU-bound (ANN query + JSON) with an occasional database look-up (cold start, songs
+  search), so a few threads per process hide the database waits while processes use the
+  cores. Model arrays and indexes are memory-mapped: every worker shares the same pages, so
+  extra workers cost little memory.
+* The app is not preloaded in the master: each worker builds its app after the fork (no
+  database connection or model file handle is shared across processes) and
+  ``post_worker_init`` warms the model, so the first request does not pay for loading.
+* ``timeout`` 60 s (loading and verifying a large bundle happens at worker start),
+  ``graceful_timeout`` 30 s: on SIGTERM workers finish their in-flight requests.
+* Access log to ``var/logs/access.log``; errors to stderr.
+* Prometheus multi-process mode: ``PROMETHEUS_MULTIPROC_DIR=var/prometheus`` is set (and
+  emptied) before any worker starts; dead workers are marked so live gauges stay right.
+
+A newly promoted model needs no restart: each worker's ``ModelHolder`` polls ``current`` every
+``RECSYS_MODEL_POLL_SECONDS`` and swaps in the new version once it is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("recsys.serving")
+
+DEFAULT_THREADS = 4
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+
+def default_workers() -> int:
+    """``2 * cores`` worker processes."""
+    return 2 * (os.cpu_count() or 1)
+
+
+def prepare_metrics_dir(var_dir: str | Path) -> Path:
+    """Create an empty ``var/prometheus`` and export it as ``PROMETHEUS_MULTIPROC_DIR``."""
+    path = Path(var_dir) / "prometheus"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
+
+
+def _post_worker_init(worker) -> None:
+    from recsys.api.deps import warm
+
+    model = warm(worker.wsgi)
+    worker.log.info("worker %s ready (model %s)", worker.pid,
+                    model.version if model is not None else "none")
+
+
+def _child_exit(_server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def _when_ready(server) -> None:
+    server.log.info("recsys listening on %s with %d workers", server.LISTENERS,
+                    server.num_workers)
+
+
+def gunicorn_options(host: str, port: int, workers: int | None, threads: int,
+                     var_dir: str | Path, timeout: int = 60) -> dict[str, Any]:
+    """The gunicorn settings of ``serve``."""
+    logs = Path(var_dir) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers or default_workers(),
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": timeout,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "preload_app": False,
+        "accesslog": str(logs / "access.log"),
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "recsys",
+        "post_worker_init": _post_worker_init,
+        "child_exit": _child_exit,
+        "when_ready": _when_ready,
+    }
+
+
+def run_gunicorn(options: dict[str, Any]) -> None:
+    """Run gunicorn in this process with ``options`` until it is stopped."""
+    from gunicorn.app.base import BaseApplication
+
+    class _App(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            from recsys import create_app
+
+            return create_app()
+
+    _App().run()
+
+
+def serve(host: str, port: int, workers: int | None = None,
+          threads: int = DEFAULT_THREADS) -> None:
+    """Serve the API with gunicorn (configuration from the environment)."""
+    from recsys.config import config_from_env
+
+    cfg = config_from_env()
+    cfg.validate()  # fail here, not in every worker
+    prepare_metrics_dir(cfg.VAR_DIR)
+    run_gunicorn(gunicorn_options(host, port, workers, threads, cfg.VAR_DIR))
+
+
+def serve_dev(host: str, port: int) -> None:
+    """Flask's development server (threaded, never debug); refused in production."""
+    if os.environ.get("RECSYS_ENV", "").lower() == "production":
+        raise RuntimeError("--dev is refused when RECSYS_ENV=production; use gunicorn")
+    from recsys import create_app
+    from recsys.api.deps import warm
+
+    app = create_app()
+    warm(app)
+    app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)

@@ -1,0 +1,73 @@
+"""``promote``, ``rollback``, ``models`` and ``serve --dev`` refusal from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recsys.cli import models_cmd, promote_cmd, rollback_cmd, serve_cmd
+
+
+@pytest.fixture
+def cli(api_app):
+    runner = api_app.test_cli_runner()
+    return lambda cmd, *args, **kw: runner.invoke(cmd, list(args), **kw)
+
+
+def test_models_table_marks_current(cli):
+    out = cli(models_cmd)
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].split()[:3] == ["VERSION", "CREATED", "METRICS"]
+    v1 = next(line for line in lines if " v1 " in line)
+    v2 = next(line for line in lines if " v2 " in line)
+    assert v1.startswith("*") and not v2.startswith("*")
+    assert "hr@10=0.5" in v1 and "hr@10=0.6" in v2
+
+
+def test_promote_then_rollback(cli, model_store):
+    assert cli(promote_cmd, "v1").exit_code == 0
+    out = cli(promote_cmd, "v2")
+    assert out.exit_code == 0 and "current model: v2 (was v1)" in out.output
+    assert model_store.current_version() == "v2"
+    rows = json.loads(cli(models_cmd, "--json").output)
+    assert [r["version"] for r in rows if r["current"]] == ["v2"]
+    out = cli(rollback_cmd)
+    assert out.exit_code == 0 and "v1" in out.output
+    assert model_store.current_version() == "v1"
+
+
+@pytest.mark.parametrize(("version", "message"), [
+    ("v9", "unknown model version"), ("../etc", "invalid model version"),
+    ("", "invalid model version")])
+def test_promote_unknown_version_fails_cleanly(cli, model_store, version, message):
+    out = cli(promote_cmd, version)
+    assert out.exit_code == 1 and message in out.output
+    assert model_store.current_version() == "v1"
+
+
+def test_promote_corrupt_version_is_refused(cli, model_store):
+    (model_store.path("v2") / "out_vectors.npy").write_bytes(b"corrupt")
+    out = cli(promote_cmd, "v2")
+    assert out.exit_code == 1 and "checksum mismatch" in out.output
+    assert model_store.current_version() == "v1"
+
+
+def test_rollback_without_history_fails_cleanly(cli):
+    out = cli(rollback_cmd)
+    assert out.exit_code == 1 and "nothing to roll back" in out.output
+
+
+def test_models_when_store_is_empty(build_app):
+    app = build_app(current=None)
+    import shutil
+
+    shutil.rmtree(app.config["MODEL_DIR"])
+    out = app.test_cli_runner().invoke(models_cmd, [])
+    assert out.exit_code == 0 and "no model versions" in out.output
+
+
+def test_serve_dev_is_refused_in_production(cli):
+    out = cli(serve_cmd, "--dev", env={"RECSYS_ENV": "production"})
+    assert out.exit_code == 1 and "refused" in out.output

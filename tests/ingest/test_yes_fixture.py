@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
-from recsys.ingest import import_yes, iter_playlist_batches
+from recsys.ingest import import_yes, iter_playlist_batches, pgfast
 from tests.ingest.conftest import counts
 
 
@@ -84,3 +86,19 @@ def test_cli_import_yes(runner, yes_tiny, app_engine):
     assert result.exit_code == 0, result.output
     assert "4 playlists added" in result.output
     assert counts(app_engine)["playlist_items"] == 10
+
+
+def test_foreign_keys_restored_after_bulk_load(engine, yes_tiny, monkeypatch):
+    """The bulk-load shortcuts (SQLite pragma, PostgreSQL FK drop/re-add) leave FKs enforced."""
+    monkeypatch.setattr(pgfast, "MIN_ROWS", 0)  # take the PostgreSQL drop/re-add path
+    import_yes(engine, yes_tiny, "tiny", progress=False)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            n = conn.execute(text("SELECT COUNT(*) FROM pg_constraint WHERE contype = 'f' AND "
+                                  "conrelid IN ('playlist_items'::regclass, "
+                                  "'song_tags'::regclass)")).scalar_one()
+        assert n == 4
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("INSERT INTO playlist_items (playlist_id, position, song_id) "
+                          "SELECT MIN(id), 99, 999999 FROM playlists"))
+    assert counts(engine)["playlist_items"] == 10

@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from itertools import count, repeat
 
 from sqlalchemy import Connection, Engine, column, insert
 from sqlalchemy import table as table_clause
@@ -19,8 +20,8 @@ from tqdm import tqdm
 
 from recsys.db.base import utcnow
 from recsys.db.models import ImportRun, Tag
+from recsys.ingest.bulkload import bulk_load
 from recsys.ingest.model import ImportResult, ParsedCatalog
-from recsys.ingest.pgfast import foreign_keys_checked_once
 
 log = logging.getLogger("recsys.ingest")
 
@@ -99,14 +100,11 @@ def _write_tags(conn: Connection, catalog: ParsedCatalog, song_ids: dict[str, in
         sql = ("SELECT st.song_id, st.tag_id FROM song_tags st "
                "JOIN songs s ON s.id = st.song_id WHERE s.source = ?")
         existing = set(raw_rows(conn, sql, (catalog.source,)))
-    links = []
-    for ext, song in catalog.songs.items():
-        sid = song_ids[ext]
-        for name in song.tags:
-            pair = (sid, tag_ids[name])
-            if pair not in existing:
-                links.append(pair)
-    with foreign_keys_checked_once(conn, "song_tags", len(links)):
+    links = [(song_ids[ext], tag_ids[name]) for ext, song in catalog.songs.items()
+             for name in song.tags]
+    if existing:
+        links = [pair for pair in links if pair not in existing]
+    with bulk_load(conn, "song_tags", len(links)):
         bulk_insert(conn, "song_tags", ("song_id", "tag_id"), links, None)
     result.song_tags_added = len(links)
 
@@ -172,10 +170,10 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
         if new_pls:
             pl_ids = _id_map(conn, "playlists", source)
         items: list[tuple[int, int, int]] = []
+        db_id = song_ids.__getitem__
         for pl in new_pls:
-            pid = pl_ids[pl.external_id]
-            items += [(pid, pos, song_ids[ext]) for pos, ext in enumerate(pl.songs)]
-        with foreign_keys_checked_once(conn, "playlist_items", len(items)):
+            items += zip(repeat(pl_ids[pl.external_id]), count(), map(db_id, pl.songs))
+        with bulk_load(conn, "playlist_items", len(items)):
             bulk_insert(conn, "playlist_items", ("playlist_id", "position", "song_id"), items,
                         bar)
     result.songs_added = len(new_songs)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from recsys.ingest import import_yes, iter_playlist_batches, pgfast
+from recsys.ingest import bulkload, import_yes, iter_playlist_batches
 from tests.ingest.conftest import counts
 
 
@@ -90,7 +90,7 @@ def test_cli_import_yes(runner, yes_tiny, app_engine):
 
 def test_foreign_keys_restored_after_bulk_load(engine, yes_tiny, monkeypatch):
     """The bulk-load shortcuts (SQLite pragma, PostgreSQL FK drop/re-add) leave FKs enforced."""
-    monkeypatch.setattr(pgfast, "MIN_ROWS", 0)  # take the PostgreSQL drop/re-add path
+    monkeypatch.setattr(bulkload, "MIN_ROWS", 0)  # take the drop/re-add paths
     import_yes(engine, yes_tiny, "tiny", progress=False)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:

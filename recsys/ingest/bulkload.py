@@ -1,4 +1,4 @@
-"""PostgreSQL bulk-load helper: check foreign keys once per load instead of once per row.
+"""Bulk-load helpers: check foreign keys / build secondary indexes once per load, not per row.
 
 PostgreSQL checks a foreign key with a trigger per inserted row, which caps ``COPY`` into
 ``playlist_items`` at ~15-20k rows/s. For big loads we drop the table's foreign keys inside
@@ -6,6 +6,10 @@ the import transaction and add them back (same definitions, read from ``pg_const
 before commit: adding validates all rows with one join, and if anything fails the rollback
 restores the constraints. While the transaction runs, the table is locked (ACCESS
 EXCLUSIVE), so readers of it wait for the import to finish. Small loads keep per-row checks.
+
+On SQLite (foreign keys are not checked during imports, see ``writer``), a load at least as
+big as the table drops the table's secondary indexes and re-creates them from their stored
+SQL after the load: sorting once is ~25% cheaper than inserting into a random-order index.
 """
 
 from __future__ import annotations
@@ -53,3 +57,34 @@ def foreign_keys_checked_once(conn: Connection, table: str, new_rows: int) -> It
         conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
     log.debug("%s: %d foreign keys validated once for %d rows", table, len(constraints),
               new_rows)
+
+
+@contextmanager
+def sqlite_indexes_built_once(conn: Connection, table: str, new_rows: int) -> Iterator[bool]:
+    """Within the current transaction, drop ``table``'s secondary indexes, re-create on exit.
+
+    Only on SQLite, for loads of at least ``MIN_ROWS`` rows and at least the table's size.
+    """
+    if conn.dialect.name != "sqlite" or new_rows < MIN_ROWS:
+        yield False
+        return
+    existing = conn.exec_driver_sql(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").scalar()
+    if new_rows < existing:
+        yield False
+        return
+    sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? " \
+          "AND sql IS NOT NULL ORDER BY name"
+    indexes = conn.exec_driver_sql(sql, (table,)).all()
+    for name, _sql in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield True
+    for _name, create in indexes:
+        conn.exec_driver_sql(create)
+
+
+@contextmanager
+def bulk_load(conn: Connection, table: str, new_rows: int) -> Iterator[None]:
+    """The fastest safe way to load ``new_rows`` rows into ``table`` on this database."""
+    with foreign_keys_checked_once(conn, table, new_rows), \
+            sqlite_indexes_built_once(conn, table, new_rows):
+        yield

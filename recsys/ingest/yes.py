@@ -10,6 +10,7 @@ playlist of song ids per line, each id followed by a space). Playlist external i
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
 from recsys.ingest.model import IngestError, ParsedCatalog, PlaylistRecord, SongRecord
@@ -98,24 +99,26 @@ def parse_train(path: Path, n_songs: int) -> list[PlaylistRecord]:
     lines = split_lines(path, read_text(path), need_final_newline=True)
     _header_ints(path, lines, 0, n_songs, "external song id")
     expected = _header_ints(path, lines, 1, n_songs, "appearance count")
-    counts = [0] * n_songs
+    names = [str(i) for i in range(n_songs)]
+    occurrences: list[int] = []
     playlists: list[PlaylistRecord] = []
     for idx in range(2, len(lines)):
         tokens = lines[idx].split()
         if not tokens:
             raise IngestError(path, idx + 1, "empty playlist line")
         try:
-            ids = [int(t) for t in tokens]
+            ids = list(map(int, tokens))
         except ValueError:
             ids = [_int(path, idx + 1, t, "song id") for t in tokens]  # raises on the bad one
-        for song_id in ids:
-            if not 0 <= song_id < n_songs:
-                raise IngestError(
-                    path, idx + 1,
-                    f"unknown song id {song_id} (song_hash.txt defines 0..{n_songs - 1})",
-                )
-            counts[song_id] += 1
-        playlists.append(PlaylistRecord(str(idx - 2), [str(i) for i in ids]))
+        if min(ids) < 0 or max(ids) >= n_songs:
+            bad = next(i for i in ids if not 0 <= i < n_songs)
+            raise IngestError(
+                path, idx + 1, f"unknown song id {bad} (song_hash.txt defines 0..{n_songs - 1})"
+            )
+        occurrences += ids
+        playlists.append(PlaylistRecord(str(idx - 2), list(map(names.__getitem__, ids))))
+    found = Counter(occurrences)
+    counts = [found.get(i, 0) for i in range(n_songs)]
     for song_id, (want, got) in enumerate(zip(expected, counts, strict=True)):
         if want != got:
             raise IngestError(

@@ -34,6 +34,7 @@ system-deps:
 run: install
 	$(PY) -m recsys db upgrade
 	$(PY) -m recsys sample --playlists $(SAMPLE_PLAYLISTS) --if-empty
+	$(PY) -m recsys train --promote --if-no-model
 	$(PY) -m recsys serve --host $(HOST) --port $(PORT)
 
 test: install system-deps

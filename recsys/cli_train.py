@@ -64,14 +64,18 @@ def _epoch_progress(total_epochs: int):
 @click.option("--backend", type=click.Choice(["annoy", "exact"]), default="annoy",
               show_default=True, help="ANN index of the bundle.")
 @click.option("--promote", "do_promote", is_flag=True, help="Promote the new model right away.")
+@click.option("--if-no-model", is_flag=True, help="Do nothing when a model is already current.")
 @with_appcontext
-def train_cmd(config_path, overrides, holdout, source, backend, do_promote) -> None:
+def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_no_model) -> None:
     """Train word2vec on the database's playlists and write a model bundle."""
     from recsys.index.registry import promote
     from recsys.jobs.training import train_and_bundle
 
     settings = load_settings(config_path, overrides)
     engine, store = _engine_and_store()
+    if if_no_model and store.current_version():
+        click.echo(f"model {store.current_version()} is current; not training (--if-no-model)")
+        return
     try:
         outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout, source=source,
                                    backend=backend, progress=_epoch_progress(settings.epochs))

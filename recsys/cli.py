@@ -78,6 +78,8 @@ COMMANDS: list[click.Command] = [db_group]
 
 def _run_import(func, *args, **kwargs) -> None:
     """Call an importer on the app's database; bad input becomes ``FILE:LINE: reason``."""
+    from sqlalchemy.exc import IntegrityError
+
     from recsys.db.session import make_engine
     from recsys.ingest import IngestError
 
@@ -86,6 +88,8 @@ def _run_import(func, *args, **kwargs) -> None:
         result = func(engine, *args, **kwargs)
     except IngestError as exc:
         raise click.ClickException(str(exc)) from None
+    except IntegrityError as exc:  # e.g. two imports of the same source at the same time
+        raise click.ClickException(f"import rolled back, nothing written: {exc.orig}") from None
     finally:
         engine.dispose()
     click.echo(result.summary())

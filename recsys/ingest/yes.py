@@ -17,6 +17,7 @@ from recsys.ingest.model import IngestError, ParsedCatalog, PlaylistRecord, Song
 from recsys.ingest.textio import read_text, split_lines
 
 log = logging.getLogger("recsys.ingest")
+MAX_TEXT, MAX_TAG = 512, 128  # column sizes of songs.title/artist and tags.name
 
 
 def _int(path: Path, line: int, token: str, what: str) -> int:
@@ -24,6 +25,18 @@ def _int(path: Path, line: int, token: str, what: str) -> int:
     if not token.isdigit() or not token.isascii():
         raise IngestError(path, line, f"{what} {token!r} is not a non-negative integer")
     return int(token)
+
+
+def _ints(path: Path, line: int, text: str, what: str) -> list[int]:
+    """Space-separated non-negative integers (fast path; the slow path names the bad token)."""
+    tokens = text.split()
+    try:
+        values = list(map(int, tokens))
+    except ValueError:
+        values = []
+    if len(values) != len(tokens) or (values and min(values) < 0):
+        values = [_int(path, line, t, what) for t in tokens]
+    return values
 
 
 def parse_song_hash(path: Path) -> list[SongRecord]:
@@ -41,6 +54,8 @@ def parse_song_hash(path: Path) -> list[SongRecord]:
             raise IngestError(path, idx + 1, f"song id {song_id} out of order (expected {idx})")
         title = parts[1].replace("\\/", "/").strip()
         artist = parts[2].replace("\\/", "/").strip()
+        if len(title) > MAX_TEXT or len(artist) > MAX_TEXT:
+            raise IngestError(path, idx + 1, f"title or artist longer than {MAX_TEXT} characters")
         songs.append(SongRecord(str(song_id), title, artist))
     return songs
 
@@ -56,6 +71,8 @@ def parse_tag_hash(path: Path) -> dict[int, str]:
         if number in tags:
             raise IngestError(path, idx + 1, f"duplicate tag id {number}")
         tags[number] = name.strip().replace("\\/", "/")
+        if len(tags[number]) > MAX_TAG:
+            raise IngestError(path, idx + 1, f"tag name longer than {MAX_TAG} characters")
     return tags
 
 
@@ -73,19 +90,19 @@ def parse_song_tags(path: Path, songs: list[SongRecord], tag_names: dict[int, st
             continue
         if not text:
             raise IngestError(path, idx + 1, "empty line (use '#' for a song without tags)")
-        names = []
-        for token in text.split():
-            tag_id = _int(path, idx + 1, token, "tag id")
-            if tag_id not in tag_names:
-                raise IngestError(path, idx + 1, f"unknown tag id {tag_id} (not in tag_hash.txt)")
-            names.append(tag_names[tag_id])
+        try:
+            names = [tag_names[t] for t in _ints(path, idx + 1, text, "tag id")]
+        except KeyError as exc:
+            raise IngestError(
+                path, idx + 1, f"unknown tag id {exc.args[0]} (not in tag_hash.txt)"
+            ) from None
         songs[idx].tags = tuple(dict.fromkeys(names))
 
 
 def _header_ints(path: Path, lines: list[str], idx: int, n_songs: int, what: str) -> list[int]:
     if idx >= len(lines):
         raise IngestError(path, idx + 1, f"truncated file: missing header line {idx + 1} ({what})")
-    values = [_int(path, idx + 1, t, what) for t in lines[idx].split()]
+    values = _ints(path, idx + 1, lines[idx], what)
     if len(values) != n_songs:
         raise IngestError(
             path, idx + 1, f"header has {len(values):,} {what}s but song_hash.txt has "
@@ -103,14 +120,10 @@ def parse_train(path: Path, n_songs: int) -> list[PlaylistRecord]:
     occurrences: list[int] = []
     playlists: list[PlaylistRecord] = []
     for idx in range(2, len(lines)):
-        tokens = lines[idx].split()
-        if not tokens:
+        ids = _ints(path, idx + 1, lines[idx], "song id")
+        if not ids:
             raise IngestError(path, idx + 1, "empty playlist line")
-        try:
-            ids = list(map(int, tokens))
-        except ValueError:
-            ids = [_int(path, idx + 1, t, "song id") for t in tokens]  # raises on the bad one
-        if min(ids) < 0 or max(ids) >= n_songs:
+        if max(ids) >= n_songs:
             bad = next(i for i in ids if not 0 <= i < n_songs)
             raise IngestError(
                 path, idx + 1, f"unknown song id {bad} (song_hash.txt defines 0..{n_songs - 1})"

@@ -42,6 +42,7 @@ YES_CASES = [
     ("song_hash.txt", 2, b"one\tSecond Song\tThe Testers", "song_hash.txt:2: song id 'one'"),
     ("song_hash.txt", 2, b"7\tSecond Song\tThe Testers", "song_hash.txt:2: song id 7 out of"),
     ("song_hash.txt", 2, b"1\tSecond \xff Song\tThe Testers", "song_hash.txt:2: not valid UTF-8"),
+    ("song_hash.txt", 2, b"1\t" + b"x" * 600 + b"\tA", "song_hash.txt:2: title or artist"),
     ("tags.txt", 2, b"9", "tags.txt:2: unknown tag id 9"),
     ("tags.txt", 4, b"", "tags.txt:4: empty line"),
     ("tag_hash.txt", 2, b"1 pop", "tag_hash.txt:2: expected 'ID, name'"),

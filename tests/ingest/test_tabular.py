@@ -93,3 +93,16 @@ def test_cli_csv_and_jsonl(runner, fixtures, app_engine):
                                  "--source", "a"])
     assert result.exit_code == 0 and "0 playlists added (3 already present)" in result.output
     assert counts(app_engine)["playlists"] == 3
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    import sys
+
+    from recsys.ingest.writer import make_progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert make_progress(10, "x", True).disable
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    with make_progress(10, "x", True) as bar:
+        assert not bar.disable
+    assert make_progress(10, "x", False).disable

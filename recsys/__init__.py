@@ -33,6 +33,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(api_bp, url_prefix="/api")
     register_app_handlers(app)
 
+    from recsys.admin import bp as admin_bp  # also redirects / to /admin/
+
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
     from recsys.api.deps import init_app as init_serving
 
     init_serving(app)

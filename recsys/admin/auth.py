@@ -1,0 +1,208 @@
+"""Dashboard login, logout, the login requirement, CSRF tokens and failed-login throttling.
+
+* Credentials come from ``RECSYS_ADMIN_USER`` / ``RECSYS_ADMIN_PASSWORD`` and are compared with
+  :func:`hmac.compare_digest`. Without a configured password nobody can log in.
+* The session (Flask's signed cookie: HttpOnly, SameSite=Lax, Secure in production) holds the
+  user name and a fingerprint of the password, so changing the password logs everybody out.
+* Every POST under ``/admin`` must carry ``csrf_token`` equal to the session's token (400
+  otherwise), including the login form.
+* Failed logins are delayed (``ADMIN_LOGIN_DELAY`` seconds, default 1) and after
+  ``MAX_FAILURES`` failures from one address within ``WINDOW_S`` that address is refused (429)
+  until the window passes. The counters live in the process (one set per worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from urllib.parse import urlsplit
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from recsys.admin import bp
+
+MAX_FAILURES = 5
+WINDOW_S = 300.0
+PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
+SESSION_USER, SESSION_AUTH, SESSION_CSRF = "admin_user", "admin_auth", "csrf_token"
+
+
+class FailedLogins:
+    """Failed login times per client address, in a sliding window (thread-safe)."""
+
+    def __init__(self, max_failures: int = MAX_FAILURES, window_s: float = WINDOW_S) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def retry_after(self, key: str) -> int:
+        """Seconds until ``key`` may try again (0: allowed now)."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(key, now)
+            if len(times) < self.max_failures:
+                return 0
+            return max(1, int(times[0] + self.window_s - now) + 1)
+
+    def fail(self, key: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 10_000:  # bound the memory under a spray of addresses
+                for other in list(self._failures):
+                    self._recent(other, now)
+            self._failures.setdefault(key, []).append(now)
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+def _failed_logins() -> FailedLogins:
+    return current_app.extensions.setdefault("recsys.admin.failed_logins", FailedLogins())
+
+
+def password_configured() -> bool:
+    """Whether an admin password is set (no password: nobody can log in)."""
+    return bool(current_app.config.get("ADMIN_PASSWORD"))
+
+
+def _fingerprint(password: str) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, password.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def check_credentials(username: str, password: str) -> bool:
+    """Constant-time check of the configured user name and password."""
+    expected = current_app.config.get("ADMIN_PASSWORD")
+    if not expected:
+        return False
+    user_ok = hmac.compare_digest(username.encode(), current_app.config["ADMIN_USERNAME"].encode())
+    pass_ok = hmac.compare_digest(password.encode(), str(expected).encode())
+    return user_ok and pass_ok
+
+
+def current_user() -> str | None:
+    """The logged-in user name, or None (also when the password changed since the login)."""
+    user = session.get(SESSION_USER)
+    expected = current_app.config.get("ADMIN_PASSWORD")
+    if not user or not expected:
+        return None
+    if not hmac.compare_digest(str(session.get(SESSION_AUTH, "")), _fingerprint(str(expected))):
+        return None
+    return str(user)
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use); templates put it in every form."""
+    token = session.get(SESSION_CSRF)
+    if not token:
+        token = session[SESSION_CSRF] = secrets.token_urlsafe(32)
+    return token
+
+
+def _safe_next(target: str | None) -> str:
+    """Only redirect to a path inside the dashboard (no open redirect)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and parts.path.startswith("/admin/"):
+            return target
+    return url_for("admin.overview")
+
+
+@bp.app_context_processor
+def _template_globals() -> dict:
+    return {"csrf_token": csrf_token, "current_user": current_user}
+
+
+@bp.before_request
+def _protect():
+    """CSRF check on every POST, then the login requirement on every non-public page."""
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        token = session.get(SESSION_CSRF, "")
+        if not token or not hmac.compare_digest(str(sent).encode(), str(token).encode()):
+            abort(400, description="The form's security token is missing or out of date. "
+                                   "Reload the page and try again.")
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user() is not None:
+        return None
+    return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+
+
+@bp.after_request
+def _security_headers(response):
+    """No framing, no sniffing, no third-party resources, no caching of pages."""
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.endpoint != "admin.static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Login form; with no password configured it explains how to set one."""
+    configured = password_configured()
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user() is not None:
+            return redirect(next_url)
+        return render_template("admin/login.html", configured=configured, next_url=next_url)
+    if not configured:
+        return render_template("admin/login.html", configured=False, next_url=next_url), 403
+    client = request.remote_addr or "unknown"
+    limiter = _failed_logins()
+    wait = limiter.retry_after(client)
+    if wait:
+        flash(f"Too many failed logins. Try again in {wait} seconds.", "error")
+        return render_template("admin/login.html", configured=True, next_url=next_url), 429
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    if not check_credentials(username, password):
+        limiter.fail(client)
+        time.sleep(float(current_app.config.get("ADMIN_LOGIN_DELAY", 1.0)))
+        current_app.logger.warning("admin: failed login for %r from %s", username[:64], client)
+        flash("Wrong user name or password.", "error")
+        return render_template("admin/login.html", configured=True, next_url=next_url,
+                               username=username), 401
+    limiter.reset(client)
+    session.clear()  # no session fixation: a fresh session and CSRF token after login
+    session.permanent = True
+    session[SESSION_USER] = username
+    session[SESSION_AUTH] = _fingerprint(password)
+    csrf_token()
+    current_app.logger.info("admin: %s logged in from %s", username, client)
+    return redirect(next_url)
+
+
+@bp.post("/logout")
+def logout():
+    """Forget the session."""
+    session.clear()
+    flash("Logged out.", "info")
+    return redirect(url_for("admin.login"))

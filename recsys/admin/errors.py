@@ -1,0 +1,30 @@
+"""HTML error pages for the dashboard (the API keeps its JSON errors)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import render_template
+from werkzeug.exceptions import HTTPException
+
+from recsys.admin import bp
+
+log = logging.getLogger("recsys.admin")
+
+
+def error_page(status: int, title: str, message: str):
+    """The error template with ``status``."""
+    return render_template("admin/error.html", status=status, title=title,
+                           message=message), status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return error_page(exc.code or 500, exc.name, exc.description or exc.name)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    log.exception("unhandled error in admin request")
+    return error_page(500, "Internal error",
+                      "Something went wrong; the details are in the server log.")

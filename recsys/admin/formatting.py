@@ -1,0 +1,110 @@
+"""Template filters and helpers: numbers, times, durations, metrics and settings summaries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from recsys.admin import bp
+
+SETTINGS_SUMMARY = (("vector_size", "dim"), ("window", "window"), ("epochs", "epochs"),
+                    ("negative", "neg"), ("sg", "sg"), ("min_count", "min"),
+                    ("sample", "sample"))
+KEY_METRICS = (("next", "hr@", "next HR"), ("next", "mrr@", "next MRR"),
+               ("similar", "hr@", "similar HR"), ("similar", "tag_coherence", "tag coherence"))
+
+
+@bp.app_template_filter("num")
+def fmt_num(value: Any, digits: int = 4) -> str:
+    """Integers with thousands separators, floats with ``digits`` decimals, None as ``–``."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+@bp.app_template_filter("when")
+def fmt_when(value: datetime | str | None) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` (UTC as stored), or ``–``."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@bp.app_template_filter("duration")
+def fmt_duration(seconds: float | None) -> str:
+    """``850 ms``, ``12.3 s``, ``4 min 05 s``, ``2 h 03 min``."""
+    if seconds is None:
+        return "–"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+@bp.app_template_filter("pretty_json")
+def fmt_json(value: Any) -> str:
+    """Indented JSON (escaped by Jinja like any other text)."""
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def flatten(metrics: Mapping[str, Any] | None, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested metrics as ``("next hr@10", 0.31)`` pairs, in key order."""
+    out: list[tuple[str, Any]] = []
+    for key in sorted(metrics or {}):
+        value = metrics[key]
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.extend(flatten(value, f"{name} "))
+        else:
+            out.append((name, value))
+    return out
+
+
+@bp.app_template_global("key_metrics")
+def key_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """The headline metrics (next HR/MRR@k, similar HR@k, tag coherence) when present,
+    else the first few flat ones."""
+    metrics = metrics or {}
+    out = []
+    for section, prefix, label in KEY_METRICS:
+        part = metrics.get(section)
+        if not isinstance(part, Mapping):
+            continue
+        for key in sorted(part):
+            if key.startswith(prefix) and not isinstance(part[key], Mapping):
+                suffix = key[len(prefix):] if prefix.endswith("@") else ""
+                out.append((f"{label}@{suffix}" if suffix else label, part[key]))
+                break
+    return out or [(k, v) for k, v in flatten(metrics) if isinstance(v, int | float)][:4]
+
+
+@bp.app_template_global("all_metrics")
+def all_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """Every metric, flattened."""
+    return flatten(metrics)
+
+
+@bp.app_template_global("settings_summary")
+def settings_summary(settings: Mapping[str, Any] | None) -> str:
+    """One line of the main word2vec settings, e.g. ``dim 64 · window 5 · epochs 20``."""
+    settings = settings or {}
+    parts = [f"{label} {settings[key]}" for key, label in SETTINGS_SUMMARY if key in settings]
+    return " · ".join(parts) or "–"

@@ -1,0 +1,138 @@
+"""What the dashboard pages show, read from the database and the model store.
+
+Every function issues a fixed number of queries (or one per chunk of ids), never one per row.
+Song search and song details reuse the API's queries (:mod:`recsys.api.queries`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from recsys.api.queries import search_songs, song_detail
+from recsys.db.models import (
+    ImportRun,
+    ModelEvent,
+    Playlist,
+    PlaylistItem,
+    Song,
+    SongTag,
+    Tag,
+    TrainingRun,
+)
+from recsys.index.bundle import BundleError
+from recsys.index.registry import list_models
+from recsys.index.store import ModelStore
+
+__all__ = [
+    "data_counts", "latest_imports", "model_events", "model_rows", "search_songs",
+    "song_detail", "song_playlist_count", "top_tags", "training_run", "training_runs",
+]
+
+CHUNK = 900  # ids per IN (...) list, below every database's parameter limit
+
+
+def _count(session: Session, entity) -> int:
+    return int(session.scalar(select(func.count()).select_from(entity)) or 0)
+
+
+def data_counts(session: Session) -> dict[str, Any]:
+    """Totals of every catalog table and songs / playlists per source."""
+    per_source: dict[str, dict[str, int]] = {}
+    for source, n in session.execute(select(Song.source, func.count()).group_by(Song.source)):
+        per_source.setdefault(source, {"songs": 0, "playlists": 0})["songs"] = int(n)
+    for source, n in session.execute(
+            select(Playlist.source, func.count()).group_by(Playlist.source)):
+        per_source.setdefault(source, {"songs": 0, "playlists": 0})["playlists"] = int(n)
+    return {
+        "songs": sum(v["songs"] for v in per_source.values()),
+        "playlists": sum(v["playlists"] for v in per_source.values()),
+        "items": _count(session, PlaylistItem),
+        "tags": _count(session, Tag),
+        "song_tags": _count(session, SongTag),
+        "per_source": [{"source": k, **v} for k, v in sorted(per_source.items())],
+    }
+
+
+def latest_imports(session: Session, limit: int = 10) -> list[ImportRun]:
+    """The most recent imports, newest first."""
+    return list(session.scalars(
+        select(ImportRun).order_by(ImportRun.started_at.desc(), ImportRun.id.desc()).limit(limit)))
+
+
+def model_events(session: Session, limit: int = 50) -> list[ModelEvent]:
+    """Promotions and rollbacks, newest first."""
+    return list(session.scalars(select(ModelEvent).order_by(ModelEvent.id.desc()).limit(limit)))
+
+
+def training_runs(session: Session, limit: int, offset: int) -> tuple[list[TrainingRun], int]:
+    """One page of training runs (newest first) and their total number."""
+    total = _count(session, TrainingRun)
+    rows = session.scalars(select(TrainingRun).order_by(
+        TrainingRun.started_at.desc(), TrainingRun.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def training_run(session: Session, run_id: int) -> TrainingRun | None:
+    """One training run, or None."""
+    return session.get(TrainingRun, run_id)
+
+
+def song_playlist_count(session: Session, song_id: int) -> int:
+    """In how many playlists a song appears."""
+    query = select(func.count(func.distinct(PlaylistItem.playlist_id))).where(
+        PlaylistItem.song_id == song_id)
+    return int(session.scalar(query) or 0)
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield list(ids[start:start + CHUNK])
+
+
+def top_tags(session: Session, song_ids: Sequence[int]) -> dict[int, str]:
+    """Per song, its tag that is most common in the whole catalog (songs without tags: absent).
+
+    One query for the tag frequencies, then one per chunk of ``CHUNK`` song ids.
+    """
+    if not song_ids:
+        return {}
+    freq = {tid: (int(n), name) for tid, name, n in session.execute(
+        select(Tag.id, Tag.name, func.count(SongTag.song_id))
+        .join(SongTag, SongTag.tag_id == Tag.id).group_by(Tag.id, Tag.name))}
+    best: dict[int, tuple[int, str]] = {}
+    for chunk in _chunks(list(song_ids)):
+        pairs = session.execute(
+            select(SongTag.song_id, SongTag.tag_id).where(SongTag.song_id.in_(chunk)))
+        for song_id, tag_id in pairs:
+            n, name = freq.get(tag_id, (0, ""))
+            seen = best.get(song_id)
+            # the most frequent tag wins; ties go to the alphabetically first name
+            if seen is None or n > seen[0] or (n == seen[0] and name < seen[1]):
+                best[song_id] = (n, name)
+    return {song_id: name for song_id, (_, name) in best.items()}
+
+
+def model_rows(engine: Engine, store: ModelStore) -> list[dict[str, Any]]:
+    """Every committed version (newest first) with metrics, data snapshot and index params.
+
+    Index parameters and measured recall come from each bundle's manifest (files are not
+    verified here; promotion verifies them).
+    """
+    rows = list_models(engine, store)
+    for row in rows:
+        if row.get("error"):
+            continue
+        try:
+            manifest = store.open(row["version"], verify=False).manifest
+        except BundleError as exc:
+            row["error"] = str(exc)
+            continue
+        row["indexes"] = manifest.get("indexes", {})
+        row["n_songs"] = manifest.get("n_songs")
+        row["dim"] = manifest.get("dim")
+        row["training_run_id"] = manifest.get("training_run_id")
+    return rows

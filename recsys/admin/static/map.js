@@ -1,0 +1,125 @@
+// Draws /admin/map.json on a <canvas>: hover shows title and artist, click opens the song page.
+"use strict";
+(function () {
+  var PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+    "#ff9da7", "#9c755f", "#2f4b7c", "#a05195", "#d45087", "#665191", "#008080"];
+  var OTHER = "#b8bcc4";
+  var state = { data: null, points: [], colourBy: "tag", hover: -1 };
+  window.recsysMap = state; // inspected by the browser test
+
+  function hash(text) {
+    var h = 0;
+    for (var i = 0; i < text.length; i++) { h = (h * 31 + text.charCodeAt(i)) | 0; }
+    return Math.abs(h);
+  }
+
+  function colours(data, by) {
+    var labels = by === "artist" ? data.artist : data.tag;
+    var freq = {};
+    labels.forEach(function (l) { if (l) { freq[l] = (freq[l] || 0) + 1; } });
+    var top = Object.keys(freq).sort(function (a, b) { return freq[b] - freq[a] || (a < b ? -1 : 1); })
+      .slice(0, PALETTE.length);
+    var colourOf = {};
+    top.forEach(function (l, i) { colourOf[l] = PALETTE[i]; });
+    return {
+      legend: top.map(function (l) { return [l, colourOf[l], freq[l]]; }),
+      of: function (i) { var l = labels[i]; return colourOf[l] || (l && by === "artist" ? PALETTE[hash(l) % PALETTE.length] + "66" : OTHER); }
+    };
+  }
+
+  function layout(canvas, data) {
+    var pad = 16, w = canvas.width - 2 * pad, h = canvas.height - 2 * pad;
+    return data.x.map(function (x, i) {
+      return { x: pad + (x + 1) / 2 * w, y: pad + (1 - (data.y[i] + 1) / 2) * h, i: i };
+    });
+  }
+
+  function draw(canvas) {
+    var ctx = canvas.getContext("2d"), data = state.data;
+    var c = colours(data, state.colourBy);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    state.points.forEach(function (p) {
+      ctx.fillStyle = c.of(p.i);
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, p.i === state.hover ? 5 : 2.5, 0, 2 * Math.PI);
+      ctx.fill();
+    });
+    var legend = document.getElementById("map-legend");
+    legend.textContent = "";
+    c.legend.forEach(function (entry) {
+      var item = document.createElement("span");
+      var swatch = document.createElement("i");
+      swatch.style.background = entry[1];
+      item.appendChild(swatch);
+      item.appendChild(document.createTextNode(entry[0] + " (" + entry[2] + ")"));
+      legend.appendChild(item);
+    });
+    state.drawn = state.points.length;
+  }
+
+  function nearest(canvas, event) {
+    var rect = canvas.getBoundingClientRect();
+    var x = (event.clientX - rect.left) * canvas.width / rect.width;
+    var y = (event.clientY - rect.top) * canvas.height / rect.height;
+    var best = -1, bestD = 64; // within 8 canvas pixels
+    state.points.forEach(function (p) {
+      var d = (p.x - x) * (p.x - x) + (p.y - y) * (p.y - y);
+      if (d < bestD) { bestD = d; best = p.i; }
+    });
+    return best;
+  }
+
+  function showTip(canvas, tip, i, event) {
+    if (i < 0) { tip.hidden = true; return; }
+    var d = state.data;
+    tip.textContent = "";
+    var title = document.createElement("strong");
+    title.textContent = d.title[i] || "(untitled)";
+    tip.appendChild(title);
+    tip.appendChild(document.createTextNode(" — " + (d.artist[i] || "unknown artist")));
+    if (d.tag[i]) { tip.appendChild(document.createElement("br")); tip.appendChild(document.createTextNode("tag: " + d.tag[i])); }
+    var rect = canvas.getBoundingClientRect();
+    tip.style.left = (event.clientX - rect.left + 12) + "px";
+    tip.style.top = (event.clientY - rect.top + 12) + "px";
+    tip.hidden = false;
+  }
+
+  function init() {
+    var canvas = document.getElementById("map");
+    if (!canvas) { return; }
+    var tip = document.getElementById("map-tip"), status = document.getElementById("map-status");
+    var select = document.getElementById("map-colour");
+    fetch(canvas.getAttribute("data-src"), { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (data) {
+        state.data = data;
+        state.points = layout(canvas, data);
+        draw(canvas);
+        status.textContent = "Model " + data.version + ": " + data.n_points + " of " + data.n_songs +
+          " songs (most played), PCA explains " +
+          Math.round(100 * (data.explained_variance[0] + data.explained_variance[1])) +
+          "% of the variance. Hover for a song, click to open it.";
+      })
+      .catch(function (err) { status.textContent = "The map could not be loaded: " + err.message; });
+    canvas.addEventListener("mousemove", function (event) {
+      if (!state.data) { return; }
+      var i = nearest(canvas, event);
+      if (i !== state.hover) { state.hover = i; draw(canvas); }
+      canvas.style.cursor = i >= 0 ? "pointer" : "default";
+      showTip(canvas, tip, i, event);
+    });
+    canvas.addEventListener("mouseleave", function () { tip.hidden = true; state.hover = -1; if (state.data) { draw(canvas); } });
+    canvas.addEventListener("click", function (event) {
+      if (!state.data) { return; }
+      var i = nearest(canvas, event);
+      if (i >= 0) {
+        window.location.href = canvas.getAttribute("data-song-url").replace(/0$/, String(state.data.ids[i]));
+      }
+    });
+    if (select) {
+      select.addEventListener("change", function () { state.colourBy = select.value; if (state.data) { draw(canvas); } });
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+})();

@@ -1,0 +1,118 @@
+"""Overview, models (promote / roll back) and training-run pages."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+
+from recsys.admin import bp, queries
+from recsys.admin.auth import current_user
+from recsys.api import deps
+from recsys.extensions import db
+from recsys.index.bundle import BundleError
+from recsys.index.registry import promote, rollback
+from recsys.index.store import ModelStore
+
+log = logging.getLogger("recsys.admin")
+
+RUNS_PER_PAGE = 25
+
+
+def _store() -> ModelStore:
+    return deps.holder().store
+
+
+def _page() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@bp.get("/")
+def overview():
+    """Data counts, latest imports, the current model and what this process serves."""
+    store = _store()
+    current = store.current_version()
+    current_row = None
+    if current is not None:
+        try:
+            current_row = store.open(current, verify=False).manifest
+        except BundleError as exc:
+            flash(f"The current model {current} cannot be read: {exc}", "error")
+    model = deps.current_model()
+    return render_template(
+        "admin/overview.html",
+        counts=queries.data_counts(db.session),
+        imports=queries.latest_imports(db.session),
+        current=current,
+        manifest=current_row,
+        loaded=model.version if model is not None else None,
+        loaded_songs=len(model) if model is not None else 0,
+        load_error=deps.holder().last_error,
+        poll_seconds=current_app.config.get("MODEL_POLL_SECONDS"),
+    )
+
+
+@bp.get("/models")
+def models():
+    """Every model version, its metrics and index parameters, and the event history."""
+    store = _store()
+    model = deps.current_model()
+    return render_template(
+        "admin/models.html",
+        rows=queries.model_rows(db.engine, store),
+        events=queries.model_events(db.session),
+        current=store.current_version(),
+        loaded=model.version if model is not None else None,
+    )
+
+
+@bp.post("/models/<version>/promote")
+def promote_version(version: str):
+    """Make ``version`` current (verified first); errors become a flash message."""
+    try:
+        previous = promote(db.engine, _store(), version, actor=current_user(),
+                           note="admin dashboard")
+    except (BundleError, OSError) as exc:
+        log.warning("admin: promotion of %r refused: %s", version, exc)
+        flash(f"Promotion of {version} refused: {exc}", "error")
+    else:
+        deps.holder().refresh(wait=False)  # this process starts loading it now
+        flash(f"Promoted {version} (was {previous or 'none'}).", "success")
+    return redirect(url_for("admin.models"))
+
+
+@bp.post("/models/rollback")
+def rollback_version():
+    """Return to the previously promoted version; errors become a flash message."""
+    store = _store()
+    current = store.current_version()
+    try:
+        target = rollback(db.engine, store, actor=current_user())
+    except (BundleError, OSError) as exc:
+        log.warning("admin: rollback refused: %s", exc)
+        flash(f"Rollback refused: {exc}", "error")
+    else:
+        deps.holder().refresh(wait=False)
+        flash(f"Rolled back from {current} to {target}.", "success")
+    return redirect(url_for("admin.models"))
+
+
+@bp.get("/runs")
+def runs():
+    """Training runs, newest first, paginated."""
+    page = _page()
+    rows, total = queries.training_runs(db.session, RUNS_PER_PAGE, (page - 1) * RUNS_PER_PAGE)
+    pages = max(1, -(-total // RUNS_PER_PAGE))
+    return render_template("admin/runs.html", runs=rows, total=total, page=page, pages=pages)
+
+
+@bp.get("/runs/<int:run_id>")
+def run_detail(run_id: int):
+    """One training run: settings, data snapshot, metrics, error."""
+    run = queries.training_run(db.session, run_id)
+    if run is None:
+        abort(404, description=f"There is no training run {run_id}.")
+    return render_template("admin/run.html", run=run)

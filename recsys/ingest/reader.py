@@ -28,7 +28,12 @@ def iter_playlist_batches(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
-    where = "WHERE id > ?" + (" AND source = ?" if source is not None else "")
+    where = "WHERE id > ?"
+    if source is not None:
+        # SQLite: "+source" keeps the planner on the primary key (a range scan in id order)
+        # instead of the (source, external_id) index, which would re-sort the whole source
+        # for every batch.
+        where += " AND +source = ?" if engine.dialect.name == "sqlite" else " AND source = ?"
     sql = (
         "SELECT p.id, pi.song_id FROM "
         f"(SELECT id FROM playlists {where} ORDER BY id LIMIT ?) p "

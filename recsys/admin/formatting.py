@@ -108,3 +108,22 @@ def settings_summary(settings: Mapping[str, Any] | None) -> str:
     settings = settings or {}
     parts = [f"{label} {settings[key]}" for key, label in SETTINGS_SUMMARY if key in settings]
     return " · ".join(parts) or "–"
+
+
+@bp.app_template_global("snapshot_summary")
+def snapshot_summary(snapshot: Mapping[str, Any] | None) -> str:
+    """The data a model saw, e.g. ``3,000 playlists (2,686 train) · 637 songs · 10% held out``."""
+    snap = snapshot or {}
+    parts = []
+    if "playlists" in snap:
+        train = snap.get("train_playlists")
+        parts.append(f"{fmt_num(snap['playlists'])} playlists"
+                     + (f" ({fmt_num(train)} train)" if train is not None else ""))
+    for key in ("songs", "items"):
+        if key in snap:
+            parts.append(f"{fmt_num(snap[key])} {key}")
+    if snap.get("holdout_frac"):
+        parts.append(f"{float(snap['holdout_frac']):.0%} held out")
+    if snap.get("source"):
+        parts.append(f"source {snap['source']}")
+    return " · ".join(parts) or "–"

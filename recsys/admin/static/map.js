@@ -4,7 +4,7 @@
   var PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
     "#ff9da7", "#9c755f", "#2f4b7c", "#a05195", "#d45087", "#665191", "#008080"];
   var OTHER = "#b8bcc4";
-  var state = { data: null, points: [], colourBy: "tag", hover: -1 };
+  var state = { data: null, points: [], colourBy: "tag", hover: -1, dpr: 1, drawn: 0 };
   window.recsysMap = state; // inspected by the browser test
 
   function hash(text) {
@@ -27,8 +27,16 @@
     };
   }
 
+  function fit(canvas) {
+    // draw at the element's displayed size times the pixel ratio: sharp points, true hit tests
+    var dpr = window.devicePixelRatio || 1, width = canvas.clientWidth || 900;
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(width * 0.6 * dpr);
+    state.dpr = dpr;
+  }
+
   function layout(canvas, data) {
-    var pad = 16, w = canvas.width - 2 * pad, h = canvas.height - 2 * pad;
+    var pad = 16 * (state.dpr || 1), w = canvas.width - 2 * pad, h = canvas.height - 2 * pad;
     return data.x.map(function (x, i) {
       return { x: pad + (x + 1) / 2 * w, y: pad + (1 - (data.y[i] + 1) / 2) * h, i: i };
     });
@@ -41,7 +49,7 @@
     state.points.forEach(function (p) {
       ctx.fillStyle = c.of(p.i);
       ctx.beginPath();
-      ctx.arc(p.x, p.y, p.i === state.hover ? 5 : 2.5, 0, 2 * Math.PI);
+      ctx.arc(p.x, p.y, (p.i === state.hover ? 6 : 3) * state.dpr, 0, 2 * Math.PI);
       ctx.fill();
     });
     var legend = document.getElementById("map-legend");
@@ -61,7 +69,7 @@
     var rect = canvas.getBoundingClientRect();
     var x = (event.clientX - rect.left) * canvas.width / rect.width;
     var y = (event.clientY - rect.top) * canvas.height / rect.height;
-    var best = -1, bestD = 64; // within 8 canvas pixels
+    var best = -1, bestD = 64 * state.dpr * state.dpr; // within 8 CSS pixels
     state.points.forEach(function (p) {
       var d = (p.x - x) * (p.x - x) + (p.y - y) * (p.y - y);
       if (d < bestD) { bestD = d; best = p.i; }
@@ -93,6 +101,7 @@
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
       .then(function (data) {
         state.data = data;
+        fit(canvas);
         state.points = layout(canvas, data);
         draw(canvas);
         status.textContent = "Model " + data.version + ": " + data.n_points + " of " + data.n_songs +
@@ -115,6 +124,9 @@
       if (i >= 0) {
         window.location.href = canvas.getAttribute("data-song-url").replace(/0$/, String(state.data.ids[i]));
       }
+    });
+    window.addEventListener("resize", function () {
+      if (state.data) { fit(canvas); state.points = layout(canvas, state.data); draw(canvas); }
     });
     if (select) {
       select.addEventListener("change", function () { state.colourBy = select.value; if (state.data) { draw(canvas); } });

@@ -78,7 +78,7 @@ COMMANDS: list[click.Command] = [db_group]
 
 def _run_import(func, *args, **kwargs) -> None:
     """Call an importer on the app's database; bad input becomes ``FILE:LINE: reason``."""
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     from recsys.db.session import make_engine
     from recsys.ingest import IngestError
@@ -90,6 +90,10 @@ def _run_import(func, *args, **kwargs) -> None:
         raise click.ClickException(str(exc)) from None
     except IntegrityError as exc:  # e.g. two imports of the same source at the same time
         raise click.ClickException(f"import rolled back, nothing written: {exc.orig}") from None
+    except (OperationalError, ProgrammingError) as exc:  # e.g. schema not created yet
+        raise click.ClickException(
+            f"database error, nothing written: {exc.orig} (did you run `db upgrade`?)"
+        ) from None
     finally:
         engine.dispose()
     click.echo(result.summary())

@@ -16,6 +16,7 @@ from itertools import count, repeat
 
 from sqlalchemy import Connection, Engine, column, insert
 from sqlalchemy import table as table_clause
+from sqlalchemy.exc import DBAPIError
 from tqdm import tqdm
 
 from recsys.db.base import utcnow
@@ -45,14 +46,19 @@ def bulk_insert(
         return
     cols = ", ".join(columns)
     if conn.dialect.name == "postgresql":
+        sql = f"COPY {table} ({cols}) FROM STDIN"
         cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-            for start in range(0, len(rows), BATCH_ROWS):
-                for row in rows[start : start + BATCH_ROWS]:
-                    copy.write_row(row)
-                if bar is not None:
-                    bar.update(min(BATCH_ROWS, len(rows) - start))
-        cursor.close()
+        try:
+            with cursor.copy(sql) as copy:
+                for start in range(0, len(rows), BATCH_ROWS):
+                    for row in rows[start : start + BATCH_ROWS]:
+                        copy.write_row(row)
+                    if bar is not None:
+                        bar.update(min(BATCH_ROWS, len(rows) - start))
+        except conn.dialect.dbapi.Error as exc:  # as SQLAlchemy would raise it
+            raise DBAPIError.instance(sql, None, exc, conn.dialect.dbapi.Error) from exc
+        finally:
+            cursor.close()
         return
     qmark = conn.dialect.paramstyle == "qmark"
     sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})"
@@ -75,6 +81,8 @@ def raw_rows(conn: Connection, sql: str, params: tuple = ()) -> list[tuple]:
     try:
         cursor.execute(sql, params)
         return cursor.fetchall()
+    except conn.dialect.dbapi.Error as exc:  # same exception classes as SQLAlchemy's execute
+        raise DBAPIError.instance(sql, params, exc, conn.dialect.dbapi.Error) from exc
     finally:
         cursor.close()
 

@@ -20,6 +20,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than a few seconds (real data, training)")
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL test server")
+    config.addinivalue_line("markers", "browser: drives Debian's Chromium with Playwright")
 
 
 def require_or_skip(reason: str) -> None:

@@ -1,0 +1,102 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright (never downloaded).
+
+Skipped when ``/usr/bin/chromium`` (``make system-deps``) or Playwright is missing, unless
+``CI=true``: then it fails.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.admin.conftest import PASSWORD, USER
+from tests.conftest import require_or_skip
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def live_url(admin_app) -> Iterator[str]:
+    """The app served on a free loopback port by werkzeug in a thread."""
+    server = make_server("127.0.0.1", 0, admin_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="live-admin")
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def page():
+    """A Chromium page (the system browser, headless)."""
+    if not CHROMIUM.exists():
+        require_or_skip(f"{CHROMIUM} not found (run `make system-deps`)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_or_skip("playwright is not installed (requirements-dev.txt)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def _poll(page, expression: str, timeout: float = 15.0):
+    """Evaluate ``expression`` until truthy (``wait_for_function`` would need unsafe-eval,
+    which the dashboard's Content-Security-Policy rightly forbids)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_login_promote_and_map_in_chromium(page, live_url, store):
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(f"{live_url}/admin/models")
+    assert "/admin/login" in page.url
+    page.fill("input[name=username]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{live_url}/admin/models")
+    assert page.inner_text("#current-version") == "v1"
+
+    dialogs: list[str] = []
+
+    def accept(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    with page.expect_navigation():
+        page.click('tr[data-version="v2"] button.promote')
+    assert dialogs == ["Promote v2 to production?"]
+    assert page.inner_text("#current-version") == "v2"
+    assert "Promoted v2 (was v1)" in page.inner_text(".flash-success")
+    assert page.locator('tr[data-version="v2"] .current-marker').count() == 1
+    assert store.current_version() == "v2"
+
+    page.goto(f"{live_url}/admin/map")
+    assert _poll(page, "window.recsysMap && window.recsysMap.drawn > 0")
+    assert page.evaluate("window.recsysMap.points.length") > 0
+    assert page.evaluate("window.recsysMap.points.length") == page.evaluate(
+        "window.recsysMap.data.n_points")
+    assert page.locator("#map-legend span").count() > 0
+    assert errors == []

@@ -1,0 +1,111 @@
+"""Overview, training runs, explore and song pages; HTML errors; escaping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from recsys.db.models import ImportRun, Song, TrainingRun
+from recsys.db.session import make_engine, session_scope
+from tests.admin.conftest import COLD_ALONE, COLD_ARTIST, COLD_COOC, FIRST
+
+
+def _add(app, *rows) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    with session_scope(engine) as session:
+        session.add_all(rows)
+    engine.dispose()
+
+
+def test_overview_counts_imports_and_serving(admin, admin_app):
+    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    _add(admin_app, ImportRun(kind="csv", source="planted", path="/data/x.csv", started_at=start,
+                              finished_at=start, songs_added=7, playlists_added=3,
+                              items_added=21, duration_s=1.5))
+    html = admin.get("/admin/").get_data(as_text=True)
+    assert "2026-01-02 03:04:05" in html and "/data/x.csv" in html and "1.5 s" in html
+    assert "<td>planted</td>" in html and "<td>other</td>" in html  # songs per source
+    assert "tags (2 song tags)" in html
+    assert html.count("<code>v1</code>") >= 1 and "in sync" in html  # loaded == current
+
+
+def _run(**values) -> TrainingRun:
+    base = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+    defaults = dict(status="succeeded", started_at=base, finished_at=base + timedelta(seconds=75),
+                    settings={"vector_size": 32, "window": 5, "epochs": 3},
+                    data_snapshot={"playlists": 300}, duration_s=75.0, words_per_sec=12345.6,
+                    metrics={"next": {"hr@10": 0.25, "mrr@10": 0.125},
+                             "similar": {"hr@10": 0.2, "tag_coherence": 0.5}},
+                    model_version="v1")
+    return TrainingRun(**{**defaults, **values})
+
+
+def test_training_runs_table_and_detail(admin, admin_app):
+    _add(admin_app, _run(), _run(status="failed", model_version=None, metrics={},
+                                 error="RuntimeError: <boom>", duration_s=2.0))
+    html = admin.get("/admin/runs").get_data(as_text=True)
+    assert "2 in all" in html and "succeeded" in html and "failed" in html
+    assert "1 min 15 s" in html and "12,346" in html and "dim 32 · window 5 · epochs 3" in html
+    assert "next HR@10" in html and "0.2500" in html and "tag coherence" in html
+    assert "RuntimeError: &lt;boom&gt;" in html and "<boom>" not in html
+    detail = admin.get("/admin/runs/1").get_data(as_text=True)
+    assert "Training run #1" in detail and "next mrr@10" in detail
+    assert "&#34;vector_size&#34;: 32" in detail  # settings as JSON, escaped
+    assert admin.get("/admin/runs/2").status_code == 200
+
+
+def test_unknown_run_and_song_are_html_404(admin):
+    for path in ("/admin/runs/999", "/admin/songs/777777"):
+        resp = admin.get(path)
+        assert resp.status_code == 404 and resp.mimetype == "text/html"
+        assert "404" in resp.get_data(as_text=True)
+
+
+def test_api_errors_stay_json(admin):
+    resp = admin.get("/api/songs/777777")
+    assert resp.status_code == 404 and resp.is_json
+
+
+def test_explore_search_and_pagination(admin):
+    html = admin.get("/admin/explore?q=song").get_data(as_text=True)
+    assert "songs matching “song”" in html and "page 1 of" in html
+    assert f'href="/admin/songs/{FIRST}"' in html
+    page2 = admin.get("/admin/explore?q=song&page=2").get_data(as_text=True)
+    assert "page 2 of" in page2 and "← previous" in page2
+    one = admin.get("/admin/explore?q=BJÖRK").get_data(as_text=True)  # Unicode, case-folded
+    assert "1 song matching" in one and f"/admin/songs/{COLD_ALONE}" in one
+    assert "badge warn\">no<" in one  # not in the model
+    assert admin.get("/admin/explore?page=abc").status_code == 200
+
+
+def test_song_page_shows_similar_and_next_with_explanations(admin):
+    html = admin.get(f"/admin/songs/{FIRST}").get_data(as_text=True)
+    assert "Song 1000" in html and "calm" in html and "rock" in html  # metadata and tags
+    similar = html[html.index('id="list-similar"'):html.index('id="list-next"')]
+    nxt = html[html.index('id="list-next"'):]
+    assert similar.count("<li>") == 10 and nxt.count("<li>") == 10
+    assert "/admin/songs/1001" in similar  # planted genre neighbour
+    assert "shared playlist" in similar and "followed it" in nxt
+    assert nxt.index("/admin/songs/1001") < nxt.index("</li>")  # the planted successor first
+    assert "fallback" not in html
+
+
+@pytest.mark.parametrize(("song_id", "fallback"), [
+    (COLD_COOC, "cooccurrence"), (COLD_ARTIST, "same artist"), (COLD_ALONE, "popularity")])
+def test_song_page_names_the_fallback_for_unseen_songs(admin, song_id, fallback):
+    html = admin.get(f"/admin/songs/{song_id}").get_data(as_text=True)
+    assert "The model has not seen this song" in html
+    assert f"fallback <strong>{fallback}</strong>" in html
+    assert "not seen by v1" in html
+
+
+def test_user_data_is_escaped(admin, admin_app):
+    _add(admin_app, Song(id=4242, source="evil", external_id="<x>",
+                         title="<script>alert(1)</script>", artist="Bob & <b>Co</b>"))
+    for path in ("/admin/explore?q=script", "/admin/songs/4242"):
+        html = admin.get(path).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    q = admin.get('/admin/explore?q="><img src=x>').get_data(as_text=True)
+    assert "<img src=x>" not in q

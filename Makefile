@@ -24,17 +24,37 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-# PostgreSQL server binaries for the database tests (Debian package); only when missing.
+# Debian packages for the tests, only when missing: PostgreSQL server binaries (database tests)
+# and Chromium (the dashboard's browser test drives it with Playwright; no browser download).
 system-deps:
-	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "installing PostgreSQL server binaries"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	@missing=""; \
+	if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		missing="$$missing postgresql"; \
+	fi; \
+	if [ ! -x /usr/bin/chromium ]; then missing="$$missing chromium"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 run: install
 	$(PY) -m recsys db upgrade
 	$(PY) -m recsys sample --playlists $(SAMPLE_PLAYLISTS) --if-empty
 	$(PY) -m recsys train --promote --if-no-model
+	@mkdir -p "$(RECSYS_VAR_DIR)"; \
+	if [ -z "$$RECSYS_ADMIN_PASSWORD" ] && [ ! -s "$(RECSYS_VAR_DIR)/admin_password" ]; then \
+		(umask 077; $(PY) -c "import secrets; print(secrets.token_urlsafe(12))" \
+			> "$(RECSYS_VAR_DIR)/admin_password"); \
+	fi; \
+	if [ -z "$$SECRET_KEY" ] && [ ! -s "$(RECSYS_VAR_DIR)/secret_key" ]; then \
+		(umask 077; $(PY) -c "import secrets; print(secrets.token_hex(32))" \
+			> "$(RECSYS_VAR_DIR)/secret_key"); \
+	fi; \
+	if [ -n "$$RECSYS_ADMIN_PASSWORD" ]; then where="from RECSYS_ADMIN_PASSWORD"; \
+	else where="in $(patsubst $(CURDIR)/%,%,$(RECSYS_VAR_DIR))/admin_password"; fi; \
+	echo "admin dashboard: http://$(HOST):$(PORT)/admin/ user $${RECSYS_ADMIN_USER:-admin}, password $$where"
+	RECSYS_ADMIN_PASSWORD="$${RECSYS_ADMIN_PASSWORD:-$$(cat "$(RECSYS_VAR_DIR)/admin_password")}" \
+	SECRET_KEY="$${SECRET_KEY:-$$(cat "$(RECSYS_VAR_DIR)/secret_key")}" \
 	$(PY) -m recsys serve --host $(HOST) --port $(PORT)
 
 test: install system-deps

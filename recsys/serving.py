@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,9 @@ def _post_worker_init(worker) -> None:
 
 
 def _child_exit(_server, worker) -> None:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
+    # runs in the master's SIGCHLD handling: import nothing here (``serve`` did already)
+    multiprocess = sys.modules.get("prometheus_client.multiprocess")
+    if multiprocess is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
 
 
@@ -124,6 +125,8 @@ def serve(host: str, port: int, workers: int | None = None,
     for var in BLAS_THREAD_VARS:  # read by numpy when a worker imports it, after the fork
         os.environ.setdefault(var, "1")
     prepare_metrics_dir(cfg.VAR_DIR)
+    import prometheus_client.multiprocess  # noqa: F401  (for _child_exit, after the env var)
+
     run_gunicorn(gunicorn_options(host, port, workers, threads, cfg.VAR_DIR))
 
 

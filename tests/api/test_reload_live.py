@@ -53,10 +53,12 @@ def server(tmp_path, source_store, api_sqlite_file):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECSYS_", "PROMETHEUS"))}
     env.update(RECSYS_VAR_DIR=str(var), DATABASE_URL=url, RECSYS_MODEL_POLL_SECONDS="1",
                RECSYS_ENV="development")
+    log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "recsys", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--workers", "2", "--threads", "4"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = tmp_path / "server.log"
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -67,12 +69,13 @@ def server(tmp_path, source_store, api_sqlite_file):
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"server did not start: {proc.stdout.read().decode()[-3000:]}")
+            pytest.fail(f"server did not start: {proc.log_path.read_text()[-3000:]}")
         time.sleep(0.2)
     yield port, engine, store, proc
     if proc.poll() is None:
         proc.kill()
         proc.wait(10)
+    log.close()
     engine.dispose()
 
 
@@ -130,4 +133,4 @@ def test_promotion_under_load_switches_without_a_failed_request(server):
     assert versions["v2"] == 1.0
 
     proc.send_signal(signal.SIGTERM)  # graceful stop
-    assert proc.wait(30) == 0
+    assert proc.wait(30) == 0, proc.log_path.read_text()[-3000:]

@@ -73,6 +73,15 @@ def _make_callback(epochs: int, progress: ProgressCallback | None, t0: float) ->
     return _EpochLogger()
 
 
+def _with_vocab(model: Any, settings: TrainSettings, **source: Any) -> Any:
+    """Scan the vocabulary; a clear ``ValueError`` when no song reaches ``min_count``."""
+    model.build_vocab(**source)
+    if len(model.wv.index_to_key) == 0:
+        raise ValueError(f"empty vocabulary: no song occurs at least min_count="
+                         f"{settings.min_count} times in playlists of >= 2 songs")
+    return model
+
+
 def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches,
           settings: TrainSettings | None = None,
           progress_callback: ProgressCallback | None = None) -> TrainedModel:
@@ -107,15 +116,17 @@ def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches,
             n_lines, n_tokens = write_corpus_file(corpus, path, min_length=corpus.min_length)
             if n_lines == 0:
                 raise ValueError("corpus has no playlist with >= 2 songs")
+            model = _with_vocab(Word2Vec(**kwargs), settings, corpus_file=path)
             t_train = time.perf_counter()
-            model = Word2Vec(corpus_file=path, **kwargs)
+            model.train(corpus_file=path, total_words=model.corpus_total_words,
+                        epochs=settings.epochs, callbacks=kwargs["callbacks"])
     else:
+        model = _with_vocab(Word2Vec(**kwargs), settings, corpus_iterable=corpus)
         t_train = time.perf_counter()
-        model = Word2Vec(sentences=corpus, **kwargs)
+        model.train(corpus_iterable=corpus, total_examples=model.corpus_count,
+                    epochs=settings.epochs, callbacks=kwargs["callbacks"])
     t1 = time.perf_counter()
     wv = model.wv
-    if len(wv.index_to_key) == 0:
-        raise ValueError("empty vocabulary: no song reached min_count")
     song_ids = np.fromiter((int(k) for k in wv.index_to_key), dtype=np.int64,
                            count=len(wv.index_to_key))
     counts = np.array([wv.get_vecattr(k, "count") for k in wv.index_to_key], dtype=np.int64)

@@ -23,8 +23,9 @@ def create_app(config: Config | None = None) -> Flask:
     if not cfg.TESTING:  # tests keep pytest's own log capture
         configure_logging(cfg.LOG_LEVEL, str(Path(cfg.VAR_DIR) / "logs"))
 
-    from recsys.extensions import db
+    from recsys.extensions import CookieSessions, db
 
+    app.session_interface = CookieSessions()
     db.init_app(app)
 
     from recsys.api import bp as api_bp

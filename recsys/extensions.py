@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, g
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,3 +46,17 @@ class Database:
 
 
 db = Database()
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building a signer for requests with no cookie.
+
+    Flask opens the session of every request, and its ``open_session`` first builds an
+    ``itsdangerous`` serializer (which JSON-encodes a probe object); API clients send no
+    session cookie, so that was pure overhead on every API call. Same behaviour otherwise.
+    """
+
+    def open_session(self, app, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)

@@ -44,6 +44,23 @@ class Metrics:
             "recsys_model_songs", "Songs in the served model's index.",
             multiprocess_mode="livemax", registry=self.registry)
         self._version: str | None = None
+        self._children: dict[tuple[str, str, str], tuple] = {}
+
+    def record(self, endpoint: str, method: str, status: str, seconds: float | None) -> None:
+        """Count one request and (when timed) observe its latency.
+
+        The labelled children are looked up once per label combination: ``labels()``
+        validates and locks on every call, which is a visible share of a fast request.
+        """
+        key = (endpoint, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.latency.labels(endpoint=endpoint),
+                        self.requests.labels(endpoint=endpoint, method=method, status=status))
+            self._children[key] = children
+        if seconds is not None:
+            children[0].observe(seconds)
+        children[1].inc()
 
     def observe_model(self, model) -> None:
         """Update the model gauges when this process serves a different version."""
@@ -83,10 +100,8 @@ def init_app(app: Flask) -> None:
     def _record(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
         started = g.pop("recsys_started", None)
-        if started is not None:
-            metrics.latency.labels(endpoint=endpoint).observe(time.perf_counter() - started)
-        metrics.requests.labels(endpoint=endpoint, method=request.method,
-                                status=str(response.status_code)).inc()
+        metrics.record(endpoint, request.method, str(response.status_code),
+                       None if started is None else time.perf_counter() - started)
         holder = app.extensions.get("recsys.model")
         if holder is not None:
             metrics.observe_model(holder.model)

@@ -68,8 +68,9 @@ def require_model() -> ServingModel:
 
 
 def service(model: ServingModel) -> RecommendationService:
-    """A service for ``model`` and this request's database session."""
+    """A service for ``model`` and this request's database session (opened on first use:
+    requests for songs the model knows never touch the database)."""
     from recsys.extensions import db
     from recsys.recommend.catalog import SqlCatalog
 
-    return RecommendationService(model, SqlCatalog(db.session))
+    return RecommendationService(model, SqlCatalog(lambda: db.session))

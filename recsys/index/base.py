@@ -179,8 +179,9 @@ class VectorIndex(ABC):
             return np.empty(0, np.int64), np.empty(0, np.float32)
         positions, scores = self._search(query, min(want + len(banned), len(self)))
         if banned:
-            keep = np.fromiter((p not in banned for p in positions.tolist()), bool, len(positions))
-            positions, scores = positions[keep], scores[keep]
+            keep = [i for i, p in enumerate(positions.tolist()) if p not in banned]
+            if len(keep) < len(positions):
+                positions, scores = positions[keep], scores[keep]
         return positions[:want].astype(np.int64), scores[:want].astype(np.float32)
 
     def query_item(

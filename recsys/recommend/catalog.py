@@ -5,7 +5,7 @@ Every method is one batched query, never one query per item.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
@@ -27,10 +27,20 @@ class Catalog(Protocol):
 
 
 class SqlCatalog:
-    """:class:`Catalog` backed by the SQL database."""
+    """:class:`Catalog` backed by the SQL database.
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    ``session`` may be a zero-argument callable returning the session: it is then called on
+    first use only, so requests answered from the model alone never create one.
+    """
+
+    def __init__(self, session: Session | Callable[[], Session]) -> None:
+        self._session = session
+
+    @property
+    def session(self) -> Session:
+        if not isinstance(self._session, Session):
+            self._session = self._session()
+        return self._session
 
     def songs(self, ids: Collection[int]) -> dict[int, dict[str, Any]]:
         """Metadata of the given song ids that exist."""

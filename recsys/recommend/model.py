@@ -26,14 +26,54 @@ from recsys.index.bundle import Bundle
 log = logging.getLogger("recsys.recommend")
 
 MODES = ("similar", "next")
+COLUMNS = ("source", "external_id", "title", "artist")
+# Catalogs up to this size get their metadata decoded once per process (see ServingModel).
+DECODE_MAX_SONGS = 100_000
 
 
 def _csr(bundle: Bundle, name: str, n: int) -> sp.csr_matrix:
-    return sp.csr_matrix(
+    mat = sp.csr_matrix(
         (bundle.array(f"{name}.data"), bundle.array(f"{name}.indices"),
          bundle.array(f"{name}.indptr")),
         shape=(n, n),
     )
+    # row look-ups below binary-search each row's columns (build_bundle writes them sorted)
+    return mat if mat.has_sorted_indices else mat.sorted_indices()
+
+
+def _row_sums(table: sp.csr_matrix, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-zero columns (ascending) of ``table[seeds].sum(axis=0)`` and their values.
+
+    Reads the CSR arrays directly: ``table[seeds]`` would build a new sparse matrix and the
+    sum a dense row of every column.
+    """
+    indptr, indices, data = table.indptr, table.indices, table.data
+    if len(seeds) == 1:
+        start, end = indptr[seeds[0]], indptr[seeds[0] + 1]
+        cols, vals = indices[start:end], data[start:end]
+    else:
+        parts = [(indptr[s], indptr[s + 1]) for s in seeds.tolist()]
+        cols = np.concatenate([indices[a:b] for a, b in parts])
+        vals = np.concatenate([data[a:b] for a, b in parts])
+        cols, inverse = np.unique(cols, return_inverse=True)
+        vals = np.bincount(inverse, weights=vals, minlength=len(cols)).astype(data.dtype)
+    keep = vals != 0
+    return cols[keep].astype(np.int64), vals[keep]
+
+
+def _gather(table: sp.csr_matrix, seeds: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Dense ``table[seeds][:, rows]`` (``len(seeds) x len(rows)``) from the CSR arrays."""
+    indptr, indices, data = table.indptr, table.indices, table.data
+    out = np.zeros((len(seeds), len(rows)), dtype=data.dtype)
+    for i, s in enumerate(seeds.tolist()):
+        cols = indices[indptr[s]:indptr[s + 1]]  # sorted (bundles store sorted indices)
+        if len(cols) == 0:
+            continue
+        pos = np.searchsorted(cols, rows)
+        pos[pos == len(cols)] = 0
+        hit = cols[pos] == rows
+        out[i, hit] = data[indptr[s] + pos[hit]]
+    return out
 
 
 @dataclass
@@ -67,7 +107,14 @@ class ServingModel:
         self.cooc = _csr(bundle, "cooc", n)
         windowed = bundle.has("cooc_scoring.data.npy")
         self.cooc_scoring = _csr(bundle, "cooc_scoring", n) if windowed else self.cooc
-        self.columns = {c: bundle.strings(c) for c in ("source", "external_id", "title", "artist")}
+        self.columns = {c: bundle.strings(c) for c in COLUMNS}
+        # Small catalogs: decode the metadata once per process into Python lists (a few MB
+        # at 10k songs) instead of decoding the memory-mapped blobs on every request. Large
+        # catalogs keep the shared pages and decode only the rows a response needs.
+        self._decoded: dict[str, list] | None = None
+        if n <= DECODE_MAX_SONGS:
+            self._decoded = {c: col.take(np.arange(n)) for c, col in self.columns.items()}
+            self._decoded["id"] = self.song_ids.tolist()
         self.indexes = {mode: bundle.index(mode) for mode in MODES}
         self.popular_rows = np.argsort(-np.asarray(self.counts), kind="stable")[:1000]
         self.pop_term = (self.pop_weight * np.log(np.maximum(self.counts, 1))).astype(np.float32)
@@ -90,16 +137,30 @@ class ServingModel:
 
     def song(self, row: int) -> dict[str, Any]:
         """Public JSON shape of the song at ``row``."""
+        return self.songs([row])[0]
+
+    def songs(self, rows: np.ndarray | list[int]) -> list[dict[str, Any]]:
+        """Public JSON shapes of the songs at ``rows``, in order (each column decoded once)."""
+        if self._decoded is not None:
+            d = self._decoded
+            ids, source, ext, title, artist = (
+                d["id"], d["source"], d["external_id"], d["title"], d["artist"])
+            return [{"id": ids[r], "source": source[r], "external_id": ext[r],
+                     "title": title[r], "artist": artist[r]}
+                    for r in (rows.tolist() if isinstance(rows, np.ndarray) else rows)]
+        rows = np.asarray(rows, dtype=np.int64)
         c = self.columns
-        return {
-            "id": int(self.song_ids[row]),
-            "source": c["source"][row],
-            "external_id": c["external_id"][row],
-            "title": c["title"][row],
-            "artist": c["artist"][row],
-        }
+        return [
+            {"id": i, "source": s, "external_id": e, "title": t, "artist": a}
+            for i, s, e, t, a in zip(
+                self.song_ids[rows].tolist(), c["source"].take(rows),
+                c["external_id"].take(rows), c["title"].take(rows), c["artist"].take(rows),
+                strict=True)
+        ]
 
     def artist(self, row: int) -> str:
+        if self._decoded is not None:
+            return self._decoded["artist"][row]
         return self.columns["artist"][row]
 
     # -- scoring ----------------------------------------------------------------------------
@@ -107,9 +168,14 @@ class ServingModel:
         """Top ``n`` rows for ``seeds`` in ``mode`` (seeds and ``exclude`` rows removed)."""
         banned = set(exclude) | {int(s) for s in seeds}
         if mode == "similar":
-            unit = self.in_vectors[seeds] / np.maximum(
-                np.linalg.norm(self.in_vectors[seeds], axis=1, keepdims=True), 1e-12)
-            query = unit.mean(axis=0)
+            if len(seeds) == 1:  # the common case, without the batched-norm overhead
+                vector = self.in_vectors[int(seeds[0])]
+                query = vector / max(float(np.sqrt(vector @ vector)), 1e-12)
+            else:
+                vectors = self.in_vectors[seeds]
+                unit = vectors / np.maximum(
+                    np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+                query = unit.mean(axis=0)
             rows, scores = self.indexes["similar"].query(query, n, exclude=banned)
             return Scored(rows, scores)
         query = np.append(self.w2v_weight * self.in_vectors[seeds].sum(axis=0), float(len(seeds)))
@@ -126,10 +192,9 @@ class ServingModel:
             return np.empty(0, np.int64)
         found = []
         for table in (self.transitions, self.cooc_scoring):
-            row = table[seeds].sum(axis=0).A1 if len(seeds) > 1 else table[seeds[0]].toarray()[0]
-            nz = np.flatnonzero(row)
+            nz, values = _row_sums(table, seeds)
             if len(nz) > n:
-                nz = nz[np.argpartition(-row[nz], n - 1)[:n]]
+                nz = nz[np.argpartition(-values, n - 1)[:n]]
             found.append(nz)
         return np.concatenate(found).astype(np.int64)
 
@@ -140,10 +205,10 @@ class ServingModel:
         scores = self.w2v_weight * (self.in_vectors[seeds] @ self.out_vectors[rows].T).sum(axis=0)
         scores = scores + len(seeds) * self.pop_term[rows]
         if self.transition_weight:
-            t = self.transitions[seeds][:, rows].toarray()
+            t = _gather(self.transitions, seeds, rows)
             scores = scores + self.transition_weight * np.log1p(t).sum(axis=0)
         if self.cooc_weight:
-            c = self.cooc_scoring[seeds][:, rows].toarray()
+            c = _gather(self.cooc_scoring, seeds, rows)
             scores = scores + self.cooc_weight * np.log1p(c).sum(axis=0)
         return np.asarray(scores, dtype=np.float32)
 
@@ -151,8 +216,9 @@ class ServingModel:
         """Per row: playlists shared with the seeds, and times it followed a seed."""
         if len(rows) == 0:
             return []
-        cooc = np.asarray(self.cooc[seeds][:, rows].sum(axis=0)).ravel()
-        trans = np.asarray(self.transitions[seeds][:, rows].sum(axis=0)).ravel()
+        rows = np.asarray(rows, dtype=np.int64)
+        cooc = _gather(self.cooc, seeds, rows).sum(axis=0)
+        trans = _gather(self.transitions, seeds, rows).sum(axis=0)
         return [
             {"playlists_with_seeds": int(c), "times_after_seeds": int(t)}
             for c, t in zip(cooc, trans, strict=True)

@@ -97,8 +97,8 @@ class RecommendationService:
             if len(rows) >= k or n >= len(m):
                 break
             n = min(len(m), n * 4)
-        items = [{"song": m.song(int(r)), "score": round(float(s), 6)}
-                 for r, s in zip(rows, scores, strict=True)]
+        items = [{"song": song, "score": round(s, 6)}
+                 for song, s in zip(m.songs(rows), scores.tolist(), strict=True)]
         if explain:
             for item, why in zip(items, m.explain(seeds, np.asarray(rows)), strict=True):
                 item["why"] = why

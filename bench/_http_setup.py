@@ -113,6 +113,35 @@ def build_synthetic_bundle(model_dir: Path, n_songs: int, n_trees: int = 32) -> 
     return version
 
 
+def build_yes_setup(yes_dir: Path, var_dir: Path, train_sets: list[str]) -> tuple[Path, str]:
+    """Database + promoted model of a Yes.com playlist directory under ``var_dir`` (once).
+
+    Runs the project's own commands, as an operator would: ``db upgrade``, ``import yes``,
+    ``train --promote`` (settings from data/train.yaml, overridden by ``train_sets``).
+    Returns ``(model_dir, database_url)``.
+    """
+    import sys
+
+    from recsys.index.store import ModelStore
+
+    var_dir = Path(var_dir).resolve()
+    model_dir, db_url = var_dir / "models", f"sqlite:///{var_dir / 'recsys.db'}"
+    if ModelStore(model_dir).current_version() is not None:
+        return model_dir, db_url
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RECSYS_", "DATABASE_URL"))}
+    env.update(RECSYS_VAR_DIR=str(var_dir), DATABASE_URL=db_url)
+    source = Path(yes_dir).name
+    steps = [["db", "upgrade"], ["import", "yes", str(Path(yes_dir).resolve()), "--source", source],
+             ["train", "--promote", *[a for kv in train_sets for a in ("--set", kv)]]]
+    for step in steps:
+        log.info("yes setup: recsys %s", " ".join(step))
+        subprocess.run([sys.executable, "-m", "recsys", *step], check=True, env=env,
+                       cwd=Path(__file__).resolve().parents[1])
+    return model_dir, db_url
+
+
 def export_book_vectors(bundle_path: Path, out: Path) -> Path:
     """The bundle's ``similar`` vectors as a gensim KeyedVectors file (keys ``str(id)``)."""
     if out.exists():
@@ -128,16 +157,38 @@ def export_book_vectors(bundle_path: Path, out: Path) -> Path:
     return out
 
 
-def process_memory(master_pid: int) -> dict[str, float]:
-    """VmRSS and PSS (MiB) of the gunicorn workers (children of ``master_pid``) and master."""
-    children = []
+def _children(master_pid: int) -> list[int]:
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(fields[1]) == master_pid:
-            children.append(int(stat.parent.name))
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cpu_seconds(master_pid: int) -> float:
+    """User + system CPU seconds used so far by the live workers of ``master_pid``.
+
+    CPU time per request is the steadiest cost measure on a shared machine: other jobs'
+    load changes req/s and latency a lot, the CPU a request needs much less.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _children(master_pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def process_memory(master_pid: int) -> dict[str, float]:
+    """VmRSS and PSS (MiB) of the gunicorn workers (children of ``master_pid``) and master."""
+    children = _children(master_pid)
 
     def kb(path: Path, key: str) -> int:
         for line in path.read_text().splitlines():
@@ -151,6 +202,7 @@ def process_memory(master_pid: int) -> dict[str, float]:
     return {
         "workers": len(children),
         "rss_per_worker_mib": round(sum(rss) / max(len(rss), 1) / mib, 1),
+        "pss_per_worker_mib": round(sum(pss) / max(len(pss), 1) / mib, 1),
         "rss_workers_total_mib": round(sum(rss) / mib, 1),
         "pss_workers_total_mib": round(sum(pss) / mib, 1),
         "master_rss_mib": round(kb(Path(f"/proc/{master_pid}/status"), "VmRSS") / mib, 1),

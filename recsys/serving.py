@@ -73,6 +73,37 @@ def _when_ready(server) -> None:
                     server.num_workers)
 
 
+def access_logger_class():
+    """gunicorn's ``Logger`` with a cheaper ``atoms`` for our access-log format.
+
+    gunicorn builds every atom of every log format for each request (a dict of all request
+    and response headers, a ``strftime``, ``getpid``): ~50 us of CPU per request, a tenth of a
+    whole ``/similar`` call. With our format only its six atoms are computed; any other
+    format gets gunicorn's own ``atoms``. The lines written are the same.
+    """
+    from gunicorn.glogging import Logger
+
+    class AccessLogger(Logger):
+        def atoms(self, resp, req, environ, request_time):
+            if self.cfg.access_log_format != ACCESS_LOG_FORMAT:
+                return super().atoms(resp, req, environ, request_time)
+            status = resp.status
+            if isinstance(status, str):
+                status = status.split(None, 1)[0]
+            sent = getattr(resp, "sent", None)
+            return {
+                "h": environ.get("REMOTE_ADDR", "-"),
+                "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} "
+                     f"{environ['SERVER_PROTOCOL']}",
+                "s": status,
+                "b": sent is not None and str(sent) or "-",
+                "M": request_time.seconds * 1000 + int(request_time.microseconds / 1000),
+                "a": environ.get("HTTP_USER_AGENT", "-"),
+            }
+
+    return AccessLogger
+
+
 def gunicorn_options(host: str, port: int, workers: int | None, threads: int,
                      var_dir: str | Path, timeout: int = 60) -> dict[str, Any]:
     """The gunicorn settings of ``serve``."""
@@ -89,6 +120,7 @@ def gunicorn_options(host: str, port: int, workers: int | None, threads: int,
         "preload_app": False,
         "accesslog": str(logs / "access.log"),
         "access_log_format": ACCESS_LOG_FORMAT,
+        "logger_class": access_logger_class(),
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "recsys",

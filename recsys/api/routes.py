@@ -64,7 +64,9 @@ def get_song(song_id: str):
 def similar(song_id: str):
     """Songs similar to (``mode=similar``) or following (``mode=next``) one song."""
     sid = params.song_id(song_id)
-    args = request.args
+    # first value of each parameter, as ``request.args.get`` gives; a plain dict because
+    # MultiDict.get raises and catches an exception for every absent parameter
+    args = request.args.to_dict()
     unknown = sorted(set(args) - SIMILAR_ARGS)
     if unknown:
         raise params.bad(f"unknown parameter(s): {', '.join(unknown)}")

@@ -65,7 +65,7 @@ class SongTag(Base):
     """Association of songs and tags."""
 
     __tablename__ = "song_tags"
-    __table_args__ = (Index("ix_song_tags_tag_id", "tag_id"),)
+    __table_args__ = (Index("ix_song_tags_tag_id", "tag_id"), {"sqlite_with_rowid": False})
 
     song_id: Mapped[int] = mapped_column(
         ForeignKey("songs.id", ondelete="CASCADE"), primary_key=True
@@ -90,7 +90,10 @@ class PlaylistItem(Base):
     """One song at one position of a playlist; order is kept by ``position``."""
 
     __tablename__ = "playlist_items"
-    __table_args__ = (Index("ix_playlist_items_song_id", "song_id"),)
+    __table_args__ = (
+        Index("ix_playlist_items_song_id", "song_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     playlist_id: Mapped[int] = mapped_column(
         ForeignKey("playlists.id", ondelete="CASCADE"), primary_key=True

@@ -26,6 +26,9 @@ log = logging.getLogger("recsys.ingest")
 MIN_ROWS = 20_000
 #: ...and at least this fraction of the rows already in the table (validation re-reads them).
 MIN_FRACTION = 0.05
+#: SQLite: build secondary indexes after the load for loads of at least this many rows (and
+#: at least the table's size): sorting once beats inserting in random key order.
+SQLITE_MIN_ROWS = 5_000
 
 
 def _estimated_rows(conn: Connection, table: str) -> int:
@@ -59,17 +62,27 @@ def foreign_keys_checked_once(conn: Connection, table: str, new_rows: int) -> It
               new_rows)
 
 
+def _sqlite_has_rows(conn: Connection, table: str, rows: int) -> bool:
+    """Whether ``table`` has at least ``rows`` rows, counting at most that many.
+
+    Works for WITHOUT ROWID tables too (no ``MAX(rowid)``); costs O(``rows``), i.e. at most
+    as much as reading back the rows about to be loaded.
+    """
+    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT ?)"
+    return conn.exec_driver_sql(sql, (rows,)).scalar() >= rows
+
+
 @contextmanager
 def sqlite_indexes_built_once(conn: Connection, table: str, new_rows: int) -> Iterator[bool]:
     """Within the current transaction, drop ``table``'s secondary indexes, re-create on exit.
 
-    Only on SQLite, for loads of at least ``MIN_ROWS`` rows and at least the table's size.
+    Only on SQLite, for loads of at least ``SQLITE_MIN_ROWS`` rows (or ``MIN_ROWS`` if smaller)
+    and at least the table's size.
     """
-    if conn.dialect.name != "sqlite" or new_rows < MIN_ROWS:
+    if conn.dialect.name != "sqlite" or new_rows < min(MIN_ROWS, SQLITE_MIN_ROWS):
         yield False
         return
-    existing = conn.exec_driver_sql(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").scalar()
-    if new_rows < existing:
+    if _sqlite_has_rows(conn, table, new_rows + 1):
         yield False
         return
     sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? " \

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from itertools import chain
 from pathlib import Path
 
+from recsys.ingest.gcpause import gc_paused
 from recsys.ingest.model import IngestError, ParsedCatalog, PlaylistRecord, SongRecord
 from recsys.ingest.textio import read_text, split_lines
 
@@ -77,26 +79,38 @@ def parse_tag_hash(path: Path) -> dict[int, str]:
 
 
 def parse_song_tags(path: Path, songs: list[SongRecord], tag_names: dict[int, str]) -> None:
-    """Set ``songs[i].tags`` from line i of tags.txt (tag ids, or ``#`` for none)."""
+    """Set ``songs[i].tags`` from line i of tags.txt (tag ids, or ``#`` for none).
+
+    Canonically spelled tag ids are looked up by their text (one C loop per line); any other
+    token takes the slow path, which accepts other spellings or names the bad token.
+    """
     lines = split_lines(path, read_text(path), need_final_newline=True)
     if len(lines) != len(songs):
         line = min(len(lines), len(songs)) + 1
         raise IngestError(
             path, line, f"{len(lines):,} lines but song_hash.txt has {len(songs):,} songs"
         )
-    for idx, line in enumerate(lines):
-        text = line.strip()
-        if text == "#":
-            continue
-        if not text:
+    name_of = {str(number): name for number, name in tag_names.items()}.__getitem__
+    for idx, tokens in enumerate(map(str.split, lines)):
+        if not tokens:
             raise IngestError(path, idx + 1, "empty line (use '#' for a song without tags)")
+        if tokens == ["#"]:
+            continue
         try:
-            names = [tag_names[t] for t in _ints(path, idx + 1, text, "tag id")]
-        except KeyError as exc:
-            raise IngestError(
-                path, idx + 1, f"unknown tag id {exc.args[0]} (not in tag_hash.txt)"
-            ) from None
+            names = list(map(name_of, tokens))
+        except KeyError:
+            names = _tag_names(path, idx + 1, lines[idx], tag_names)
         songs[idx].tags = tuple(dict.fromkeys(names))
+
+
+def _tag_names(path: Path, line: int, text: str, tag_names: dict[int, str]) -> list[str]:
+    """Tag names of one tags.txt line, or the line's error (the slow path)."""
+    try:
+        return [tag_names[t] for t in _ints(path, line, text, "tag id")]
+    except KeyError as exc:
+        raise IngestError(
+            path, line, f"unknown tag id {exc.args[0]} (not in tag_hash.txt)"
+        ) from None
 
 
 def _header_ints(path: Path, lines: list[str], idx: int, n_songs: int, what: str) -> list[int]:
@@ -112,33 +126,46 @@ def _header_ints(path: Path, lines: list[str], idx: int, n_songs: int, what: str
 
 
 def parse_train(path: Path, n_songs: int) -> list[PlaylistRecord]:
-    """Playlists of train.txt; checks ids against ``n_songs`` and header line 2's counts."""
+    """Playlists of train.txt; checks ids against ``n_songs`` and header line 2's counts.
+
+    Fast path, for files that spell every song id canonically (``0``, ``17``...): the ids
+    are validated with one set comparison and kept as the tokens themselves (they already
+    are the songs' external ids), all in C loops. Otherwise every line is checked in order
+    as before, which reports the first bad line or accepts other spellings (``007``).
+    """
     lines = split_lines(path, read_text(path), need_final_newline=True)
     _header_ints(path, lines, 0, n_songs, "external song id")
     expected = _header_ints(path, lines, 1, n_songs, "appearance count")
     names = [str(i) for i in range(n_songs)]
-    occurrences: list[int] = []
-    playlists: list[PlaylistRecord] = []
-    for idx in range(2, len(lines)):
-        ids = _ints(path, idx + 1, lines[idx], "song id")
-        if not ids:
-            raise IngestError(path, idx + 1, "empty playlist line")
-        if max(ids) >= n_songs:
-            bad = next(i for i in ids if not 0 <= i < n_songs)
-            raise IngestError(
-                path, idx + 1, f"unknown song id {bad} (song_hash.txt defines 0..{n_songs - 1})"
-            )
-        occurrences += ids
-        playlists.append(PlaylistRecord(str(idx - 2), list(map(names.__getitem__, ids))))
-    found = Counter(occurrences)
-    counts = [found.get(i, 0) for i in range(n_songs)]
-    for song_id, (want, got) in enumerate(zip(expected, counts, strict=True)):
-        if want != got:
-            raise IngestError(
-                path, 2, f"header says song {song_id} appears {want} times but the playlists "
-                f"contain it {got} times (truncated or edited file?)",
-            )
-    return playlists
+    body = lines[2:]
+    rows = list(map(str.split, body))
+    tokens = list(chain.from_iterable(rows))
+    if 0 in map(len, rows) or not set(names).issuperset(tokens):
+        rows = [_playlist_ids(path, idx + 3, text, names) for idx, text in enumerate(body)]
+        tokens = list(chain.from_iterable(rows))
+    found = Counter(tokens)
+    counts = [found.get(name, 0) for name in names]
+    if counts != expected:
+        for song_id, (want, got) in enumerate(zip(expected, counts, strict=True)):
+            if want != got:
+                raise IngestError(
+                    path, 2, f"header says song {song_id} appears {want} times but the "
+                    f"playlists contain it {got} times (truncated or edited file?)",
+                )
+    return [PlaylistRecord(str(number), songs) for number, songs in enumerate(rows)]
+
+
+def _playlist_ids(path: Path, line: int, text: str, names: list[str]) -> list[str]:
+    """Song external ids of one playlist line, or the line's error (the slow path)."""
+    ids = _ints(path, line, text, "song id")
+    if not ids:
+        raise IngestError(path, line, "empty playlist line")
+    if max(ids) >= len(names):
+        bad = next(i for i in ids if not 0 <= i < len(names))
+        raise IngestError(
+            path, line, f"unknown song id {bad} (song_hash.txt defines 0..{len(names) - 1})"
+        )
+    return list(map(names.__getitem__, ids))
 
 
 def parse_yes_dir(directory: str | Path, source: str) -> ParsedCatalog:
@@ -150,6 +177,11 @@ def parse_yes_dir(directory: str | Path, source: str) -> ParsedCatalog:
     directory = Path(directory)
     if not directory.is_dir():
         raise IngestError(directory, None, "no such directory")
+    with gc_paused():
+        return _parse_yes_dir(directory, source)
+
+
+def _parse_yes_dir(directory: Path, source: str) -> ParsedCatalog:
     songs = parse_song_hash(directory / "song_hash.txt")
     tag_names = parse_tag_hash(directory / "tag_hash.txt")
     parse_song_tags(directory / "tags.txt", songs, tag_names)

@@ -3,7 +3,9 @@
 Songs and playlists are keyed by ``(source, external_id)``: rows already present are left
 alone, so importing the same file twice adds nothing and a file with new playlists adds only
 those. Existing ids are looked up in bulk (one query per table), new rows are bulk-inserted
-(SQLite: DB-API ``executemany``; PostgreSQL: ``COPY``), then their ids are read back in bulk.
+(SQLite: DB-API ``executemany``, and for the big link tables ``INSERT ... SELECT`` over
+``json_each`` of many playlists at once; PostgreSQL: ``COPY``), then their ids are read back
+in bulk. The cyclic garbage collector is paused while writing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain, count, islice, repeat
 from typing import Any
 
@@ -91,10 +93,15 @@ def bulk_insert_runs(
     Each run ``(key, values)`` stands for the rows ``(key, v[i])`` (two columns) or
     ``(key, i, v[i])`` (three columns: the second is the 0-based index, e.g. a position),
     where ``v[i]`` is ``value_ids[values[i]]`` if ``value_ids`` is given, else ``values[i]``;
-    either way an integer. On SQLite a run is ONE ``INSERT ... SELECT`` over ``json_each()``
-    of the values, so the per-row work happens in SQLite's C loop rather than in
-    ``executemany``'s per-row parameter binding (~2x faster per row); elsewhere the runs are
-    expanded into rows for :func:`bulk_insert`.
+    either way an integer id, and so are the keys.
+
+    On SQLite, up to ``RUNS_PER_STATEMENT`` runs with increasing keys go in ONE
+    ``INSERT ... SELECT`` over two nested ``json_each()`` (a JSON array of the runs' value
+    arrays, the key being the first key plus the outer index; short key gaps are padded with
+    empty arrays), so the per-row work happens in SQLite's C loop instead of in
+    ``executemany``'s per-row parameter binding: ~2-3x cheaper per row, in the runs' order
+    (primary-key order for our tables). Elsewhere the runs are expanded into rows for
+    :func:`bulk_insert`.
     """
     if len(columns) not in (2, 3):
         raise ValueError("runs have 2 columns (key, value) or 3 (key, index, value)")
@@ -108,17 +115,43 @@ def bulk_insert_runs(
         bulk_insert(conn, table, columns, rows, bar)
         return
     text = _IdText(value_ids).__getitem__  # the id's decimal text, computed once per value
-    select = "?, key, value" if len(columns) == 3 else "?, value"
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM json_each(?)"
+    select = "?1 + r.key, v.key, v.value" if len(columns) == 3 else "?1 + r.key, v.value"
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} "
+           "FROM json_each(?2) AS r, json_each(r.value) AS v")
     cursor = conn.connection.cursor()
     try:
         for batch in _batches(runs, bar, weight=lambda run: len(run[1])):
-            params = ((key, "[" + ",".join(map(text, values)) + "]") for key, values in batch)
-            cursor.executemany(sql, params)
+            cursor.executemany(sql, _run_chunks(batch, text))
     except conn.dialect.dbapi.Error as exc:  # same exception classes as SQLAlchemy's
         raise DBAPIError.instance(sql, None, exc, conn.dialect.dbapi.Error) from exc
     finally:
         cursor.close()
+
+
+#: SQLite: runs per INSERT statement, and the largest key gap padded with empty runs.
+RUNS_PER_STATEMENT = 1024
+MAX_KEY_GAP = 16
+
+
+def _run_chunks(runs: Iterable[tuple[int, Iterable[Any]]], text: Callable[[Any], str]
+                ) -> Iterator[tuple[int, str]]:
+    """``(first_key, '[[v,v...],[v...],...]')`` per chunk of runs with increasing keys."""
+    parts: list[str] = []
+    first = prev = 0
+    for key, values in runs:
+        if type(key) is not int:  # noqa: E721 - bool and other int-likes are not ids
+            raise TypeError(f"run keys must be integer ids, got {key!r}")
+        if parts and (not 0 < key - prev <= MAX_KEY_GAP or len(parts) >= RUNS_PER_STATEMENT):
+            yield first, "[" + ",".join(parts) + "]"
+            parts = []
+        if parts:
+            parts += repeat("[]", key - prev - 1)
+        else:
+            first = key
+        parts.append("[" + ",".join(map(text, values)) + "]")
+        prev = key
+    if parts:
+        yield first, "[" + ",".join(parts) + "]"
 
 
 class _IdText(dict):

@@ -129,9 +129,10 @@ def parse_train(path: Path, n_songs: int) -> list[PlaylistRecord]:
     """Playlists of train.txt; checks ids against ``n_songs`` and header line 2's counts.
 
     Fast path, for files that spell every song id canonically (``0``, ``17``...): the ids
-    are validated with one set comparison and kept as the tokens themselves (they already
-    are the songs' external ids), all in C loops. Otherwise every line is checked in order
-    as before, which reports the first bad line or accepts other spellings (``007``).
+    are counted (``Counter``), validated with one set comparison of the distinct ones and
+    kept as the tokens themselves (they already are the songs' external ids), all in C
+    loops. Otherwise every line is checked in order as before, which reports the first bad
+    line or accepts other spellings (``007``).
     """
     lines = split_lines(path, read_text(path), need_final_newline=True)
     _header_ints(path, lines, 0, n_songs, "external song id")
@@ -139,11 +140,10 @@ def parse_train(path: Path, n_songs: int) -> list[PlaylistRecord]:
     names = [str(i) for i in range(n_songs)]
     body = lines[2:]
     rows = list(map(str.split, body))
-    tokens = list(chain.from_iterable(rows))
-    if 0 in map(len, rows) or not set(names).issuperset(tokens):
+    found = Counter(chain.from_iterable(rows))
+    if 0 in map(len, rows) or not set(names).issuperset(found):
         rows = [_playlist_ids(path, idx + 3, text, names) for idx, text in enumerate(body)]
-        tokens = list(chain.from_iterable(rows))
-    found = Counter(tokens)
+        found = Counter(chain.from_iterable(rows))
     counts = [found.get(name, 0) for name in names]
     if counts != expected:
         for song_id, (want, got) in enumerate(zip(expected, counts, strict=True)):

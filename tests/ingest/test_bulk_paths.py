@@ -163,3 +163,33 @@ def test_sqlite_without_rowid_migration_keeps_rows(sqlite_url, yes_tiny):
         assert again.items_added == 0 and counts(engine)["playlist_items"] == 10
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("json_each", [True, False])
+def test_bulk_insert_runs_any_keys(engine, monkeypatch, json_each):
+    """Gaps (short and long), decreasing keys, empty runs and chunk limits keep every row."""
+    if not json_each:
+        monkeypatch.setattr(writer, "_sqlite_has_json", lambda conn: False)
+    monkeypatch.setattr(writer, "RUNS_PER_STATEMENT", 3)
+    runs = [(1, [10, 11]), (2, []), (3, [12]), (5, [13, 14, 15]), (40, [16]), (41, [17]),
+            (42, [18]), (43, [19]), (7, [20, 21]), (8, [])]
+    ids = {v: v * 100 for _k, vals in runs for v in vals}
+    expected3 = [(k, i, v * 100) for k, vals in runs for i, v in enumerate(vals)]
+    expected2 = [(k, v) for k, vals in runs for v in vals]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t_runs3 (k INTEGER, i INTEGER, v INTEGER)")
+        conn.exec_driver_sql("CREATE TABLE t_runs2 (k INTEGER, v INTEGER)")
+        writer.bulk_insert_runs(conn, "t_runs3", ("k", "i", "v"), runs, None, value_ids=ids)
+        writer.bulk_insert_runs(conn, "t_runs2", ("k", "v"), runs, None)
+        got3 = conn.exec_driver_sql("SELECT k, i, v FROM t_runs3").all()
+        got2 = conn.exec_driver_sql("SELECT k, v FROM t_runs2").all()
+    assert sorted(map(tuple, got3)) == sorted(expected3)
+    assert sorted(map(tuple, got2)) == sorted(expected2)
+
+
+def test_run_chunks_pad_short_gaps_and_split_long_ones():
+    text = str
+    chunks = list(writer._run_chunks([(1, [5]), (3, [6, 7]), (30, [8]), (2, [])], text))
+    assert chunks == [(1, "[[5],[],[6,7]]"), (30, "[[8]]"), (2, "[[]]")]
+    with pytest.raises(TypeError):
+        list(writer._run_chunks([("1", [5])], text))

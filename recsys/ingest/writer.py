@@ -10,6 +10,7 @@ in bulk. The cyclic garbage collector is paused while writing.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -81,6 +82,37 @@ def bulk_insert(
         params = [dict(zip(columns, r, strict=True)) for r in batch]
         if params:
             conn.execute(insert(target), params)
+
+
+def bulk_insert_column(
+    conn: Connection, table: str, fixed: Mapping[str, Any], column: str,
+    values: Sequence[str], bar: tqdm | None,
+) -> None:
+    """Insert one row per string in ``values`` (in order) into ``column``, the ``fixed``
+    columns having the same value in every row.
+
+    On SQLite that is ONE ``INSERT ... SELECT`` over ``json_each()`` of the values (~2x
+    cheaper than ``executemany``), unless a value contains NUL (SQLite's JSON text would end
+    there); elsewhere, :func:`bulk_insert`.
+    """
+    columns = (*fixed, column)
+    if conn.dialect.name == "sqlite" and values and _sqlite_has_json(conn):
+        doc = json.dumps(list(values), ensure_ascii=False)
+        if "\\u0000" not in doc:
+            select = ", ".join(["?"] * len(fixed) + ["value"])
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM json_each(?)"
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(sql, (*fixed.values(), doc))
+            except conn.dialect.dbapi.Error as exc:  # same exception classes as SQLAlchemy's
+                raise DBAPIError.instance(sql, None, exc, conn.dialect.dbapi.Error) from exc
+            finally:
+                cursor.close()
+            if bar is not None:
+                bar.update(len(values))
+            return
+    const = tuple(fixed.values())
+    bulk_insert(conn, table, columns, (const + (v,) for v in values), bar)
 
 
 def bulk_insert_runs(
@@ -322,8 +354,8 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
             rows = ((source, p.external_id, p.name) for p in new_pls)
             bulk_insert(conn, "playlists", ("source", "external_id", "name"), rows, bar)
         else:  # no names (Yes.com): binding None costs sqlite3 an adapter lookup per row
-            rows = ((source, p.external_id) for p in new_pls)
-            bulk_insert(conn, "playlists", ("source", "external_id"), rows, bar)
+            bulk_insert_column(conn, "playlists", {"source": source}, "external_id",
+                               [p.external_id for p in new_pls], bar)
         if new_pls:
             pl_ids = _id_map(conn, "playlists", source)
         # one run per playlist: (playlist_id, song external ids), position = index; in

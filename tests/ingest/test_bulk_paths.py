@@ -193,3 +193,25 @@ def test_run_chunks_pad_short_gaps_and_split_long_ones():
     assert chunks == [(1, "[[5],[],[6,7]]"), (30, "[[8]]"), (2, "[[]]")]
     with pytest.raises(TypeError):
         list(writer._run_chunks([("1", [5])], text))
+
+
+WEIRD = ["0", "".join(map(chr, range(1, 32))), 'a"b\\c/d', "é€😀𝄞", "\u2028\u2029", " x ",
+         "\\u0000", "\x7f"]
+
+
+@pytest.mark.parametrize("values", [WEIRD, [*WEIRD, "nul\x00inside"]])
+def test_bulk_insert_column_keeps_every_string(engine, values):
+    """The json_each path (SQLite) round-trips any text, in order; NUL takes executemany."""
+    if engine.dialect.name == "postgresql" and any("\x00" in v for v in values):
+        pytest.skip("PostgreSQL text cannot hold NUL at all")
+    key = "SERIAL PRIMARY KEY" if engine.dialect.name == "postgresql" else "INTEGER PRIMARY KEY"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE t_col (id {key}, src TEXT, v TEXT)")
+        conn.exec_driver_sql(f"CREATE TABLE t_col1 (id {key}, v TEXT)")
+        writer.bulk_insert_column(conn, "t_col", {"src": "s'1"}, "v", values, None)
+        writer.bulk_insert_column(conn, "t_col1", {}, "v", values, None)
+        writer.bulk_insert_column(conn, "t_col1", {}, "v", [], None)
+        rows = conn.exec_driver_sql("SELECT src, v FROM t_col ORDER BY id").all()
+        rows1 = conn.exec_driver_sql("SELECT v FROM t_col1 ORDER BY id").scalars().all()
+    assert [tuple(r) for r in rows] == [("s'1", v) for v in values]
+    assert rows1 == values

@@ -122,6 +122,8 @@ def main() -> None:
     ap.add_argument("--yes-var-dir", type=Path, default=REPO / "var" / "bench" / "yesbig")
     ap.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
                     help="Training setting override for --yes-dir (e.g. epochs=5).")
+    ap.add_argument("--synthetic-recall", type=float, default=0.95,
+                    help="Annoy recall@10 target of the synthetic bundle (0.9: the first run's).")
     ap.add_argument("--database-url", help="Catalog database (default: empty SQLite).")
     ap.add_argument("--workers", type=int, default=default_workers())
     ap.add_argument("--threads", type=int, default=DEFAULT_THREADS)
@@ -149,7 +151,8 @@ def main() -> None:
     if args.synthetic_songs:
         model_dir = args.work_dir / f"synthetic-{args.synthetic_songs}" / "models"
         t0 = time.perf_counter()
-        build_synthetic_bundle(model_dir, args.synthetic_songs)
+        build_synthetic_bundle(model_dir, args.synthetic_songs,
+                               target_recall=args.synthetic_recall)
         log.info("synthetic bundle ready in %.0fs", time.perf_counter() - t0)
     elif args.yes_dir:
         model_dir, yes_db = build_yes_setup(args.yes_dir, args.yes_var_dir, args.train_set)

@@ -112,9 +112,11 @@ class ServingModel:
         # at 10k songs) instead of decoding the memory-mapped blobs on every request. Large
         # catalogs keep the shared pages and decode only the rows a response needs.
         self._decoded: dict[str, list] | None = None
+        self._rows: dict[int, int] | None = None
         if n <= DECODE_MAX_SONGS:
             self._decoded = {c: col.take(np.arange(n)) for c, col in self.columns.items()}
             self._decoded["id"] = self.song_ids.tolist()
+            self._rows = {song_id: row for row, song_id in enumerate(self._decoded["id"])}
         self.indexes = {mode: bundle.index(mode) for mode in MODES}
         self.popular_rows = np.argsort(-np.asarray(self.counts), kind="stable")[:1000]
         self.pop_term = (self.pop_weight * np.log(np.maximum(self.counts, 1))).astype(np.float32)
@@ -130,6 +132,8 @@ class ServingModel:
     # -- lookups ----------------------------------------------------------------------------
     def row_of(self, song_id: int) -> int | None:
         """Row of a song id, or None when the model has not seen the song."""
+        if self._rows is not None:
+            return self._rows.get(int(song_id))
         pos = int(np.searchsorted(self._lookup_ids, song_id))
         if pos < len(self._lookup_ids) and int(self._lookup_ids[pos]) == int(song_id):
             return int(self._lookup_rows[pos])

@@ -5,14 +5,17 @@ Choices (see ``gunicorn_options``):
 * ``gthread`` workers, default ``2 * cores`` processes x 4 threads. Requests are short and
   CPU-bound (ANN query + JSON) with an occasional database look-up (cold start, songs
   search), so a few threads per process hide the database waits while processes use the
-  cores. Model arrays and indexes are memory-mapped: every worker shares the same pages, so
+  cores. (4 x 1, 4 x 2 and 4 x 4 were within run-to-run noise of each other on 2 shared
+  cores, 4 x 4 lowest in CPU per request: docs/benchmarks-http.md.)
+  Model arrays and indexes are memory-mapped: every worker shares the same pages, so
   extra workers cost little memory.
 * The app is not preloaded in the master: each worker builds its app after the fork (no
   database connection or model file handle is shared across processes) and
   ``post_worker_init`` warms the model, so the first request does not pay for loading.
 * ``timeout`` 60 s (loading and verifying a large bundle happens at worker start),
   ``graceful_timeout`` 30 s: on SIGTERM workers finish their in-flight requests.
-* Access log to ``var/logs/access.log``; errors to stderr.
+* Access log to ``var/logs/access.log`` (``access_logger_class``: same lines, ~20 us less
+  CPU per request than gunicorn's generic atoms); errors to stderr.
 * One BLAS thread per worker thread (``OPENBLAS_NUM_THREADS=1`` etc., unless set): the
   workers' threads already use every core; BLAS thread pools on top oversubscribe them
   (measured: gensim ``most_similar`` 6x slower with OpenBLAS's default pool under load).

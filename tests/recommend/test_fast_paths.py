@@ -1,0 +1,65 @@
+"""The serving fast paths give the same answers as the straightforward code they replaced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recsys.index.bundle import StringColumn
+from recsys.recommend.model import _gather, _row_sums
+
+
+@pytest.fixture(scope="module")
+def table() -> sp.csr_matrix:
+    rng = np.random.default_rng(7)
+    mat = sp.random(60, 60, density=0.15, random_state=rng, dtype=np.float32, format="csr")
+    mat.data = np.ceil(mat.data * 5).astype(np.float32)  # counts, as in the bundles
+    mat.sort_indices()
+    return mat
+
+
+@pytest.mark.parametrize("seeds", [[3], [0, 7, 59], [5, 5], [12, 40]])
+def test_row_sums_match_scipy(table, seeds):
+    seeds = np.asarray(seeds)
+    dense = np.asarray(table[seeds].sum(axis=0)).ravel()
+    cols, values = _row_sums(table, seeds)
+    assert cols.tolist() == np.flatnonzero(dense).tolist()
+    assert values.tolist() == dense[cols].tolist()
+
+
+@pytest.mark.parametrize("seeds", [[3], [0, 7, 59]])
+def test_gather_matches_scipy(table, seeds):
+    seeds = np.asarray(seeds)
+    rows = np.array([0, 1, 2, 10, 33, 59, 58, 17], dtype=np.int64)
+    expected = table[seeds][:, rows].toarray()
+    np.testing.assert_array_equal(_gather(table, seeds, rows), expected)
+
+
+def test_gather_empty_row():
+    empty = sp.csr_matrix((4, 4), dtype=np.float32)
+    got = _gather(empty, np.array([1]), np.array([0, 3]))
+    assert got.tolist() == [[0.0, 0.0]]
+
+
+def test_string_column_take_matches_items():
+    values = ["a", "héé", "", "x" * 300, "日本"]
+    column = StringColumn(*StringColumn.encode(values))
+    assert [column[i] for i in range(len(values))] == values
+    assert column.take([4, 0, 2, 4]) == ["日本", "a", "", "日本"]
+    assert column.take(np.array([], dtype=np.int64)) == []
+
+
+def test_large_catalog_path_gives_the_same_songs(bundle_store, monkeypatch):
+    from recsys.recommend import model as model_mod
+
+    path = bundle_store.path(bundle_store.current_version() or bundle_store.versions()[0])
+    decoded = model_mod.ServingModel.open(path)
+    monkeypatch.setattr(model_mod, "DECODE_MAX_SONGS", 0)
+    mapped = model_mod.ServingModel.open(path)
+    assert decoded._decoded is not None and mapped._decoded is None
+    rows = np.arange(len(decoded))[::-1]
+    assert decoded.songs(rows) == mapped.songs(rows)
+    ids = [int(i) for i in decoded.song_ids] + [10**9]
+    assert [decoded.row_of(i) for i in ids] == [mapped.row_of(i) for i in ids]
+    assert decoded.artist(3) == mapped.artist(3)

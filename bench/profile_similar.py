@@ -97,6 +97,9 @@ def main() -> None:
     def direct(song_id: int) -> None:
         svc.similar(song_id, k=args.k)
 
+    def direct_json(song_id: int) -> None:  # what the /similar route calls for known songs
+        assert svc.similar_json(song_id, k=args.k) is not None
+
     opened = []
     engine, factory = app.extensions["recsys.db"]
     from sqlalchemy import event
@@ -110,6 +113,11 @@ def main() -> None:
     print(f"http (test client): {timed(http, ids):8.1f} us/request")
     print(f"wsgi app call     : {timed(wsgi, ids):8.1f} us/request")
     print(f"service.similar   : {timed(direct, ids):8.1f} us/call")
+    if hasattr(svc, "similar_json"):
+        print(f"service.similar_json: {timed(direct_json, ids):6.1f} us/call")
+    lists = getattr(model, "neighbours", {})
+    listed = ", ".join(f"{m} N={r.shape[1]}" for m, (r, _) in lists.items())
+    print(f"neighbour lists: {listed or 'none'}")
     print(f"database connections checked out on the warm path: {len(opened)}")
     if args.profile:
         print("\n== http ==")
@@ -118,6 +126,9 @@ def main() -> None:
         profile(wsgi, ids, args.top)
         print("\n== service.similar ==")
         profile(direct, ids, args.top)
+        if hasattr(svc, "similar_json"):
+            print("\n== service.similar_json ==")
+            profile(direct_json, ids, args.top)
 
 
 if __name__ == "__main__":

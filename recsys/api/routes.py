@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 
 from recsys import __version__
 from recsys.api import bp, deps, params
@@ -78,7 +78,14 @@ def similar(song_id: str):
         explain=params.flag(args.get("explain"), "explain"),
     )
     model = deps.require_model()  # one model object for the whole request
-    return _run(lambda: deps.service(model).similar(sid, **options))
+    svc = deps.service(model)
+    try:  # known songs: the body joined from pre-serialised song JSON (same content)
+        text = svc.similar_json(sid, **options)
+    except ValueError as exc:
+        raise params.bad(str(exc)) from exc
+    if text is not None:
+        return current_app.response_class(f"{text}\n", mimetype=current_app.json.mimetype)
+    return _run(lambda: svc.similar(sid, **options))
 
 
 @bp.post("/recommendations")

@@ -9,7 +9,11 @@ Layout of a bundle (all arrays are ``.npy``, loaded memory-mapped):
   (``cooc_scoring.*`` too when the score counts co-occurrence within a window),
 * string columns ``source``, ``external_id``, ``title``, ``artist``,
 * ANN indexes ``similar`` (cosine on input vectors) and ``next`` (dot product on output
-  vectors augmented with the popularity term, see :mod:`recsys.recommend.model`).
+  vectors augmented with the popularity term, see :mod:`recsys.recommend.model`),
+* for catalogs up to ``NEIGHBOURS_MAX_SONGS`` songs, exact neighbour lists per mode:
+  ``neighbours_{mode}_rows`` (int32, n x N, best first, the song itself left out) and
+  ``neighbours_{mode}_scores`` (float32), scored by :mod:`recsys.ml.scoring` (the formulas the
+  server uses); the manifest's ``neighbours`` entry records ``N`` and ``exact: true``.
 """
 
 from __future__ import annotations
@@ -28,10 +32,15 @@ from recsys.index import build_index
 from recsys.index.store import ModelStore
 from recsys.index.tuning import choose_annoy_params
 from recsys.ml.baselines import cooccurrence_matrix, pair_matrix
+from recsys.ml.scoring import next_recommender, similar_recommender
 from recsys.ml.train import TrainedModel
 
 log = logging.getLogger("recsys.index")
 
+# Exact top-N neighbour lists are precomputed for catalogs up to this size (n x N x 8 bytes
+# per mode: 160 MB at 200,000 songs, memory-mapped and shared by the workers).
+NEIGHBOURS_MAX_SONGS = 200_000
+NEIGHBOURS_N = 100
 LIBRARIES = ("gensim", "numpy", "scipy", "annoy", "flask", "sqlalchemy")
 
 
@@ -51,6 +60,33 @@ def next_item_vectors(model: TrainedModel) -> np.ndarray:
     s = model.settings
     pop = s.next_pop_weight * np.log(np.maximum(model.counts, 1)).astype(np.float32)
     return np.hstack([model.out_vectors, pop[:, None]]).astype(np.float32)
+
+
+def neighbour_lists(score_rows, n_items: int, n_neighbours: int = NEIGHBOURS_N,
+                    chunk_cells: int = 1 << 25) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``n_neighbours`` rows and scores of every row, the row itself left out.
+
+    ``score_rows(rows)`` returns the ``len(rows) x n_items`` score matrix (a
+    :class:`recsys.ml.base.MatrixRecommender`'s ``score_rows``). Each list is best first,
+    ties broken by the lower row (as the server's stable sort of a row-sorted pool).
+    """
+    n = min(int(n_neighbours), n_items - 1)
+    rows_out = np.empty((n_items, max(n, 0)), np.int32)
+    scores_out = np.empty((n_items, max(n, 0)), np.float32)
+    if n <= 0:
+        return rows_out, scores_out
+    step = max(1, chunk_cells // n_items)
+    for start in range(0, n_items, step):
+        seeds = np.arange(start, min(start + step, n_items))
+        block = np.asarray(score_rows(seeds), dtype=np.float32)
+        block[np.arange(len(seeds)), seeds] = -np.inf  # never the song itself
+        part = np.argpartition(-block, n - 1, axis=1)[:, :n]
+        vals = np.take_along_axis(block, part, axis=1)
+        for i in range(len(seeds)):  # best first, ties by row
+            order = np.lexsort((part[i], -vals[i]))
+            rows_out[start + i] = part[i, order]
+            scores_out[start + i] = vals[i, order]
+    return rows_out, scores_out
 
 
 def _add_csr(writer, name: str, mat: sp.csr_matrix) -> None:
@@ -123,6 +159,17 @@ def build_bundle(
                              np.ones((len(sample), 1), np.float32)])
         nxt, next_info = _index(backend, next_item_vectors(model), "dot", queries, target_recall)
         writer.add_index("next", nxt)
+        neighbours = None
+        if len(ids) <= NEIGHBOURS_MAX_SONGS and len(ids) > 1:
+            log.info("computing exact neighbour lists (N=%d)", NEIGHBOURS_N)
+            scorers = {"similar": similar_recommender(model),
+                       "next": next_recommender(model, playlists)}
+            for mode, scorer in scorers.items():
+                nb_rows, nb_scores = neighbour_lists(scorer.score_rows, len(ids))
+                writer.add_array(f"neighbours_{mode}_rows", nb_rows)
+                writer.add_array(f"neighbours_{mode}_scores", nb_scores)
+            neighbours = {"n": int(nb_rows.shape[1]), "exact": True,
+                          "modes": list(scorers)}
         manifest = {
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": model.settings.to_dict(),
@@ -133,6 +180,7 @@ def build_bundle(
             "n_songs": len(ids),
             "dim": int(model.in_vectors.shape[1]),
             "indexes": {"similar": similar_info, "next": next_info},
+            "neighbours": neighbours,
             "libraries": library_versions(),
         }
         writer.commit(manifest)

@@ -10,10 +10,16 @@ for seeds ``S`` and candidate ``c``::
 The ``next`` ANN index holds ``[out[c], wp*log(count[c])]`` so that the query
 ``[w * sum_s in[s], |S|]`` ranks candidates by the vector part of the score; candidates are the
 ANN results plus the non-zero count neighbours of the seeds, re-scored exactly.
+
+Bundles of catalogs up to 200,000 songs also hold exact top-N neighbour lists per mode
+(``neighbours_{mode}_rows``/``_scores``, see :mod:`recsys.index.build`): a one-seed request
+that needs at most N candidates after its excluded rows is answered from them (exact, recall
+1.0) without touching the ANN index.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -113,11 +119,22 @@ class ServingModel:
         # catalogs keep the shared pages and decode only the rows a response needs.
         self._decoded: dict[str, list] | None = None
         self._rows: dict[int, int] | None = None
+        # ... and each song's JSON object pre-serialised (as Flask's jsonify writes it: sorted
+        # keys, compact, ASCII), for responses built by string joining (see song_json).
+        self.song_json: list[str] | None = None
         if n <= DECODE_MAX_SONGS:
             self._decoded = {c: col.take(np.arange(n)) for c, col in self.columns.items()}
             self._decoded["id"] = self.song_ids.tolist()
             self._rows = {song_id: row for row, song_id in enumerate(self._decoded["id"])}
+            dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+            self.song_json = [dumps(song) for song in self.songs(range(n))]
         self.indexes = {mode: bundle.index(mode) for mode in MODES}
+        # exact top-N lists per mode: (rows int32 n x N, scores float32 n x N), best first
+        self.neighbours: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for mode in MODES:
+            if bundle.has(f"neighbours_{mode}_rows.npy"):
+                self.neighbours[mode] = (bundle.array(f"neighbours_{mode}_rows"),
+                                         bundle.array(f"neighbours_{mode}_scores"))
         self.popular_rows = np.argsort(-np.asarray(self.counts), kind="stable")[:1000]
         self.pop_term = (self.pop_weight * np.log(np.maximum(self.counts, 1))).astype(np.float32)
 
@@ -170,6 +187,10 @@ class ServingModel:
     # -- scoring ----------------------------------------------------------------------------
     def candidates(self, mode: str, seeds: np.ndarray, n: int, exclude: set[int]) -> Scored:
         """Top ``n`` rows for ``seeds`` in ``mode`` (seeds and ``exclude`` rows removed)."""
+        if len(seeds) == 1 and mode in self.neighbours:
+            found = self._from_lists(mode, int(seeds[0]), n, exclude)
+            if found is not None:
+                return found
         banned = set(exclude) | {int(s) for s in seeds}
         if mode == "similar":
             if len(seeds) == 1:  # the common case, without the batched-norm overhead
@@ -190,6 +211,19 @@ class ServingModel:
         scores = self.next_scores(seeds, pool)
         order = np.argsort(-scores, kind="stable")[:n]
         return Scored(pool[order].astype(np.int64), scores[order].astype(np.float32))
+
+    def _from_lists(self, mode: str, seed: int, n: int, exclude: set[int]) -> Scored | None:
+        """Top ``n`` from the precomputed list of ``seed``, or None when it is too short."""
+        all_rows, all_scores = self.neighbours[mode]
+        rows, scores = all_rows[seed], all_scores[seed]  # the seed itself is never listed
+        if exclude:
+            listed = rows.tolist()
+            keep = [i for i, r in enumerate(listed) if r not in exclude]
+            if len(keep) < len(listed):
+                rows, scores = rows[keep], scores[keep]
+        if n > len(rows) and len(rows) < len(self) - 1 - len(exclude - {seed}):
+            return None  # more wanted than listed (unless the list holds every candidate)
+        return Scored(rows[:n].astype(np.int64), scores[:n])
 
     def _count_neighbours(self, seeds: np.ndarray, n: int) -> np.ndarray:
         if not (self.transition_weight or self.cooc_weight):

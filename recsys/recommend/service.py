@@ -8,6 +8,8 @@ the database, then songs by the same artist, then popularity — and the respons
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -50,6 +52,31 @@ class RecommendationService:
         body["song"] = body.pop("seeds")[0]
         return body
 
+    def similar_json(self, song_id: int, k: int = 10, mode: str = "similar",
+                     max_per_artist: int | None = None, exclude: Collection[int] = (),
+                     explain: bool = False) -> str | None:
+        """:meth:`similar` as JSON text (``jsonify``'s format, no trailing newline), joined
+        from the model's pre-serialised songs; None when that does not apply (no
+        ``song_json``, ``explain``, a song the model has not seen, a non-finite score): the
+        caller then uses :meth:`similar`."""
+        m = self.model
+        js = m.song_json
+        if js is None or explain:
+            return None
+        _check(k, mode, max_per_artist)
+        row = m.row_of(song_id)
+        if row is None:
+            return None
+        rows, scores = self._select(mode, np.array([row], dtype=np.int64), k, max_per_artist,
+                                    set(exclude))
+        scores = [round(s, 6) for s in scores.tolist()]
+        if not all(map(math.isfinite, scores)):
+            return None
+        items = ",".join([f'{{"score":{s!r},"song":{js[r]}}}'
+                          for r, s in zip(rows.tolist(), scores, strict=True)])
+        return (f'{{"fallback":null,"items":[{items}],"mode":{json.dumps(mode)},'
+                f'"model_version":{json.dumps(m.version)},"song":{js[row]}}}')
+
     def recommend(self, song_ids: Sequence[int], k: int = 10, exclude: Collection[int] = (),
                   max_per_artist: int | None = None, explain: bool = False,
                   mode: str = "next") -> dict[str, Any]:
@@ -62,11 +89,7 @@ class RecommendationService:
     # -- internals --------------------------------------------------------------------------
     def _run(self, ids: list[int], k: int, mode: str, max_per_artist: int | None,
              exclude: Collection[int], explain: bool) -> dict[str, Any]:
-        check_k(k)
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        if max_per_artist is not None and max_per_artist < 1:
-            raise ValueError("max_per_artist must be a positive integer")
+        _check(k, mode, max_per_artist)
         m = self.model
         rows = {i: m.row_of(i) for i in ids}
         unseen = [i for i, r in rows.items() if r is None]
@@ -89,20 +112,26 @@ class RecommendationService:
     def _from_model(self, mode: str, seeds: np.ndarray, k: int, max_per_artist: int | None,
                     exclude: set[int], explain: bool) -> list[dict[str, Any]]:
         m = self.model
-        banned = {r for r in (m.row_of(i) for i in exclude) if r is not None}
-        n = min(len(m), k * 3 if max_per_artist else k)
-        while True:
-            found = m.candidates(mode, seeds, n, banned)
-            rows, scores = _cap_artists(m, found.rows, found.scores, max_per_artist, k)
-            if len(rows) >= k or n >= len(m):
-                break
-            n = min(len(m), n * 4)
+        rows, scores = self._select(mode, seeds, k, max_per_artist, exclude)
         items = [{"song": song, "score": round(s, 6)}
                  for song, s in zip(m.songs(rows), scores.tolist(), strict=True)]
         if explain:
             for item, why in zip(items, m.explain(seeds, np.asarray(rows)), strict=True):
                 item["why"] = why
         return items
+
+    def _select(self, mode: str, seeds: np.ndarray, k: int, max_per_artist: int | None,
+                exclude: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Best ``k`` rows and scores for known ``seeds`` (filters applied)."""
+        m = self.model
+        banned = {r for r in (m.row_of(i) for i in exclude) if r is not None}
+        n = min(len(m), k * 3 if max_per_artist else k)
+        while True:
+            found = m.candidates(mode, seeds, n, banned)
+            rows, scores = _cap_artists(m, found.rows, found.scores, max_per_artist, k)
+            if len(rows) >= k or n >= len(m):
+                return rows, scores
+            n = min(len(m), n * 4)
 
     def _fallback(self, ids: list[int], seeds: list[dict[str, Any]], k: int,
                   max_per_artist: int | None, exclude: set[int],
@@ -152,6 +181,14 @@ class RecommendationService:
                 out[song_id] = self.model.song(row)
         out.update(self.catalog.songs(rest))
         return out
+
+
+def _check(k: int, mode: str, max_per_artist: int | None) -> None:
+    check_k(k)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    if max_per_artist is not None and max_per_artist < 1:
+        raise ValueError("max_per_artist must be a positive integer")
 
 
 def _cap_artists(model: ServingModel, rows: np.ndarray, scores: np.ndarray,

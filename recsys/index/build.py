@@ -165,7 +165,7 @@ def build_bundle(
             scorers = {"similar": similar_recommender(model),
                        "next": next_recommender(model, playlists)}
             for mode, scorer in scorers.items():
-                nb_rows, nb_scores = neighbour_lists(scorer.score_rows, len(ids))
+                nb_rows, nb_scores = neighbour_lists(scorer.score_rows, len(ids), NEIGHBOURS_N)
                 writer.add_array(f"neighbours_{mode}_rows", nb_rows)
                 writer.add_array(f"neighbours_{mode}_scores", nb_scores)
             neighbours = {"n": int(nb_rows.shape[1]), "exact": True,

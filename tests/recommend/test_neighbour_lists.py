@@ -99,6 +99,49 @@ def test_too_short_lists_fall_back(bundle_store):
     assert not {0, 1} & set(two.rows.tolist())
 
 
+@pytest.fixture(scope="module")
+def short_lists_store(tmp_path_factory, blend_model, planted_playlists):
+    """An exact-backend bundle whose lists hold only 10 neighbours per song."""
+    from recsys.index import build
+    from recsys.index.store import ModelStore
+
+    store = ModelStore(tmp_path_factory.mktemp("store-short"))
+    saved, build.NEIGHBOURS_N = build.NEIGHBOURS_N, 10
+    try:
+        build.build_bundle(store, blend_model, planted_playlists,
+                           songs_for(blend_model.song_ids), backend="exact", version="short")
+    finally:
+        build.NEIGHBOURS_N = saved
+    return store
+
+
+@pytest.mark.parametrize("mode", ["similar", "next"])
+def test_short_lists_fall_back_to_computed_path(short_lists_store, mode):
+    model = _served(short_lists_store)
+    assert model.manifest["neighbours"]["n"] == 10
+    lists = model.neighbours
+
+    def computed(seed, n, banned):
+        model.neighbours = {}
+        try:
+            return model.candidates(mode, np.array([seed]), n, banned)
+        finally:
+            model.neighbours = lists
+
+    for seed in range(0, len(model), 5):
+        listed = lists[mode][0][seed].tolist()
+        for n, banned in ((10, set()), (11, set()), (8, set(listed[:2])),
+                          (8, set(listed[:3])), (30, {listed[0]})):
+            got = model.candidates(mode, np.array([seed]), n, banned)
+            short = n > 10 - len(banned)
+            assert (model._from_lists(mode, seed, n, banned) is None) == short
+            if short:  # the ANN path answered: same as without lists
+                want = computed(seed, n, banned)
+                assert got.rows.tolist() == want.rows.tolist()
+            else:
+                _assert_exact_top(model, mode, seed, n, banned, got)
+
+
 def test_neighbour_lists_small_catalog():
     vectors = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
     rows, scores = neighbour_lists(lambda r: vectors[r] @ vectors.T, 5, n_neighbours=100)

@@ -34,26 +34,17 @@ class BundleSimilar(MatrixRecommender):
 
 
 class BundleNext(MatrixRecommender):
-    """``next`` scores of a served bundle (vectors, popularity and count terms)."""
+    """``next`` scores of a served bundle, computed by the server's own ``next_scores``."""
 
     name = "bundle_next"
 
     def __init__(self, model: ServingModel) -> None:
         super().__init__(np.asarray(model.song_ids))
         self.m = model
-        self.out_t = np.ascontiguousarray(np.asarray(model.out_vectors).T)
+        self._all = np.arange(len(model), dtype=np.int64)
 
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
-        m = self.m
-        scores = m.w2v_weight * (np.asarray(m.in_vectors)[rows] @ self.out_t)
-        scores += m.pop_term[None, :]
-        if m.transition_weight:
-            t = m.transitions[rows].toarray()
-            scores += m.transition_weight * np.log1p(t)
-        if m.cooc_weight:
-            c = m.cooc_scoring[rows].toarray()
-            scores += m.cooc_weight * np.log1p(c)
-        return scores
+        return np.stack([self.m.next_scores(np.array([row]), self._all) for row in rows])
 
 
 def recommender_metrics(similar: MatrixRecommender, nxt: MatrixRecommender, holdout: Playlists,

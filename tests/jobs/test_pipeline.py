@@ -118,3 +118,20 @@ def test_only_one_run_at_a_time(tmp_path):
 def test_unknown_import_kind(sample_engine):
     with pytest.raises(ValueError, match="unknown import kind"):
         nightly.run_imports(sample_engine, [ImportSpec("xml", "x")])
+
+
+def test_gate_scores_bundles_with_the_served_next_formula(small_db, store, quick_settings):
+    import numpy as np
+
+    from recsys.jobs.evaluation import BundleNext
+    from recsys.recommend.model import ServingModel
+
+    version = train_and_bundle(small_db, store, quick_settings, holdout_frac=0.2,
+                               backend="exact").version
+    served = ServingModel.open(store.path(version))
+    rows = np.array([0, 3, 7])
+    dense = BundleNext(served).score_rows(rows)
+    assert dense.shape == (3, len(served))
+    for i, row in enumerate(rows):
+        top = served.candidates("next", np.array([row]), 10, set())
+        np.testing.assert_allclose(dense[i, top.rows], top.scores, rtol=1e-5, atol=1e-5)

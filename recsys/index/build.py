@@ -7,19 +7,23 @@ Layout of a bundle (all arrays are ``.npy``, loaded memory-mapped):
 * ``transitions.*`` and ``cooc.*``: CSR count tables (directed next-song pairs; playlists
   containing both songs) used by the ``next`` score, candidates and explanations
   (``cooc_scoring.*`` too when the score counts co-occurrence within a window),
-* string columns ``source``, ``external_id``, ``title``, ``artist``,
+* string columns ``source``, ``external_id``, ``title``, ``artist``, and ``song_json`` (each
+  song's public JSON object, pre-serialised: large catalogs join responses from it),
 * ANN indexes ``similar`` (cosine on input vectors) and ``next`` (dot product on output
   vectors augmented with the popularity term, see :mod:`recsys.recommend.model`),
 * for catalogs up to ``NEIGHBOURS_MAX_SONGS`` songs, exact neighbour lists per mode:
   ``neighbours_{mode}_rows`` (int32, n x N, best first, the song itself left out) and
   ``neighbours_{mode}_scores`` (float32), scored by :mod:`recsys.ml.scoring` (the formulas the
-  server uses); the manifest's ``neighbours`` entry records ``N`` and ``exact: true``.
+  server uses); the manifest's ``neighbours`` entry records ``N`` and ``exact: true``;
+  catalogs up to ``APPROX_LISTS_MAX_SONGS`` get ``APPROX_LISTS_N`` long lists of the server's
+  own ANN answers instead (``exact: false`` and their measured ``recall_at_10``).
 """
 
 from __future__ import annotations
 
 import logging
 import platform
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -29,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.index import build_index
+from recsys.index.bundle import encode_song_json
 from recsys.index.store import ModelStore
 from recsys.index.tuning import choose_annoy_params
 from recsys.ml.baselines import cooccurrence_matrix, pair_matrix
@@ -41,6 +46,11 @@ log = logging.getLogger("recsys.index")
 # per mode: 160 MB at 200,000 songs, memory-mapped and shared by the workers).
 NEIGHBOURS_MAX_SONGS = 200_000
 NEIGHBOURS_N = 100
+# Larger catalogs get shorter lists of the server's own ANN answers instead (n x N x 8 bytes
+# per mode: 256 MB at 1,000,000 songs), computed with the index after it is built.
+APPROX_LISTS_MAX_SONGS = 2_000_000
+APPROX_LISTS_N = 32
+SONG_COLUMNS = ("source", "external_id", "title", "artist")
 LIBRARIES = ("gensim", "numpy", "scipy", "annoy", "flask", "sqlalchemy")
 
 
@@ -89,6 +99,28 @@ def neighbour_lists(score_rows, n_items: int, n_neighbours: int = NEIGHBOURS_N,
     return rows_out, scores_out
 
 
+def _serving_lists(writer, model: TrainedModel, workers: int | None) -> dict[str, Any]:
+    """Top-``APPROX_LISTS_N`` lists per mode as the server answers them from the ANN indexes
+    just written (see :mod:`recsys.recommend.lists`), with their measured recall."""
+    from recsys.index.bundle import Bundle
+    from recsys.recommend.lists import list_recall, serving_lists
+    from recsys.recommend.model import MODES, ServingModel
+
+    started = time.monotonic()
+    log.info("computing neighbour lists with the ANN indexes (N=%d)", APPROX_LISTS_N)
+    draft = ServingModel(Bundle(writer.path, {"version": writer.version,
+                                              "settings": model.settings.to_dict()}))
+    recall = {}
+    for mode in MODES:
+        rows, scores = serving_lists(draft, mode, APPROX_LISTS_N, workers=workers)
+        writer.add_array(f"neighbours_{mode}_rows", rows)
+        writer.add_array(f"neighbours_{mode}_scores", scores)
+        recall[mode] = round(list_recall(draft, mode, rows), 4)
+        log.info("%s lists: recall@10 %.3f against exact search", mode, recall[mode])
+    return {"n": APPROX_LISTS_N, "exact": False, "modes": list(MODES),
+            "recall_at_10": recall, "seconds": round(time.monotonic() - started, 1)}
+
+
 def _add_csr(writer, name: str, mat: sp.csr_matrix) -> None:
     mat = mat.tocsr()
     mat.sort_indices()
@@ -119,6 +151,7 @@ def build_bundle(
     backend: str = "annoy",
     target_recall: float = 0.95,
     version: str | None = None,
+    list_workers: int | None = None,
 ) -> str:
     """Write a bundle for ``model`` into ``store``; returns its version (not promoted).
 
@@ -126,6 +159,8 @@ def build_bundle(
         playlists: the training playlists (song ids), for the count tables.
         songs: metadata per song id: ``source``, ``external_id``, ``title``, ``artist``.
         backend: ``annoy`` (tuned to ``target_recall`` recall@10) or ``exact``.
+        list_workers: processes computing the neighbour lists of large catalogs (default:
+            one per CPU).
     """
     ids = np.asarray(model.song_ids, dtype=np.int64)
     missing = [int(i) for i in ids if int(i) not in songs]
@@ -148,8 +183,12 @@ def build_bundle(
         if model.settings.cooc_window > 0:  # the next score counts pairs within a window
             _add_csr(writer, "cooc_scoring", cooccurrence_matrix(
                 playlists, row_of, len(ids), window=model.settings.cooc_window))
-        for column in ("source", "external_id", "title", "artist"):
-            writer.add_strings(column, [str(songs[int(i)].get(column, "")) for i in ids])
+        columns = {c: [str(songs[int(i)].get(c, "")) for i in ids] for c in SONG_COLUMNS}
+        for column, values in columns.items():
+            writer.add_strings(column, values)
+        writer.add_strings("song_json", [
+            encode_song_json({"id": int(i), **{c: columns[c][row] for c in SONG_COLUMNS}})
+            for row, i in enumerate(ids)])
         log.info("building ANN indexes (%s)", backend)
         similar, similar_info = _index(backend, model.in_vectors, "cosine", None, target_recall)
         writer.add_index("similar", similar)
@@ -170,6 +209,8 @@ def build_bundle(
                 writer.add_array(f"neighbours_{mode}_scores", nb_scores)
             neighbours = {"n": int(nb_rows.shape[1]), "exact": True,
                           "modes": list(scorers)}
+        elif len(ids) <= APPROX_LISTS_MAX_SONGS:
+            neighbours = _serving_lists(writer, model, list_workers)
         manifest = {
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": model.settings.to_dict(),

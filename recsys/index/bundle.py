@@ -46,6 +46,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# One song's public JSON object as the API writes it (Flask's jsonify: sorted keys, compact,
+# ASCII); the bundle stores it per song so large catalogs can join responses from it.
+encode_song_json = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
 class StringColumn:
     """Read-only list of strings stored as one UTF-8 blob and an offsets array.
 

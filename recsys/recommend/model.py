@@ -19,7 +19,6 @@ that needs at most N candidates after its excluded rows is answered from them (e
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.index.bundle import Bundle
+from recsys.index.bundle import Bundle, StringColumn, encode_song_json
 
 log = logging.getLogger("recsys.recommend")
 
@@ -121,13 +120,14 @@ class ServingModel:
         self._rows: dict[int, int] | None = None
         # ... and each song's JSON object pre-serialised (as Flask's jsonify writes it: sorted
         # keys, compact, ASCII), for responses built by string joining (see song_json).
-        self.song_json: list[str] | None = None
+        self.song_json: list[str] | StringColumn | None = None
         if n <= DECODE_MAX_SONGS:
             self._decoded = {c: col.take(np.arange(n)) for c, col in self.columns.items()}
             self._decoded["id"] = self.song_ids.tolist()
             self._rows = {song_id: row for row, song_id in enumerate(self._decoded["id"])}
-            dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
-            self.song_json = [dumps(song) for song in self.songs(range(n))]
+            self.song_json = [encode_song_json(song) for song in self.songs(range(n))]
+        elif bundle.has("song_json.blob.npy"):  # bundles built before it lack the column
+            self.song_json = bundle.strings("song_json")
         self.indexes = {mode: bundle.index(mode) for mode in MODES}
         # exact top-N lists per mode: (rows int32 n x N, scores float32 n x N), best first
         self.neighbours: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -178,6 +178,13 @@ class ServingModel:
                 c["external_id"].take(rows), c["title"].take(rows), c["artist"].take(rows),
                 strict=True)
         ]
+
+    def songs_json(self, rows: list[int]) -> list[str]:
+        """Pre-serialised JSON of the songs at ``rows`` (requires ``song_json``)."""
+        js = self.song_json
+        if isinstance(js, StringColumn):
+            return js.take(rows)
+        return [js[r] for r in rows]
 
     def artist(self, row: int) -> str:
         if self._decoded is not None:

@@ -72,10 +72,11 @@ class RecommendationService:
         scores = [round(s, 6) for s in scores.tolist()]
         if not all(map(math.isfinite, scores)):
             return None
-        items = ",".join([f'{{"score":{s!r},"song":{js[r]}}}'
-                          for r, s in zip(rows.tolist(), scores, strict=True)])
+        texts = m.songs_json([*rows.tolist(), row])
+        items = ",".join([f'{{"score":{s!r},"song":{t}}}'
+                          for t, s in zip(texts[:-1], scores, strict=True)])
         return (f'{{"fallback":null,"items":[{items}],"mode":{json.dumps(mode)},'
-                f'"model_version":{json.dumps(m.version)},"song":{js[row]}}}')
+                f'"model_version":{json.dumps(m.version)},"song":{texts[-1]}}}')
 
     def recommend(self, song_ids: Sequence[int], k: int = 10, exclude: Collection[int] = (),
                   max_per_artist: int | None = None, explain: bool = False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -63,3 +65,35 @@ def test_large_catalog_path_gives_the_same_songs(bundle_store, monkeypatch):
     ids = [int(i) for i in decoded.song_ids] + [10**9]
     assert [decoded.row_of(i) for i in ids] == [mapped.row_of(i) for i in ids]
     assert decoded.artist(3) == mapped.artist(3)
+
+
+def test_large_catalog_json_comes_from_the_bundle(bundle_store, monkeypatch):
+    from recsys.recommend import model as model_mod
+
+    path = bundle_store.path(bundle_store.current_version() or bundle_store.versions()[0])
+    decoded = model_mod.ServingModel.open(path)
+    monkeypatch.setattr(model_mod, "DECODE_MAX_SONGS", 0)
+    mapped = model_mod.ServingModel.open(path)
+    assert isinstance(mapped.song_json, StringColumn)  # the bundle's column, not re-encoded
+    rows = list(range(len(decoded)))[::-3]
+    assert mapped.songs_json(rows) == decoded.songs_json(rows)
+    assert [json.loads(t) for t in mapped.songs_json(rows)] == decoded.songs(rows)
+
+
+def test_bundle_song_json_escapes_like_jsonify(tmp_path, blend_model, planted_playlists):
+    from recsys.index.build import build_bundle
+    from recsys.index.store import ModelStore
+    from recsys.recommend import model as model_mod
+    from tests.recommend.conftest import songs_for
+
+    songs = songs_for(blend_model.song_ids)
+    first = int(blend_model.song_ids[0])
+    songs[first] = {**songs[first], "title": 'Caf\u00e9 "Noir" \\ \u65e5\u672c', "artist": "\u00c9"}
+    store = ModelStore(tmp_path)
+    build_bundle(store, blend_model, planted_playlists, songs, backend="exact", version="v")
+    bundle_json = model_mod.Bundle.open(store.path("v")).strings("song_json")
+    text = bundle_json[0]
+    assert text.isascii()
+    assert text == json.dumps({"id": first, **songs[first]}, sort_keys=True,
+                              separators=(",", ":"))
+    assert json.loads(text)["title"] == 'Caf\u00e9 "Noir" \\ \u65e5\u672c'

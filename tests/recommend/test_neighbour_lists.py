@@ -154,9 +154,16 @@ def test_neighbour_lists_small_catalog():
     assert rows.shape == (5, 2)
 
 
-def test_similar_json_equals_dict_path(bundle_store, blend_model, planted_playlists):
+@pytest.mark.parametrize("large", [False, True], ids=["decoded", "bundle-json"])
+def test_similar_json_equals_dict_path(bundle_store, blend_model, planted_playlists, large,
+                                       monkeypatch):
+    if large:  # as for catalogs above DECODE_MAX_SONGS: JSON read from the bundle's column
+        from recsys.recommend import model as model_mod
+
+        monkeypatch.setattr(model_mod, "DECODE_MAX_SONGS", 0)
     model = _served(bundle_store)
     assert model.song_json is not None
+    assert isinstance(model.song_json, list) is not large
     svc = RecommendationService(model, FakeCatalog(songs_for(blend_model.song_ids),
                                                    planted_playlists))
     ids = [int(i) for i in model.song_ids]

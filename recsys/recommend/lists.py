@@ -1,0 +1,101 @@
+"""Neighbour lists for large catalogs: the server's own one-seed answers, computed once.
+
+Catalogs too large for exact lists (see :mod:`recsys.index.build`) still get a short top-N
+list per song and mode, so that a one-seed request reads a row of a memory-mapped array
+instead of searching the ANN index. Each list is exactly what :meth:`ServingModel.candidates`
+answers for that seed without lists (ANN candidates, re-scored with the serving formula), so
+serving from the list or from the index gives the same items; their recall against exact
+search is measured on a sample and recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+
+import numpy as np
+
+from recsys.recommend.model import ServingModel
+
+log = logging.getLogger("recsys.index")
+
+_MODEL: ServingModel | None = None  # the model a forked worker computes lists for
+
+
+def _chunk(args: tuple[str, int, int, int]) -> tuple[int, np.ndarray, np.ndarray]:
+    mode, start, stop, n = args
+    model = _MODEL
+    rows = np.full((stop - start, n), -1, np.int32)
+    scores = np.full((stop - start, n), -np.inf, np.float32)
+    for i, seed in enumerate(range(start, stop)):
+        found = model.candidates(mode, np.array([seed]), n, set())
+        rows[i, : len(found.rows)] = found.rows
+        scores[i, : len(found.rows)] = found.scores
+    return start, rows, scores
+
+
+def serving_lists(model: ServingModel, mode: str, n: int, workers: int | None = None,
+                  chunk: int = 5000) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``n`` rows and scores of every song in ``mode`` as the server answers them.
+
+    ``model`` must have no lists for ``mode`` yet. With ``workers`` > 1 the rows are split
+    over forked processes (they share the model's memory-mapped files).
+    """
+    global _MODEL
+    if mode in model.neighbours:
+        raise ValueError(f"the model already has {mode} lists")
+    n_items = len(model)
+    n = min(int(n), n_items - 1)
+    workers = max(1, workers or os.cpu_count() or 1)
+    rows = np.empty((n_items, n), np.int32)
+    scores = np.empty((n_items, n), np.float32)
+    tasks = [(mode, s, min(s + chunk, n_items), n) for s in range(0, n_items, chunk)]
+    started, done = time.monotonic(), 0
+    _MODEL = model
+    try:
+        if workers == 1 or len(tasks) == 1:
+            results = map(_chunk, tasks)
+            pool = None
+        else:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+            results = pool.imap_unordered(_chunk, tasks)
+        for start, chunk_rows, chunk_scores in results:
+            rows[start: start + len(chunk_rows)] = chunk_rows
+            scores[start: start + len(chunk_rows)] = chunk_scores
+            done += len(chunk_rows)
+            log.info("%s lists: %d/%d songs (%.0f%%, %.0fs)", mode, done, n_items,
+                     100 * done / n_items, time.monotonic() - started)
+        if pool is not None:
+            pool.close()
+            pool.join()
+    finally:
+        _MODEL = None
+    if (rows < 0).any():
+        raise RuntimeError(f"{mode} lists: the index returned fewer than {n} candidates")
+    return rows, scores
+
+
+def exact_top(model: ServingModel, mode: str, seed: int, n: int) -> np.ndarray:
+    """Exact top-``n`` rows for one seed by scanning every song (recall measurement)."""
+    if mode == "next":
+        scores = model.next_scores(np.array([seed]), np.arange(len(model)))
+    else:
+        vectors = np.asarray(model.in_vectors)
+        norms = np.maximum(np.linalg.norm(vectors, axis=1), 1e-12)
+        scores = (vectors @ vectors[seed]) / norms
+    scores[seed] = -np.inf
+    top = np.argpartition(-scores, n - 1)[:n]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+def list_recall(model: ServingModel, mode: str, rows: np.ndarray, k: int = 10,
+                sample: int = 200, seed: int = 0) -> float:
+    """Mean recall@``k`` of the lists ``rows`` against exact search on sampled songs."""
+    rng = np.random.default_rng(seed)
+    seeds = rng.choice(len(model), size=min(sample, len(model)), replace=False)
+    k = min(k, rows.shape[1])
+    hits = [len(set(rows[s, :k].tolist()) & set(exact_top(model, mode, int(s), k).tolist()))
+            for s in seeds]
+    return float(np.mean(hits)) / k

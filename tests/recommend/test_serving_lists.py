@@ -1,0 +1,96 @@
+"""Large catalogs: neighbour lists computed with the ANN index equal the server's answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys.index import build as build_mod
+from recsys.index.store import ModelStore
+from recsys.recommend.lists import exact_top, list_recall, serving_lists
+from recsys.recommend.model import MODES, ServingModel
+from tests.recommend.conftest import songs_for
+
+
+@pytest.fixture(scope="module", params=["exact", "annoy"])
+def large_store(request, tmp_path_factory, blend_model, planted_playlists):
+    """Bundles built as for a catalog above the exact-lists limit (limit patched to 0)."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(build_mod, "NEIGHBOURS_MAX_SONGS", 0)
+    try:
+        store = ModelStore(tmp_path_factory.mktemp(f"large-{request.param}"))
+        build_mod.build_bundle(store, blend_model, planted_playlists,
+                               songs_for(blend_model.song_ids), backend=request.param,
+                               version="v", list_workers=2)
+    finally:
+        patch.undo()
+    return store
+
+
+def _pair(store) -> tuple[ServingModel, ServingModel]:
+    """(the model as served, the same model with its lists dropped)."""
+    served = ServingModel.open(store.path("v"))
+    bare = ServingModel.open(store.path("v"))
+    bare.neighbours = {}
+    return served, bare
+
+
+def test_manifest_records_approximate_lists(large_store, blend_model):
+    served, bare = _pair(large_store)
+    info = served.manifest["neighbours"]
+    assert info["exact"] is False and info["n"] == build_mod.APPROX_LISTS_N
+    assert sorted(info["modes"]) == sorted(MODES) and set(served.neighbours) == set(MODES)
+    for mode in MODES:
+        rows, scores = served.neighbours[mode]
+        assert rows.shape == (len(blend_model.song_ids), build_mod.APPROX_LISTS_N)
+        assert info["recall_at_10"][mode] == pytest.approx(list_recall(bare, mode, rows),
+                                                           abs=1e-4)
+    if served.manifest["indexes"]["similar"]["backend"] == "exact":
+        assert info["recall_at_10"]["similar"] == 1.0  # exact index: the lists are exact
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lists_are_the_servers_own_answers(large_store, mode):
+    served, bare = _pair(large_store)
+    rows, scores = served.neighbours[mode]
+    for seed in range(0, len(served), 3):
+        want = bare.candidates(mode, np.array([seed]), build_mod.APPROX_LISTS_N, set())
+        assert rows[seed].tolist() == want.rows.tolist()
+        np.testing.assert_allclose(scores[seed], want.scores, rtol=1e-6)
+        assert seed not in rows[seed].tolist()
+        # a one-seed request within the list length is answered from the list, same items
+        got = served.candidates(mode, np.array([seed]), 10, {int(want.rows[0])})
+        assert served._from_lists(mode, seed, 10, {int(want.rows[0])}) is not None
+        assert got.rows.tolist() == want.rows[1:11].tolist()
+
+
+def test_parallel_lists_equal_serial(large_store):
+    _, bare = _pair(large_store)
+    one = serving_lists(bare, "next", 8, workers=1, chunk=50)
+    two = serving_lists(bare, "next", 8, workers=2, chunk=50)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+    with pytest.raises(ValueError):
+        serving_lists(ServingModel.open(large_store.path("v")), "next", 8)
+
+
+def test_exact_top_is_a_scan(large_store):
+    _, bare = _pair(large_store)
+    unit = bare.in_vectors / np.linalg.norm(bare.in_vectors, axis=1, keepdims=True)
+    for seed in (0, 7):
+        cos = unit @ unit[seed]
+        cos[seed] = -np.inf
+        assert exact_top(bare, "similar", seed, 5).tolist() == np.argsort(-cos)[:5].tolist()
+        nxt = bare.next_scores(np.array([seed]), np.arange(len(bare)))
+        nxt[seed] = -np.inf
+        assert exact_top(bare, "next", seed, 5).tolist() == np.argsort(-nxt)[:5].tolist()
+
+
+def test_no_lists_above_the_size_limit(tmp_path, blend_model, planted_playlists, monkeypatch):
+    monkeypatch.setattr(build_mod, "NEIGHBOURS_MAX_SONGS", 0)
+    monkeypatch.setattr(build_mod, "APPROX_LISTS_MAX_SONGS", 10)
+    store = ModelStore(tmp_path)
+    build_mod.build_bundle(store, blend_model, planted_playlists,
+                           songs_for(blend_model.song_ids), backend="exact", version="v")
+    model = ServingModel.open(store.path("v"))
+    assert model.manifest["neighbours"] is None and model.neighbours == {}

@@ -52,7 +52,8 @@ def serving_lists(model: ServingModel, mode: str, n: int, workers: int | None = 
     rows = np.empty((n_items, n), np.int32)
     scores = np.empty((n_items, n), np.float32)
     tasks = [(mode, s, min(s + chunk, n_items), n) for s in range(0, n_items, chunk)]
-    started, done = time.monotonic(), 0
+    started = logged = time.monotonic()
+    done = 0
     _MODEL = model
     try:
         if workers == 1 or len(tasks) == 1:
@@ -65,8 +66,10 @@ def serving_lists(model: ServingModel, mode: str, n: int, workers: int | None = 
             rows[start: start + len(chunk_rows)] = chunk_rows
             scores[start: start + len(chunk_rows)] = chunk_scores
             done += len(chunk_rows)
-            log.info("%s lists: %d/%d songs (%.0f%%, %.0fs)", mode, done, n_items,
-                     100 * done / n_items, time.monotonic() - started)
+            if done == n_items or time.monotonic() - logged >= 30:
+                logged = time.monotonic()
+                log.info("%s lists: %d/%d songs (%.0f%%, %.0fs)", mode, done, n_items,
+                         100 * done / n_items, logged - started)
         if pool is not None:
             pool.close()
             pool.join()

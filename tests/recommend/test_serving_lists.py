@@ -64,9 +64,11 @@ def test_lists_are_the_servers_own_answers(large_store, mode):
         assert got.rows.tolist() == want.rows[1:11].tolist()
 
 
-def test_parallel_lists_equal_serial(large_store):
+def test_parallel_lists_equal_serial(large_store, caplog):
     _, bare = _pair(large_store)
-    one = serving_lists(bare, "next", 8, workers=1, chunk=50)
+    with caplog.at_level("INFO", logger="recsys.index"):
+        one = serving_lists(bare, "next", 8, workers=1, chunk=50)
+    assert f"next lists: {len(bare)}/{len(bare)} songs (100%" in caplog.text  # progress
     two = serving_lists(bare, "next", 8, workers=2, chunk=50)
     np.testing.assert_array_equal(one[0], two[0])
     np.testing.assert_array_equal(one[1], two[1])

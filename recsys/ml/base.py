@@ -74,7 +74,10 @@ class MatrixRecommender:
         out_sc = np.empty((len(rows), k), dtype=np.float32)
         for start in range(0, len(rows), chunk):
             part = rows[start:start + chunk]
-            scores = np.array(self.score_rows(part), dtype=np.float32, copy=True)
+            raw = self.score_rows(part)
+            # float64 scores stay float64: count scores carry a 1e-6 popularity tie-break
+            # that float32 cannot represent on top of counts >= ~8
+            scores = np.array(raw, dtype=np.result_type(raw.dtype, np.float32), copy=True)
             scores[np.arange(len(part)), part] = -np.inf
             idx = np.argpartition(-scores, k - 1, axis=1)[:, :k]
             sc = np.take_along_axis(scores, idx, axis=1)

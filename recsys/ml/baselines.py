@@ -104,10 +104,11 @@ class CountRecommender(MatrixRecommender):
                  pop_counts: np.ndarray) -> None:
         super().__init__(item_ids)
         self.matrix = matrix.tocsr()
-        self._tie = (TIE_BREAK * pop_counts / max(pop_counts.max(), 1.0)).astype(np.float32)
+        # float64: in float32 the tie-break vanishes next to counts >= ~8 (eps(8) ~ 1e-6)
+        self._tie = TIE_BREAK * pop_counts.astype(np.float64) / max(pop_counts.max(), 1.0)
 
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return self.matrix[rows].toarray() + self._tie
+        return self.matrix[rows].toarray().astype(np.float64) + self._tie
 
 
 def transition_recommender(playlists: Sequence[Sequence[int]]) -> CountRecommender:

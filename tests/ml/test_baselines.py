@@ -53,3 +53,12 @@ def test_batch_path_matches_single_path(planted):
     for r in range(0, rec.n_items, 17):
         single = [s for s, _ in rec.recommend([int(rec.item_ids[r])], 5)]
         assert single == list(ids[r])
+
+
+def test_popularity_tie_break_survives_large_counts():
+    # 0 co-occurs 300 times with both 1 and 2; 2 is more popular (extra single-song plays),
+    # so the tie must go to 2 on both paths.  In float32, 300 + 1e-6 * pop / max == 300 and
+    # the tie used to be resolved by row order instead (1 first).
+    rec = cooccurrence_recommender([[0, 1, 2]] * 300 + [[2]] * 50)
+    assert list(rec.topk_ids(np.array([rec.row_of(0)]), 2)[0]) == [2, 1]
+    assert [s for s, _ in rec.recommend([0], 2)] == [2, 1]

@@ -50,12 +50,16 @@ class MatrixRecommender:
         """Dense ``(len(rows), n_items)`` float scores, one row per single seed."""
         raise NotImplementedError
 
+    def score_seeds(self, rows: np.ndarray) -> np.ndarray:
+        """One ``(n_items,)`` score row for several seed rows; default: the sum of their rows."""
+        return self.score_rows(rows).sum(axis=0)
+
     def recommend(self, seeds: Sequence[int], k: int,
                   exclude: Collection[int] = ()) -> list[tuple[int, float]]:
         rows = self.rows_of(seeds)
         if len(rows) == 0 or k <= 0:
             return []
-        scores = self.score_rows(rows).sum(axis=0).astype(np.float64)
+        scores = self.score_seeds(rows).astype(np.float64)
         banned = np.concatenate([rows, self.rows_of(exclude)])
         scores[banned] = -np.inf
         top = _topk_1d(scores, k)

@@ -3,12 +3,12 @@
 Scoring matches :class:`recsys.ml.scoring.W2VNext` (what the offline evaluation measures):
 for seeds ``S`` and candidate ``c``::
 
-    next(c)    = sum_s [ w * in[s].out[c] + wt * log1p(T[s,c]) + wc * log1p(C[s,c]) ]
-                 + |S| * wp * log(count[c])
+    next(c)    = w * mean_s(in[s]).out[c] + wp * log(count[c])
+                 + sum_s [ wt * log1p(T[s,c]) + wc * log1p(C[s,c]) ]
     similar(c) = cos(mean_s unit(in[s]), in[c])
 
 The ``next`` ANN index holds ``[out[c], wp*log(count[c])]`` so that the query
-``[w * sum_s in[s], |S|]`` ranks candidates by the vector part of the score; candidates are the
+``[w * mean_s in[s], 1]`` ranks candidates by the vector part of the score; candidates are the
 ANN results plus the non-zero count neighbours of the seeds, re-scored exactly.
 
 Bundles of catalogs up to 200,000 songs also hold exact top-N neighbour lists per mode
@@ -32,6 +32,8 @@ log = logging.getLogger("recsys.recommend")
 
 MODES = ("similar", "next")
 COLUMNS = ("source", "external_id", "title", "artist")
+# Candidates per term (ANN, each count table) for several seeds, as a multiple of those wanted.
+SESSION_POOL = 4
 # Catalogs up to this size get their metadata decoded once per process (see ServingModel).
 DECODE_MAX_SONGS = 100_000
 
@@ -210,9 +212,11 @@ class ServingModel:
                 query = unit.mean(axis=0)
             rows, scores = self.indexes["similar"].query(query, n, exclude=banned)
             return Scored(rows, scores)
-        query = np.append(self.w2v_weight * self.in_vectors[seeds].sum(axis=0), float(len(seeds)))
-        ann_rows, _ = self.indexes["next"].query(query.astype(np.float32), n, exclude=banned)
-        extra = self._count_neighbours(seeds, n)
+        query = np.append(self.w2v_weight * self._mean_in(seeds), 1.0)
+        # several seeds: the best combined scores lie deeper in each term's own ranking
+        wide = n if len(seeds) == 1 else min(len(self), n * SESSION_POOL)
+        ann_rows, _ = self.indexes["next"].query(query.astype(np.float32), wide, exclude=banned)
+        extra = self._count_neighbours(seeds, wide)
         pool = np.union1d(ann_rows, extra)
         pool = pool[~np.isin(pool, list(banned))] if banned else pool
         scores = self.next_scores(seeds, pool)
@@ -243,12 +247,18 @@ class ServingModel:
             found.append(nz)
         return np.concatenate(found).astype(np.int64)
 
+    def _mean_in(self, seeds: np.ndarray) -> np.ndarray:
+        """Mean input vector of the seeds (computed as W2VNext.score_seeds does)."""
+        if len(seeds) == 1:
+            return np.asarray(self.in_vectors[int(seeds[0])])
+        return self.in_vectors[seeds].mean(axis=0, dtype=np.float64).astype(np.float32)
+
     def next_scores(self, seeds: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Exact ``next`` score of ``rows`` for ``seeds``."""
         if len(rows) == 0:
             return np.empty(0, np.float32)
-        scores = self.w2v_weight * (self.in_vectors[seeds] @ self.out_vectors[rows].T).sum(axis=0)
-        scores = scores + len(seeds) * self.pop_term[rows]
+        scores = self.w2v_weight * (self.out_vectors[rows] @ self._mean_in(seeds))
+        scores = scores + self.pop_term[rows]
         if self.transition_weight:
             t = _gather(self.transitions, seeds, rows)
             scores = scores + self.transition_weight * np.log1p(t).sum(axis=0)

@@ -53,6 +53,39 @@ def test_next_blend_with_transitions_is_directional(planted, planted_model):
         W2VNext(planted_model, None, transition_weight=1.0)
 
 
+def test_next_session_score_by_hand(planted, planted_model):
+    """Several seeds: mean-input-vector dot + popularity once + counts summed over the seeds."""
+    m = planted_model
+    rec = W2VNext(m, planted, w2v_weight=0.7, transition_weight=0.3, cooc_weight=2.0,
+                  pop_weight=0.5)
+    seeds = [int(m.song_ids[r]) for r in (0, 21, 42)]
+    rows = [m.row_of(s) for s in seeds]
+    trans, cooc = np.zeros((len(m), len(m))), np.zeros((len(m), len(m)))
+    for playlist in planted:
+        r = [m.row_of(s) for s in playlist]
+        for a, b in zip(r, r[1:], strict=False):
+            trans[a, b] += 1
+        for a in set(r):
+            for b in set(r) - {a}:
+                cooc[a, b] += 1
+    want = (0.7 * m.in_vectors[rows].mean(axis=0) @ m.out_vectors.T
+            + 0.5 * np.log(np.maximum(m.counts, 1))
+            + 0.3 * np.log1p(trans[rows]).sum(axis=0) + 2.0 * np.log1p(cooc[rows]).sum(axis=0))
+    got = dict(rec.recommend(seeds, 20))
+    assert len(got) == 20 and not set(seeds) & set(got)
+    for song, score in got.items():
+        assert score == pytest.approx(want[m.row_of(song)], abs=1e-4)
+    best = [int(m.song_ids[r]) for r in np.argsort(-np.where(np.isin(np.arange(len(m)), rows),
+                                                             -np.inf, want))[:20]]
+    assert list(got) == best
+    # one seed: the session formula is the single-seed formula
+    single = rec.recommend([seeds[0]], 5)
+    row = rec.score_rows(np.array([rows[0]]))[0]
+    assert [s for s, _ in single] == [int(m.song_ids[r]) for r in
+                                      np.argsort(-np.where(np.arange(len(m)) == rows[0],
+                                                           -np.inf, row))[:5]]
+
+
 def test_heldout_evaluation_beats_popularity():
     data = make_planted(600, seed=11)
     tr, te = split_playlists(data, 0.2, seed=0)

@@ -46,6 +46,28 @@ def test_next_matches_offline_scorer(bundle_store, blend_model, planted_playlist
     assert hits / total >= 0.9
 
 
+def test_session_next_matches_offline_scorer(bundle_store, blend_model, planted_playlists):
+    """Several seeds: the served candidates and scores are the offline session scores."""
+    model = _served(bundle_store)
+    offline = next_recommender(blend_model, planted_playlists)
+    hits = 0
+    sessions = ((0, 1, 2), (103, 207), (315, 419, 400, 5))
+    for session in sessions:
+        seeds = np.array([model.row_of(s) for s in session])
+        got = model.candidates("next", seeds, 10, set())
+        want = offline.recommend(list(session), 10)
+        got_ids = [int(model.song_ids[r]) for r in got.rows]
+        hits += len(set(got_ids) & {s for s, _ in want})
+        assert not set(got_ids) & set(session)
+        expected = dict(offline.recommend(list(session), len(model)))
+        for r, score in zip(got.rows, got.scores, strict=True):
+            assert abs(expected[int(model.song_ids[r])] - score) < 1e-3
+        assert list(got.scores) == sorted(got.scores, reverse=True)
+        if bundle_store.versions()[0] == "exact":  # the same top 10, up to float32 near-ties
+            assert got.scores[-1] >= want[-1][1] - 1e-3
+    assert hits / (10 * len(sessions)) >= 0.9
+
+
 def test_similar_matches_offline_scorer(bundle_store, blend_model):
     model = _served(bundle_store)
     offline = similar_recommender(blend_model)

@@ -35,7 +35,7 @@ SPACE = {
     "vector_size": [64, 128],
     "sample": [1e-3, 1e-4],
     "next_pop_weight": [0.5, 1.0],
-    "next_cooc_weight": [0.0, 1.0, 2.0],
+    "next_cooc_weight": [0.0, 1.0, 2.0, 4.0],
 }
 
 

@@ -88,22 +88,20 @@ class W2VNext(MatrixRecommender):
         if self.w2v_weight != 1.0:
             scores *= self.w2v_weight
         scores += self._pop
-        self._add_counts(scores, rows)
+        for table in self._count_tables():
+            scores += table[rows].toarray()
         return scores
 
     def score_seeds(self, rows: np.ndarray) -> np.ndarray:
         """Session score: mean-input-vector embedding term, counts summed over the seeds."""
         query = self.in_vectors[rows].mean(axis=0, dtype=np.float64).astype(np.float32)
-        scores = (self.w2v_weight * (query @ self.out_vectors.T) + self._pop)[None, :]
-        summed = np.zeros_like(scores)
-        self._add_counts(summed, rows, summed=True)
-        return (scores + summed)[0]
+        scores = self.w2v_weight * (query @ self.out_vectors.T) + self._pop
+        for table in self._count_tables():
+            scores += np.asarray(table[rows].sum(axis=0)).ravel()
+        return scores
 
-    def _add_counts(self, scores: np.ndarray, rows: np.ndarray, summed: bool = False) -> None:
-        for table in (self.transitions, self.cooccurrence):
-            if table is not None:
-                part = table[rows]
-                scores += np.asarray(part.sum(axis=0)) if summed else part.toarray()
+    def _count_tables(self) -> list:
+        return [t for t in (self.transitions, self.cooccurrence) if t is not None]
 
 
 def similar_recommender(model: TrainedModel) -> W2VSimilar:

@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _yesdata import read_playlists  # noqa: E402
 
+from recsys.ml.baselines import cooccurrence_matrix, pair_matrix, popularity_counts  # noqa: E402
 from recsys.ml.evaluate import split_train_val_test  # noqa: E402
 from recsys.ml.settings import TrainSettings  # noqa: E402
 from recsys.ml.train import TrainedModel, train  # noqa: E402
@@ -64,17 +64,11 @@ class Queries:
 
 def counts(playlists: list[list[int]], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dense co-occurrence, transition and popularity counts (songs indexed by id)."""
-    rows = [i for i, p in enumerate(playlists) for _ in set(p)]
-    cols = [s for p in playlists for s in set(p)]
-    inc = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(playlists), n))
-    cooc = (inc.T @ inc).toarray()
-    src = [a for p in playlists for a in p[:-1]]
-    dst = [b for p in playlists for b in p[1:]]
-    trans = sp.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n)).toarray()
-    np.fill_diagonal(cooc, 0)
+    ident = {s: s for s in range(n)}
+    cooc = cooccurrence_matrix(playlists, ident, n).toarray()
+    trans = pair_matrix(playlists, ident, n, window=1).toarray()
     np.fill_diagonal(trans, 0)
-    pop = np.bincount([s for p in playlists for s in p], minlength=n).astype(float)
-    return cooc, trans, pop
+    return cooc, trans, popularity_counts(playlists, ident, n)
 
 
 def learning_curve(train_pl: list[list[int]], q: Queries, n: int, seed: int,

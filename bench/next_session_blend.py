@@ -70,11 +70,11 @@ def main() -> None:
                "sum, a=0.5, b=2 (served until session 3)": blend(0.5, 2.0, mean=False)}
     methods |= {f"mean, a={a}, b={b:g}": blend(a, b, mean=True)
                 for a in (0.5, 1.0) for b in (2.0, 3.0, 4.0, 6.0)}
-    names = list(tasks(val_pl))
-    print("| method | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    todo = tasks(val_pl)
+    print("| method | " + " | ".join(todo) + " |\n|---|" + "---|" * len(todo))
     for name, score in methods.items():
         cells = []
-        for length, queries in tasks(val_pl).values():
+        for length, queries in todo.values():
             hits = 0
             for ctx, target in queries:
                 rows = np.array([s for s in ctx[-length:] if known[s]], dtype=np.int64)

@@ -46,6 +46,10 @@ class BundleNext(MatrixRecommender):
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
         return np.stack([self.m.next_scores(np.array([row]), self._all) for row in rows])
 
+    def score_seeds(self, rows: np.ndarray) -> np.ndarray:
+        """Several seeds (continuation) are scored by the served session formula."""
+        return self.m.next_scores(np.asarray(rows, dtype=np.int64), self._all)
+
 
 def recommender_metrics(similar: MatrixRecommender, nxt: MatrixRecommender, holdout: Playlists,
                         tags: Mapping[int, frozenset[int]] | None, k: int = 10) -> dict[str, Any]:

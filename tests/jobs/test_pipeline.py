@@ -135,3 +135,8 @@ def test_gate_scores_bundles_with_the_served_next_formula(small_db, store, quick
     for i, row in enumerate(rows):
         top = served.candidates("next", np.array([row]), 10, set())
         np.testing.assert_allclose(dense[i, top.rows], top.scores, rtol=1e-5, atol=1e-5)
+    # several seeds (continuation): the session formula, not the sum of single-seed rows
+    session = served.candidates("next", rows, 10, set())
+    joint = BundleNext(served).score_seeds(rows)
+    np.testing.assert_allclose(joint[session.rows], session.scores, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(joint, dense.sum(axis=0))

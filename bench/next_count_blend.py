@@ -1,0 +1,123 @@
+"""Research: which count terms to add to the ``next`` blend (validation splits of yes_big only).
+
+Usage::
+
+    .venv/bin/python bench/next_count_blend.py --seeds 0 1 2          # fixed blends, ~2.5 min/seed
+    .venv/bin/python bench/next_count_blend.py --seeds 0 --search     # + coordinate ascent
+
+Per seed: train = 70%, validation = 10% of playlists (``split_train_val_test``); word2vec =
+``data/train.yaml`` with ``seed=<seed>`` trained on train. Every blend is a weighted sum of dense
+terms, scored on every validation transition (HR@10 / MRR@10):
+
+``dot``  in[s].out[c];  ``lpop``  log count[c];  ``lc``  log1p co-occurrence (playlists with
+both);  ``lr``  log1p co-occurrence with repeats;  ``lt``  log1p transitions s->c;
+``lf`` / ``lb``  log1p forward / backward pair counts weighted exp(-(d-1)/10) over distance d.
+``--search`` starts from the committed blend and moves one weight at a time over a grid (two
+rounds), keeping a change only when validation HR@10 rises by more than 1e-4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _yesdata import read_playlists  # noqa: E402
+from next_variants import Dense, forward_counts, incidence  # noqa: E402
+
+from recsys.ml.baselines import item_index, pair_matrix, popularity_counts  # noqa: E402
+from recsys.ml.evaluate import next_song_metrics, split_train_val_test  # noqa: E402
+from recsys.ml.settings import TrainSettings  # noqa: E402
+from recsys.ml.train import train  # noqa: E402
+
+BLENDS = {
+    "co-occurrence + 0 (baseline)": {"lc": 1.0},
+    "before: dot + 0.5 lpop + 4 lc": {"dot": 1, "lpop": 0.5, "lc": 4},
+    "now: + 1 lt": {"dot": 1, "lpop": 0.5, "lc": 4, "lt": 1},
+    "dot + 0.75 lpop + 4 lc + 0.5 lt": {"dot": 1, "lpop": 0.75, "lc": 4, "lt": 0.5},
+    "dot + 0.75 lpop + 4 lc + 1 lt": {"dot": 1, "lpop": 0.75, "lc": 4, "lt": 1},
+    "dot + 1 lpop + 4 lc + 1 lt": {"dot": 1, "lpop": 1, "lc": 4, "lt": 1},
+    "dot + 0.75 lpop + 4 lc + 1 lt + 2 lf": {"dot": 1, "lpop": 0.75, "lc": 4, "lt": 1, "lf": 2},
+}
+GRID = {"lpop": [0, 0.25, 0.5, 0.75, 1.0], "lc": [0, 1, 2, 3, 4, 6], "lr": [0, 1, 2, 4],
+        "lf": [0, 0.5, 1, 2, 3], "lb": [0, 0.5, 1, 2], "lt": [0, 0.25, 0.5, 1]}
+
+
+def _dense(mat) -> np.ndarray:
+    out = (mat.toarray() if sp.issparse(mat) else mat).astype(np.float32)
+    np.fill_diagonal(out, 0)
+    return out
+
+
+def terms(train_pl, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Item ids, the dense score terms, and a float64 popularity tie-break."""
+    ids = item_index(train_pl)
+    row = {int(s): i for i, s in enumerate(ids)}
+    n = len(ids)
+    pop = popularity_counts(train_pl, row, n).astype(np.float64)
+    xb = incidence(train_pl, row, n)
+    xc = incidence(train_pl, row, n, binary=False)
+    fwd = forward_counts(train_pl, row, n, tau=10)
+    t = {"lc": np.log1p(_dense(xb.T @ xb)), "lr": np.log1p(_dense(xc.T @ xc)),
+         "lf": np.log1p(fwd), "lb": np.log1p(fwd.T.copy()),
+         "lt": np.log1p(_dense(pair_matrix(train_pl, row, n, window=1))),
+         "lpop": np.broadcast_to(np.log(np.maximum(pop, 1)).astype(np.float32), (n, n))}
+    model = train(train_pl, TrainSettings.from_yaml(ROOT / "data" / "train.yaml").replace(
+        seed=seed))
+    pos = np.searchsorted(ids, model.song_ids)
+    vin = np.zeros((n, model.in_vectors.shape[1]), np.float32)
+    vout = np.zeros_like(vin)
+    vin[pos], vout[pos] = model.in_vectors, model.out_vectors
+    t["dot"] = vin @ vout.T
+    return ids, t, 1e-6 * pop / pop.max()
+
+
+def blend_metrics(ids, t, tie, val_pl, w: dict[str, float]) -> tuple[float, float]:
+    """Validation HR@10 and MRR@10 of the blend ``sum_k w[k] * t[k]``."""
+    total = sum(np.float32(v) * t[k] for k, v in w.items() if v) + tie
+    res = next_song_metrics(Dense(ids, total), val_pl, 10)
+    return res["hr@10"], res["mrr@10"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--search", action="store_true")
+    args = ap.parse_args()
+    playlists = read_playlists("yes_big")
+    print("| seed | blend | HR@10 | MRR@10 | HR / co-occurrence |\n|---|---|---|---|---|")
+    for seed in args.seeds:
+        train_pl, val_pl, _ = split_train_val_test(playlists, 0.1, 0.2, seed)
+        ids, t, tie = terms(train_pl, seed)
+
+        def score(w: dict[str, float], case=(ids, t, tie, val_pl)) -> tuple[float, float]:
+            return blend_metrics(*case, w)
+
+        base = None
+        for name, w in BLENDS.items():
+            hr, mrr = score(w)
+            base = base or hr
+            print(f"| {seed} | {name} | {hr:.4f} | {mrr:.4f} | {hr / base:.3f} |", flush=True)
+        if args.search:
+            w = dict(BLENDS["before: dot + 0.5 lpop + 4 lc"], lr=0, lf=0, lb=0, lt=0)
+            best = score(w)[0]
+            for _ in range(2):
+                for key, values in GRID.items():
+                    for v in values:
+                        cand = dict(w, **{key: v})
+                        hr = score(cand)[0]
+                        if hr > best + 1e-4:
+                            best, w = hr, cand
+            print(f"| {seed} | search: {json.dumps(w)} | {best:.4f} | | {best / base:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,8 @@ terms, scored on every validation transition (HR@10 / MRR@10):
 
 ``dot``  in[s].out[c];  ``lpop``  log count[c];  ``lc``  log1p co-occurrence (playlists with
 both);  ``lr``  log1p co-occurrence with repeats;  ``lt``  log1p transitions s->c;
-``lf`` / ``lb``  log1p forward / backward pair counts weighted exp(-(d-1)/10) over distance d.
+``lf`` / ``lb``  log1p forward / backward pair counts weighted exp(-(d-1)/10) over distance d;
+``lf1``  the same forward counts with exp(-(d-1)), d <= 12.
 ``--search`` starts from the committed blend and moves one weight at a time over a grid (two
 rounds), keeping a change only when validation HR@10 rises by more than 1e-4.
 """
@@ -40,15 +41,17 @@ from recsys.ml.train import train  # noqa: E402
 
 BLENDS = {
     "co-occurrence + 0 (baseline)": {"lc": 1.0},
-    "before: dot + 0.5 lpop + 4 lc": {"dot": 1, "lpop": 0.5, "lc": 4},
-    "now: + 1 lt": {"dot": 1, "lpop": 0.5, "lc": 4, "lt": 1},
-    "dot + 0.75 lpop + 4 lc + 0.5 lt": {"dot": 1, "lpop": 0.75, "lc": 4, "lt": 0.5},
+    "session 3: dot + 0.5 lpop + 4 lc": {"dot": 1, "lpop": 0.5, "lc": 4},
+    "dot + 0.5 lpop + 4 lc + 1 lt": {"dot": 1, "lpop": 0.5, "lc": 4, "lt": 1},
+    "dot + 0.5 lpop + 4 lc + 2 lt": {"dot": 1, "lpop": 0.5, "lc": 4, "lt": 2},
+    "dot + 0.5 lpop + 4 lc + 3 lt": {"dot": 1, "lpop": 0.5, "lc": 4, "lt": 3},
+    "dot + 0.5 lpop + 4 lc + 4 lt": {"dot": 1, "lpop": 0.5, "lc": 4, "lt": 4},
     "dot + 0.75 lpop + 4 lc + 1 lt": {"dot": 1, "lpop": 0.75, "lc": 4, "lt": 1},
-    "dot + 1 lpop + 4 lc + 1 lt": {"dot": 1, "lpop": 1, "lc": 4, "lt": 1},
     "dot + 0.75 lpop + 4 lc + 1 lt + 2 lf": {"dot": 1, "lpop": 0.75, "lc": 4, "lt": 1, "lf": 2},
+    "dot + 0.5 lpop + 4 lc + 3 lf1": {"dot": 1, "lpop": 0.5, "lc": 4, "lf1": 3},
 }
 GRID = {"lpop": [0, 0.25, 0.5, 0.75, 1.0], "lc": [0, 1, 2, 3, 4, 6], "lr": [0, 1, 2, 4],
-        "lf": [0, 0.5, 1, 2, 3], "lb": [0, 0.5, 1, 2], "lt": [0, 0.25, 0.5, 1]}
+        "lf": [0, 0.5, 1, 2, 3], "lb": [0, 0.5, 1, 2], "lt": [0, 0.5, 1, 2, 3, 4]}
 
 
 def _dense(mat) -> np.ndarray:
@@ -66,8 +69,9 @@ def terms(train_pl, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.nd
     xb = incidence(train_pl, row, n)
     xc = incidence(train_pl, row, n, binary=False)
     fwd = forward_counts(train_pl, row, n, tau=10)
+    fwd1 = forward_counts(train_pl, row, n, tau=1, max_d=12)
     t = {"lc": np.log1p(_dense(xb.T @ xb)), "lr": np.log1p(_dense(xc.T @ xc)),
-         "lf": np.log1p(fwd), "lb": np.log1p(fwd.T.copy()),
+         "lf": np.log1p(fwd), "lb": np.log1p(fwd.T.copy()), "lf1": np.log1p(fwd1),
          "lt": np.log1p(_dense(pair_matrix(train_pl, row, n, window=1))),
          "lpop": np.broadcast_to(np.log(np.maximum(pop, 1)).astype(np.float32), (n, n))}
     model = train(train_pl, TrainSettings.from_yaml(ROOT / "data" / "train.yaml").replace(
@@ -107,7 +111,7 @@ def main() -> None:
             base = base or hr
             print(f"| {seed} | {name} | {hr:.4f} | {mrr:.4f} | {hr / base:.3f} |", flush=True)
         if args.search:
-            w = dict(BLENDS["before: dot + 0.5 lpop + 4 lc"], lr=0, lf=0, lb=0, lt=0)
+            w = dict(BLENDS["session 3: dot + 0.5 lpop + 4 lc"], lr=0, lf=0, lb=0, lt=0)
             best = score(w)[0]
             for _ in range(2):
                 for key, values in GRID.items():

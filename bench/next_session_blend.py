@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/next_session_blend.py [--seed 0]
+    .venv/bin/python bench/next_session_blend.py [--seed 0] [--transitions]
 
 Split 70/10/20 (:func:`recsys.ml.evaluate.split_train_val_test`), counts and word2vec
 (``data/train.yaml``) fitted on train, everything scored on validation, HR@10:
@@ -15,7 +15,9 @@ The context songs are excluded from the candidates; unknown targets are misses. 
 summed log1p co-occurrence; ``sum`` = the per-seed blends summed whole (the formula served until
 session 3: ``|S|`` embedding and popularity terms); ``mean`` = ``mean_s(in[s]).out + a log count
 + b sum_s log1p cooc`` (the formula served now), for popularity weights ``a`` and co-occurrence
-weights ``b``.  Findings are summarised in docs/ml.md ("Third round").
+weights ``b``.  ``--transitions`` scores the served formula with ``a=0.5, b=4`` and transition
+weights ``t`` instead (``+ t sum_s log1p transitions``).  Findings are summarised in docs/ml.md
+("Third round", "Fourth round").
 """
 
 from __future__ import annotations
@@ -49,27 +51,34 @@ def tasks(playlists: list[list[int]]) -> dict[str, tuple[int, list]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--transitions", action="store_true")
     args = ap.parse_args()
     playlists = read_playlists("yes_big")
     n = max(max(p) for p in playlists) + 1
     train_pl, val_pl, _ = split_train_val_test(playlists, 0.1, 0.2, args.seed)
-    cooc, _, pop = counts(train_pl, n)
-    lc, lpop, known = np.log1p(cooc), np.log(np.maximum(pop, 1)), pop > 0
+    cooc, trans, pop = counts(train_pl, n)
+    lc, lt, lpop, known = np.log1p(cooc), np.log1p(trans), np.log(np.maximum(pop, 1)), pop > 0
     base = TrainSettings.from_yaml(ROOT / "data" / "train.yaml").replace(seed=args.seed)
     vin, vout = dense_vectors(train(train_pl, base), n, directed=False)
 
-    def blend(a: float, b: float, mean: bool):
+    def blend(a: float, b: float, mean: bool, t: float = 0.0):
         def score(ctx: np.ndarray) -> np.ndarray:
             if mean:
-                return vin[ctx].mean(axis=0) @ vout.T + a * lpop + b * lc[ctx].sum(axis=0)
+                return (vin[ctx].mean(axis=0) @ vout.T + a * lpop + b * lc[ctx].sum(axis=0)
+                        + (t * lt[ctx].sum(axis=0) if t else 0.0))
             return (vin[ctx].sum(axis=0) @ vout.T + len(ctx) * a * lpop
                     + b * lc[ctx].sum(axis=0))
         return score
 
     methods = {"summed log1p co-occurrence": lambda ctx: lc[ctx].sum(axis=0) + 1e-6 * pop,
                "sum, a=0.5, b=2 (served until session 3)": blend(0.5, 2.0, mean=False)}
-    methods |= {f"mean, a={a}, b={b:g}": blend(a, b, mean=True)
-                for a in (0.5, 1.0) for b in (2.0, 3.0, 4.0, 6.0)}
+    if args.transitions:
+        methods = {"summed log1p co-occurrence": methods["summed log1p co-occurrence"]}
+        methods |= {f"mean, a=0.5, b=4, t={t:g}": blend(0.5, 4.0, mean=True, t=t)
+                    for t in (0.0, 1.0, 2.0, 3.0)}
+    else:
+        methods |= {f"mean, a={a}, b={b:g}": blend(a, b, mean=True)
+                    for a in (0.5, 1.0) for b in (2.0, 3.0, 4.0, 6.0)}
     todo = tasks(val_pl)
     print("| method | " + " | ".join(todo) + " |\n|---|" + "---|" * len(todo))
     for name, score in methods.items():

@@ -6,7 +6,7 @@ Layout of a bundle (all arrays are ``.npy``, loaded memory-mapped):
 * ``in_vectors``, ``out_vectors``, ``counts`` (training occurrences per row),
 * ``transitions.*`` and ``cooc.*``: CSR count tables (directed next-song pairs; playlists
   containing both songs) used by the ``next`` score, candidates and explanations
-  (``cooc_scoring.*`` too when the score counts co-occurrence within a window),
+  (``cooc_scoring.*`` too when the score counts pairs: within a window, or plays with repeats),
 * string columns ``source``, ``external_id``, ``title``, ``artist``, and ``song_json`` (each
   song's public JSON object, pre-serialised: large catalogs join responses from it),
 * ANN indexes ``similar`` (cosine on input vectors) and ``next`` (dot product on output
@@ -180,9 +180,10 @@ def build_bundle(
         writer.add_array("counts", np.asarray(model.counts, dtype=np.int64))
         _add_csr(writer, "transitions", pair_matrix(playlists, row_of, len(ids), window=1))
         _add_csr(writer, "cooc", cooccurrence_matrix(playlists, row_of, len(ids), window=0))
-        if model.settings.cooc_window > 0:  # the next score counts pairs within a window
+        s = model.settings
+        if s.cooc_window > 0 or s.cooc_repeats:  # the next score counts pairs, not playlists
             _add_csr(writer, "cooc_scoring", cooccurrence_matrix(
-                playlists, row_of, len(ids), window=model.settings.cooc_window))
+                playlists, row_of, len(ids), window=s.cooc_window, repeats=s.cooc_repeats))
         columns = {c: [str(songs[int(i)].get(c, "")) for i in ids] for c in SONG_COLUMNS}
         for column, values in columns.items():
             writer.add_strings(column, values)

@@ -62,10 +62,12 @@ def pair_matrix(playlists: Iterable[Sequence[int]], row_of: Mapping[int, int], n
 
 
 def cooccurrence_matrix(playlists: Iterable[Sequence[int]], row_of: Mapping[int, int],
-                        n_items: int, window: int = 0) -> sp.csr_matrix:
+                        n_items: int, window: int = 0, repeats: bool = False) -> sp.csr_matrix:
     """Symmetric co-occurrence counts.
 
-    ``window=0``: number of playlists containing both songs (whole-playlist).
+    ``window=0``: number of playlists containing both songs (whole-playlist); with
+    ``repeats``, pairs of plays instead: ``sum_p n_p(a) * n_p(b)`` (a song played 3 times
+    and another played twice in one playlist add 6).
     ``window>0``: pairs at distance ``<= window`` in either direction.
     """
     if window > 0:
@@ -74,7 +76,8 @@ def cooccurrence_matrix(playlists: Iterable[Sequence[int]], row_of: Mapping[int,
     ok = rows >= 0
     inc = sp.coo_matrix((np.ones(int(ok.sum()), np.float32), (pids[ok], rows[ok])),
                         shape=(int(pids.max()) + 1 if len(pids) else 0, n_items)).tocsr()
-    inc.data[:] = 1.0  # binary incidence: repeated songs count once per playlist
+    if not repeats:
+        inc.data[:] = 1.0  # binary incidence: repeated songs count once per playlist
     co = (inc.T @ inc).tocsr()
     co.setdiag(0)
     co.eliminate_zeros()

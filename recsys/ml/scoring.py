@@ -63,7 +63,7 @@ class W2VNext(MatrixRecommender):
     def __init__(self, model: TrainedModel, playlists: Sequence[Sequence[int]] | None = None,
                  w2v_weight: float = 1.0, transition_weight: float = 0.0,
                  cooc_weight: float = 0.0, pop_weight: float = 0.0,
-                 cooc_window: int = 0) -> None:
+                 cooc_window: int = 0, cooc_repeats: bool = False) -> None:
         super().__init__(model.song_ids)
         self.in_vectors = model.in_vectors
         self.out_vectors = model.out_vectors
@@ -79,7 +79,8 @@ class W2VNext(MatrixRecommender):
             mat.data = np.log1p(mat.data) * transition_weight
             self.transitions = mat
         if cooc_weight:
-            mat = cooccurrence_matrix(playlists, self._row, self.n_items, window=cooc_window)
+            mat = cooccurrence_matrix(playlists, self._row, self.n_items, window=cooc_window,
+                                      repeats=cooc_repeats)
             mat.data = np.log1p(mat.data) * cooc_weight
             self.cooccurrence = mat
 
@@ -115,4 +116,5 @@ def next_recommender(model: TrainedModel, playlists: Sequence[Sequence[int]] | N
     s = settings or model.settings
     return W2VNext(model, playlists, w2v_weight=s.next_w2v_weight,
                    transition_weight=s.next_transition_weight, cooc_weight=s.next_cooc_weight,
-                   pop_weight=s.next_pop_weight, cooc_window=s.cooc_window)
+                   pop_weight=s.next_pop_weight, cooc_window=s.cooc_window,
+                   cooc_repeats=s.cooc_repeats)

@@ -23,7 +23,9 @@ class TrainSettings:
     ``next_*`` fields configure :class:`recsys.ml.scoring.W2VNext`:
     ``score = next_w2v_weight * in[seed].out[cand] + next_transition_weight *
     log1p(transitions[seed, cand]) + next_cooc_weight * log1p(cooc[seed, cand])
-    + next_pop_weight * log(count[cand])``.
+    + next_pop_weight * log(count[cand])``. ``cooc`` counts the playlists holding both songs
+    (``cooc_window`` 0), pairs within ``cooc_window`` songs, or, with ``cooc_repeats``, the
+    pairs of plays in whole playlists (``sum_p n_p(seed) * n_p(cand)``).
     """
 
     vector_size: int = 64
@@ -44,6 +46,7 @@ class TrainSettings:
     next_cooc_weight: float = 0.0
     next_pop_weight: float = 0.0
     cooc_window: int = 0
+    cooc_repeats: bool = False
 
     def __post_init__(self) -> None:
         errors = []
@@ -65,6 +68,9 @@ class TrainSettings:
             errors.append(f"seed must be >= 0, got {self.seed}")
         if self.cooc_window < 0:
             errors.append(f"cooc_window must be >= 0 (0 = whole playlist), got {self.cooc_window}")
+        if self.cooc_repeats and self.cooc_window:
+            errors.append("cooc_repeats applies to whole playlists (cooc_window 0); windowed "
+                          "pairs already count every play")
         for name in ("next_w2v_weight", "next_transition_weight", "next_cooc_weight",
                      "next_pop_weight"):
             if getattr(self, name) < 0:

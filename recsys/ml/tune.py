@@ -1,7 +1,7 @@
 """Hyper-parameter search on a validation split (never the test split).
 
 The space maps :class:`TrainSettings` field names to candidate values.  Keys
-that only change *scoring* (``next_*`` weights, ``cooc_window``) are evaluated
+that only change *scoring* (``next_*`` weights, ``cooc_window``, ``cooc_repeats``) are evaluated
 for every trained model without retraining, so a space of ``T`` training
 combinations x ``B`` blend combinations costs ``T`` trainings.
 """
@@ -22,7 +22,7 @@ from recsys.ml.train import train
 log = logging.getLogger("recsys.ml")
 
 SCORING_KEYS = frozenset({"next_w2v_weight", "next_transition_weight", "next_cooc_weight",
-                          "next_pop_weight", "cooc_window"})
+                          "next_pop_weight", "cooc_window", "cooc_repeats"})
 
 DEFAULT_SPACE: dict[str, list[Any]] = {
     # training (Caselles-Dupre et al. 2018: these matter for recommendation)

@@ -46,6 +46,17 @@ def test_cooccurrence_whole_playlist_and_windowed():
     assert [s for s, _ in rec.recommend([7], 2)] == [9, 5]
 
 
+def test_cooccurrence_with_repeats_counts_pairs_of_plays():
+    row_of = {5: 0, 7: 1, 9: 2, 11: 3}
+    r = cooccurrence_matrix(PLAYLISTS + [[5, 9, 9, 5, 5]], row_of, 4, repeats=True).toarray()
+    assert np.array_equal(r, r.T) and np.trace(r) == 0
+    # 5 and 9: 1*1 in [5,7,9], 2*1 in [9,5,5], 3*2 in [5,9,9,5,5]
+    assert r[0, 2] == 1 + 2 + 6
+    assert r[1, 2] == 2 and r[0, 1] == 1 and r[3].sum() == 0
+    binary = cooccurrence_matrix(PLAYLISTS + [[5, 9, 9, 5, 5]], row_of, 4).toarray()
+    assert binary[0, 2] == 3
+
+
 def test_batch_path_matches_single_path(planted):
     rec = cooccurrence_recommender(planted)
     rows = np.arange(rec.n_items)

@@ -29,6 +29,12 @@ def test_bad_overrides_raise(bad):
         TrainSettings().with_overrides([bad])
 
 
+def test_cooc_repeats_needs_whole_playlists():
+    assert TrainSettings().with_overrides(["cooc_repeats=true"]).cooc_repeats is True
+    with pytest.raises(ValueError, match="cooc_repeats applies to whole playlists"):
+        TrainSettings().with_overrides(["cooc_repeats=true", "cooc_window=3"])
+
+
 def test_unknown_key_message_lists_valid_keys():
     with pytest.raises(ValueError, match="unknown training setting.*vector_size"):
         TrainSettings.from_dict({"size": 10})

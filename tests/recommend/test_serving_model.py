@@ -97,3 +97,31 @@ def test_explain_counts_shared_playlists(bundle_store, planted_playlists):
     why = model.explain(np.array([model.row_of(seed)]), np.array([model.row_of(other)]))
     assert why == [{"playlists_with_seeds": expected, "times_after_seeds": follows}]
     assert expected > 0
+
+
+def test_cooc_repeats_bundle_serves_the_offline_scores(tmp_path, blend_model,
+                                                       planted_playlists):
+    """``cooc_repeats``: the bundle's scoring table counts pairs of plays, as offline."""
+    import dataclasses
+
+    from recsys.index.build import build_bundle
+    from recsys.index.store import ModelStore
+    from tests.recommend.conftest import songs_for
+
+    repeated = [[0, 1, 0, 2, 0], [103, 104, 103], [207, 0, 207]]
+    playlists = list(planted_playlists) + repeated
+    model = dataclasses.replace(
+        blend_model, settings=blend_model.settings.replace(cooc_repeats=True, next_cooc_weight=2.0))
+    store = ModelStore(tmp_path)
+    build_bundle(store, model, playlists, songs_for(model.song_ids), backend="exact",
+                 version="v", metrics={}, data_snapshot={})
+    served = ServingModel.open(store.path("v"))
+    r0, r1 = served.row_of(0), served.row_of(1)
+    assert served.cooc_scoring[r0, r1] == served.cooc[r0, r1] + 2  # [0,1,0,2,0]: 3*1 vs 1
+    offline = next_recommender(model, playlists)
+    for session in ((0,), (103, 207), (0, 1, 2)):
+        seeds = np.array([served.row_of(s) for s in session])
+        got = served.candidates("next", seeds, 10, set())
+        expected = dict(offline.recommend(list(session), len(served)))
+        for r, score in zip(got.rows, got.scores, strict=True):
+            assert abs(expected[int(served.song_ids[r])] - score) < 1e-3

@@ -49,6 +49,9 @@ BLENDS = {
     "dot + 0.75 lpop + 4 lc + 1 lt": {"dot": 1, "lpop": 0.75, "lc": 4, "lt": 1},
     "dot + 0.75 lpop + 4 lc + 1 lt + 2 lf": {"dot": 1, "lpop": 0.75, "lc": 4, "lt": 1, "lf": 2},
     "dot + 0.5 lpop + 4 lc + 3 lf1": {"dot": 1, "lpop": 0.5, "lc": 4, "lf1": 3},
+    "dot + 0.5 lpop + 4 lr + 3 lt": {"dot": 1, "lpop": 0.5, "lr": 4, "lt": 3},
+    "dot + 1 lpop + 4 lr + 4 lt (session-4 default)": {"dot": 1, "lpop": 1, "lr": 4, "lt": 4},
+    "dot + 1 lpop + 6 lr + 4 lt": {"dot": 1, "lpop": 1, "lr": 6, "lt": 4},
 }
 GRID = {"lpop": [0, 0.25, 0.5, 0.75, 1.0], "lc": [0, 1, 2, 3, 4, 6], "lr": [0, 1, 2, 4],
         "lf": [0, 0.5, 1, 2, 3], "lb": [0, 0.5, 1, 2], "lt": [0, 0.5, 1, 2, 3, 4]}

@@ -16,8 +16,9 @@ summed log1p co-occurrence; ``sum`` = the per-seed blends summed whole (the form
 session 3: ``|S|`` embedding and popularity terms); ``mean`` = ``mean_s(in[s]).out + a log count
 + b sum_s log1p cooc`` (the formula served now), for popularity weights ``a`` and co-occurrence
 weights ``b``.  ``--transitions`` scores the served formula with ``a=0.5, b=4`` and transition
-weights ``t`` instead (``+ t sum_s log1p transitions``).  Findings are summarised in docs/ml.md
-("Third round", "Fourth round").
+weights ``t`` instead (``+ t sum_s log1p transitions``), and two blends with co-occurrence
+counted with repeats (``a=1, b=4, t=4`` and ``a=0.5, b=4, t=3``).  Findings are summarised
+in docs/ml.md ("Third round", "Fourth round").
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _yesdata import read_playlists  # noqa: E402
 from next_local import counts, dense_vectors  # noqa: E402
 
+from recsys.ml.baselines import cooccurrence_matrix  # noqa: E402
 from recsys.ml.evaluate import split_train_val_test  # noqa: E402
 from recsys.ml.settings import TrainSettings  # noqa: E402
 from recsys.ml.train import train  # noqa: E402
@@ -61,10 +63,10 @@ def main() -> None:
     base = TrainSettings.from_yaml(ROOT / "data" / "train.yaml").replace(seed=args.seed)
     vin, vout = dense_vectors(train(train_pl, base), n, directed=False)
 
-    def blend(a: float, b: float, mean: bool, t: float = 0.0):
+    def blend(a: float, b: float, mean: bool, t: float = 0.0, cooc: np.ndarray = lc):
         def score(ctx: np.ndarray) -> np.ndarray:
             if mean:
-                return (vin[ctx].mean(axis=0) @ vout.T + a * lpop + b * lc[ctx].sum(axis=0)
+                return (vin[ctx].mean(axis=0) @ vout.T + a * lpop + b * cooc[ctx].sum(axis=0)
                         + (t * lt[ctx].sum(axis=0) if t else 0.0))
             return (vin[ctx].sum(axis=0) @ vout.T + len(ctx) * a * lpop
                     + b * lc[ctx].sum(axis=0))
@@ -76,6 +78,10 @@ def main() -> None:
         methods = {"summed log1p co-occurrence": methods["summed log1p co-occurrence"]}
         methods |= {f"mean, a=0.5, b=4, t={t:g}": blend(0.5, 4.0, mean=True, t=t)
                     for t in (0.0, 1.0, 2.0, 3.0)}
+        ident = {s: s for s in range(n)}
+        lr = np.log1p(cooccurrence_matrix(train_pl, ident, n, repeats=True).toarray())
+        methods["mean, a=1, repeats b=4, t=4"] = blend(1.0, 4.0, mean=True, t=4.0, cooc=lr)
+        methods["mean, a=0.5, repeats b=4, t=3"] = blend(0.5, 4.0, mean=True, t=3.0, cooc=lr)
     else:
         methods |= {f"mean, a={a}, b={b:g}": blend(a, b, mean=True)
                     for a in (0.5, 1.0) for b in (2.0, 3.0, 4.0, 6.0)}

@@ -33,8 +33,9 @@ DEFAULT_SPACE: dict[str, list[Any]] = {
     "epochs": [10, 20],
     # scoring only (no retraining)
     "next_pop_weight": [0.0, 0.5, 1.0],
-    "next_cooc_weight": [0.0, 1.0, 2.0, 4.0],
-    "next_transition_weight": [0.0, 1.0, 2.0, 3.0],
+    "next_cooc_weight": [0.0, 2.0, 4.0],
+    "next_transition_weight": [0.0, 1.0, 2.0, 3.0, 4.0],
+    "cooc_repeats": [False, True],
 }
 
 

@@ -35,9 +35,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _yesdata import read_playlists  # noqa: E402
-from next_variants import Dense, forward_counts, incidence  # noqa: E402
+from next_variants import Dense, forward_counts  # noqa: E402
 
-from recsys.ml.baselines import item_index, pair_matrix, popularity_counts  # noqa: E402
+from recsys.ml.baselines import (  # noqa: E402
+    cooccurrence_matrix,
+    item_index,
+    pair_matrix,
+    popularity_counts,
+)
 from recsys.ml.evaluate import next_song_metrics, split_train_val_test  # noqa: E402
 from recsys.ml.settings import TrainSettings  # noqa: E402
 from recsys.ml.train import train  # noqa: E402
@@ -75,11 +80,11 @@ def terms(train_pl, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.nd
     row = {int(s): i for i, s in enumerate(ids)}
     n = len(ids)
     pop = popularity_counts(train_pl, row, n).astype(np.float64)
-    xb = incidence(train_pl, row, n)
-    xc = incidence(train_pl, row, n, binary=False)
     fwd = forward_counts(train_pl, row, n, tau=10)
     fwd1 = forward_counts(train_pl, row, n, tau=1, max_d=12)
-    t = {"lc": np.log1p(_dense(xb.T @ xb)), "lr": np.log1p(_dense(xc.T @ xc)),
+    # the co-occurrence tables the served blend uses (binary, and pairs of plays)
+    t = {"lc": np.log1p(_dense(cooccurrence_matrix(train_pl, row, n))),
+         "lr": np.log1p(_dense(cooccurrence_matrix(train_pl, row, n, repeats=True))),
          "lf": np.log1p(fwd), "lb": np.log1p(fwd.T.copy()), "lf1": np.log1p(fwd1),
          "lt": np.log1p(_dense(pair_matrix(train_pl, row, n, window=1))),
          "lpop": np.broadcast_to(np.log(np.maximum(pop, 1)).astype(np.float32), (n, n))}

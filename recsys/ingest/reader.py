@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from recsys.db.models import ImportRun, Playlist, PlaylistItem, Song, Tag
-from recsys.ingest.writer import raw_rows
+from recsys.ingest.fastinsert import raw_rows
 
 
 def iter_playlist_batches(

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from recsys.db import migrate
 from recsys.db.session import make_engine
-from recsys.ingest import IngestError, import_yes, writer
+from recsys.ingest import IngestError, fastinsert, import_yes, writer
 from recsys.ingest.yes import parse_yes_dir
 from tests.ingest.conftest import counts
 
@@ -36,7 +36,7 @@ EXPECTED_TAGS = [("0", "pop"), ("0", "rock"), ("1", "rock"), ("2", "rock"), ("3"
 
 def test_rows_without_json_each_are_the_same(engine, yes_tiny, monkeypatch):
     """SQLite without JSON functions (and PostgreSQL) expand the runs into rows."""
-    monkeypatch.setattr(writer, "_sqlite_has_json", lambda conn: False)
+    monkeypatch.setattr(fastinsert, "_sqlite_has_json", lambda conn: False)
     import_yes(engine, yes_tiny, "tiny", progress=False)
     assert _rows(engine) == {"items": EXPECTED_ITEMS, "tags": EXPECTED_TAGS}
 
@@ -50,7 +50,7 @@ def test_rows_with_progress_bar_batches(engine, yes_tiny, monkeypatch):
         return bars[-1]
 
     monkeypatch.setattr(writer, "make_progress", visible_bar)
-    monkeypatch.setattr(writer, "BATCH_ROWS", 2)
+    monkeypatch.setattr(fastinsert, "BATCH_ROWS", 2)
     import_yes(engine, yes_tiny, "tiny", progress=True)
     assert _rows(engine) == {"items": EXPECTED_ITEMS, "tags": EXPECTED_TAGS}
     assert bars[0].n == bars[0].total == 6 + 4 + 10
@@ -169,8 +169,8 @@ def test_sqlite_without_rowid_migration_keeps_rows(sqlite_url, yes_tiny):
 def test_bulk_insert_runs_any_keys(engine, monkeypatch, json_each):
     """Gaps (short and long), decreasing keys, empty runs and chunk limits keep every row."""
     if not json_each:
-        monkeypatch.setattr(writer, "_sqlite_has_json", lambda conn: False)
-    monkeypatch.setattr(writer, "RUNS_PER_STATEMENT", 3)
+        monkeypatch.setattr(fastinsert, "_sqlite_has_json", lambda conn: False)
+    monkeypatch.setattr(fastinsert, "RUNS_PER_STATEMENT", 3)
     runs = [(1, [10, 11]), (2, []), (3, [12]), (5, [13, 14, 15]), (40, [16]), (41, [17]),
             (42, [18]), (43, [19]), (7, [20, 21]), (8, [])]
     ids = {v: v * 100 for _k, vals in runs for v in vals}
@@ -179,8 +179,8 @@ def test_bulk_insert_runs_any_keys(engine, monkeypatch, json_each):
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE t_runs3 (k INTEGER, i INTEGER, v INTEGER)")
         conn.exec_driver_sql("CREATE TABLE t_runs2 (k INTEGER, v INTEGER)")
-        writer.bulk_insert_runs(conn, "t_runs3", ("k", "i", "v"), runs, None, value_ids=ids)
-        writer.bulk_insert_runs(conn, "t_runs2", ("k", "v"), runs, None)
+        fastinsert.bulk_insert_runs(conn, "t_runs3", ("k", "i", "v"), runs, None, value_ids=ids)
+        fastinsert.bulk_insert_runs(conn, "t_runs2", ("k", "v"), runs, None)
         got3 = conn.exec_driver_sql("SELECT k, i, v FROM t_runs3").all()
         got2 = conn.exec_driver_sql("SELECT k, v FROM t_runs2").all()
     assert sorted(map(tuple, got3)) == sorted(expected3)
@@ -189,10 +189,10 @@ def test_bulk_insert_runs_any_keys(engine, monkeypatch, json_each):
 
 def test_run_chunks_pad_short_gaps_and_split_long_ones():
     text = str
-    chunks = list(writer._run_chunks([(1, [5]), (3, [6, 7]), (30, [8]), (2, [])], text))
+    chunks = list(fastinsert._run_chunks([(1, [5]), (3, [6, 7]), (30, [8]), (2, [])], text))
     assert chunks == [(1, "[[5],[],[6,7]]"), (30, "[[8]]"), (2, "[[]]")]
     with pytest.raises(TypeError):
-        list(writer._run_chunks([("1", [5])], text))
+        list(fastinsert._run_chunks([("1", [5])], text))
 
 
 WEIRD = ["0", "".join(map(chr, range(1, 32))), 'a"b\\c/d', "é€😀𝄞", "\u2028\u2029", " x ",
@@ -208,9 +208,9 @@ def test_bulk_insert_column_keeps_every_string(engine, values):
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE TABLE t_col (id {key}, src TEXT, v TEXT)")
         conn.exec_driver_sql(f"CREATE TABLE t_col1 (id {key}, v TEXT)")
-        writer.bulk_insert_column(conn, "t_col", {"src": "s'1"}, "v", values, None)
-        writer.bulk_insert_column(conn, "t_col1", {}, "v", values, None)
-        writer.bulk_insert_column(conn, "t_col1", {}, "v", [], None)
+        fastinsert.bulk_insert_column(conn, "t_col", {"src": "s'1"}, "v", values, None)
+        fastinsert.bulk_insert_column(conn, "t_col1", {}, "v", values, None)
+        fastinsert.bulk_insert_column(conn, "t_col1", {}, "v", [], None)
         rows = conn.exec_driver_sql("SELECT src, v FROM t_col ORDER BY id").all()
         rows1 = conn.exec_driver_sql("SELECT v FROM t_col1 ORDER BY id").scalars().all()
     assert [tuple(r) for r in rows] == [("s'1", v) for v in values]

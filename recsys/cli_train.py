@@ -98,11 +98,20 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
 @settings_options
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated split seeds.")
 @click.option("--source", default=None, help="Evaluate on one source only.")
+@click.option("--test", "test_path", type=click.Path(exists=True), default=None,
+              help="Score on these playlists (never imported) and train on all the database's.")
+@click.option("--test-format", type=click.Choice(["yes", "csv", "jsonl"]), default=None,
+              help="Format of --test (default: from its name; a directory or .txt is yes).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the full results as JSON to this file.")
 @with_appcontext
-def evaluate_cmd(config_path, overrides, seeds, source, json_path) -> None:
-    """Offline evaluation: every method side by side on seeded held-out splits."""
+def evaluate_cmd(config_path, overrides, seeds, source, test_path, test_format,
+                 json_path) -> None:
+    """Offline evaluation: every method side by side on seeded held-out splits.
+
+    With --test, every method is trained on the database's playlists (of --source) and
+    scored on the file's playlists instead; the seeds then vary word2vec's initialisation.
+    """
     from recsys.jobs import data
     from recsys.ml.compare import compare_methods, format_summary
 
@@ -112,15 +121,39 @@ def evaluate_cmd(config_path, overrides, seeds, source, json_path) -> None:
     playlists = data.load_playlists(engine, part="all", source=source)
     if len(playlists) < 10:
         raise click.ClickException("not enough playlists to evaluate; import data first")
+    test = _external_test(engine, test_path, test_format, source, playlists) if test_path else None
     result = compare_methods(playlists, data.load_tags(engine), settings, seed_list,
-                             on_seed=lambda s: click.echo(f"seed {s} done", err=True))
-    click.echo(f"{len(playlists)} playlists, seeds {seed_list}, test = 20% (mean ± std)\n")
+                             on_seed=lambda s: click.echo(f"seed {s} done", err=True),
+                             test=test.playlists if test else None)
+    if test:
+        result["test"] = test.as_dict()
+        click.echo(f"{len(playlists)} training playlists, word2vec seeds {seed_list}")
+        click.echo(test.summary() + " (mean ± std)\n")
+    else:
+        click.echo(f"{len(playlists)} playlists, seeds {seed_list}, test = 20% (mean ± std)\n")
     click.echo(format_summary(result["summary"]))
     for name, value in result["ratios"].items():
         click.echo(f"{name}: {value:.3f}")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(result, indent=2))
+
+
+def _external_test(engine, path, fmt, source, train_playlists):
+    """The --test file as catalog song ids; bad input becomes ``FILE:LINE: reason``."""
+    from recsys.ingest import IngestError
+    from recsys.jobs import external
+
+    try:
+        fmt = fmt or external.guess_format(path)
+        test = external.load_external(engine, path, fmt, source or external.only_source(engine))
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from None
+    test.duplicates = external.count_duplicates(test.playlists, train_playlists)
+    if test.duplicates:
+        click.echo(f"warning: {test.duplicates:,} test playlists are identical to training "
+                   "playlists (was the file imported?)", err=True)
+    return test
 
 
 def _parse_seeds(text: str) -> list[int]:

@@ -194,3 +194,19 @@ def _parse_yes_dir(directory: Path, source: str) -> ParsedCatalog:
         catalog.notes.append("no train.txt: imported songs and tags only, 0 playlists")
         log.warning("%s has no train.txt: importing songs and tags only", directory)
     return catalog
+
+
+def parse_yes_playlists(path: str | Path) -> list[PlaylistRecord]:
+    """Playlists of one ``train.txt``-format file alone (no song metadata), e.g. held-out data.
+
+    The song count comes from header line 1 (one external id per song); everything else is
+    checked as in :func:`parse_train`. Songs are the subset's integer ids (as text), the
+    external ids an import of the subset gave them.
+    """
+    path = Path(path)
+    first = read_text(path).split("\n", 1)[0]
+    n_songs = len(first.split())
+    if n_songs == 0:
+        raise IngestError(path, 1, "header line 1 should list one external id per song")
+    with gc_paused():
+        return parse_train(path, n_songs)

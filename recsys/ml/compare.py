@@ -3,7 +3,8 @@
 Methods: the counting baselines (popularity, transitions, co-occurrence), word2vec with the
 Hands-On LLM book's settings (cosine neighbours), and our ``similar`` and ``next`` scorers.
 Each seed splits the playlists 70/10/20 (train/validation/test); models are trained on
-train+validation and scored on test only.
+train+validation and scored on test only. Alternatively every method is trained on all the
+playlists and scored on a separate test set (``compare_methods(..., test=...)``).
 """
 
 from __future__ import annotations
@@ -37,18 +38,24 @@ def run_seed(playlists: Sequence[Sequence[int]], tags: Mapping[int, frozenset[in
              settings: TrainSettings, seed: int, hands_on: bool = True) -> list[dict[str, Any]]:
     """Every method on one seeded split; one result dict per method."""
     train_pl, val_pl, test_pl = split_train_val_test(playlists, 0.1, 0.2, seed=seed)
-    fit = train_pl + val_pl
-    rows = [evaluate("popularity", PopularityRecommender(fit), test_pl, tags=tags),
-            evaluate("transitions", transition_recommender(fit), test_pl, tags=tags),
-            evaluate("cooccurrence", cooccurrence_recommender(fit), test_pl, tags=tags)]
+    return run_split(train_pl + val_pl, test_pl, tags, settings, seed, hands_on)
+
+
+def run_split(fit: Sequence[Sequence[int]], test: Sequence[Sequence[int]],
+              tags: Mapping[int, frozenset[int]] | None, settings: TrainSettings, seed: int,
+              hands_on: bool = True) -> list[dict[str, Any]]:
+    """Every method trained on ``fit`` (word2vec with ``seed``) and scored on ``test``."""
+    rows = [evaluate("popularity", PopularityRecommender(fit), test, tags=tags),
+            evaluate("transitions", transition_recommender(fit), test, tags=tags),
+            evaluate("cooccurrence", cooccurrence_recommender(fit), test, tags=tags)]
     if hands_on:
         ho = train(fit, HANDS_ON.replace(seed=seed, workers=settings.workers))
-        rows.append(evaluate("handson_w2v_cosine", W2VSimilar(ho), test_pl, tags=tags,
+        rows.append(evaluate("handson_w2v_cosine", W2VSimilar(ho), test, tags=tags,
                              extra={"train_s": ho.stats["train_s"]}))
     model = train(fit, settings.replace(seed=seed))
     extra = {"train_s": model.stats["train_s"]}
-    rows.append(evaluate("p2v_similar", W2VSimilar(model), test_pl, tags=tags, extra=extra))
-    rows.append(evaluate("p2v_next", next_recommender(model, fit), test_pl, tags=tags,
+    rows.append(evaluate("p2v_similar", W2VSimilar(model), test, tags=tags, extra=extra))
+    rows.append(evaluate("p2v_next", next_recommender(model, fit), test, tags=tags,
                          extra=extra))
     for row in rows:
         row["seed"] = seed
@@ -72,11 +79,21 @@ def summarise(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def compare_methods(playlists: Sequence[Sequence[int]], tags: Mapping[int, frozenset[int]] | None,
                     settings: TrainSettings, seeds: Sequence[int] = (0, 1, 2),
-                    on_seed: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """All methods over ``seeds``: per-run rows, the summary, and the acceptance ratios."""
+                    on_seed: Callable[[int], None] | None = None,
+                    test: Sequence[Sequence[int]] | None = None) -> dict[str, Any]:
+    """All methods over ``seeds``: per-run rows, the summary, and the acceptance ratios.
+
+    Without ``test``, each seed splits ``playlists`` 70/10/20 and scores its own 20%. With
+    ``test`` (playlists kept apart from ``playlists``, e.g. a later export), every method is
+    trained on all of ``playlists`` and scored on ``test``; the seeds then only vary
+    word2vec's initialisation.
+    """
     rows: list[dict[str, Any]] = []
     for seed in seeds:
-        rows += run_seed(playlists, tags, settings, seed)
+        if test is None:
+            rows += run_seed(playlists, tags, settings, seed)
+        else:
+            rows += run_split(playlists, test, tags, settings, seed)
         if on_seed:
             on_seed(seed)
     summary = summarise(rows)

@@ -1,0 +1,135 @@
+"""Evaluating on a playlist file that was never imported (``recsys evaluate --test``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from recsys.ingest import IngestError, import_csv, import_yes
+from recsys.ingest.sample import generate_sample
+from recsys.jobs import data, external
+
+from .test_cli import QUICK
+
+YES_TINY = Path(__file__).resolve().parents[2] / "data" / "fixtures" / "yes_tiny"
+
+
+@pytest.fixture
+def yes_tiny(tmp_path) -> Path:
+    return Path(shutil.copytree(YES_TINY, tmp_path / "yes_tiny"))
+
+
+def _write_yes_playlists(path, n_songs, playlists):
+    counts = [sum(p.count(i) for p in playlists) for i in range(n_songs)]
+    header = " ".join(str(1000 + i) for i in range(n_songs)) + " \n"
+    body = "".join(" ".join(map(str, p)) + " \n" for p in playlists)
+    path.write_text(header + " ".join(map(str, counts)) + " \n" + body)
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("x.csv", "csv"), ("x.jsonl", "jsonl"),
+                                           ("test.txt", "yes"), ("dir", "yes")])
+def test_guess_format(tmp_path, name, fmt):
+    if name == "dir":
+        (tmp_path / name).mkdir()
+    assert external.guess_format(tmp_path / name) == fmt
+
+
+def test_guess_format_refuses_unknown_names(tmp_path):
+    with pytest.raises(IngestError, match="--test-format"):
+        external.guess_format(tmp_path / "playlists.parquet")
+
+
+def test_yes_playlist_file_maps_to_catalog_ids(engine, yes_tiny, tmp_path):
+    import_yes(engine, yes_tiny, "tiny", progress=False)
+    test_file = tmp_path / "held_out.txt"
+    _write_yes_playlists(test_file, 6, [[1, 2, 4], [5, 0], [0, 1, 2]])
+    test = external.load_external(engine, test_file, "yes", "tiny")
+    with engine.connect() as conn:
+        ids = dict(conn.execute(text("SELECT external_id, id FROM songs")).tuples().all())
+    # song 5 is in song_hash.txt, so in the catalog, though no training playlist plays it
+    assert test.playlists == [[ids["1"], ids["2"], ids["4"]], [ids["5"], ids["0"]],
+                              [ids["0"], ids["1"], ids["2"]]]
+    assert (test.unknown_songs, test.unknown_items, test.n_items) == (0, 0, 8)
+    training = data.load_playlists(engine, part="all")
+    assert external.count_duplicates(test.playlists, training) == 1  # "0 1 2" is line 3
+
+
+def test_unknown_songs_get_distinct_negative_ids(engine, tmp_path):
+    known = tmp_path / "known.csv"
+    known.write_text("playlist_id,position,song_id,title,artist\n"
+                     "k,0,a,A,X\nk,1,b,B,X\n")
+    import_csv(engine, known, "shop", progress=False)
+    test_file = tmp_path / "new.csv"
+    test_file.write_text("playlist_id,position,song_id,title,artist\n"
+                         "n1,0,a,A,X\nn1,1,zz,Z,Y\nn1,2,yy,Y,Y\nn2,0,zz,Z,Y\nn2,1,b,B,X\n")
+    test = external.load_external(engine, test_file, "csv", "shop")
+    (a, z1, y), (z2, b) = test.playlists
+    assert a > 0 and b > 0 and z1 == z2 < 0 and y < 0 and y != z1
+    assert (test.unknown_songs, test.unknown_items) == (2, 3)
+    assert test.as_dict()["n_playlists"] == 2 and "playlists" not in test.as_dict()
+
+
+def test_bad_test_file_reports_file_and_line(engine, yes_tiny, tmp_path):
+    import_yes(engine, yes_tiny, "tiny", progress=False)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 2 3 \n1 1 1 \n0 1 \n0 9 \n")
+    with pytest.raises(IngestError, match=r"bad\.txt:4: unknown song id 9"):
+        external.load_external(engine, bad, "yes", "tiny")
+
+
+def test_only_source(engine, yes_tiny, tmp_path):
+    with pytest.raises(IngestError, match="sources none"):
+        external.only_source(engine)
+    import_yes(engine, yes_tiny, "tiny", progress=False)
+    assert external.only_source(engine) == "tiny"
+    other = tmp_path / "other.csv"
+    other.write_text("playlist_id,position,song_id,title,artist\np,0,s,S,A\n")
+    import_csv(engine, other, "other", progress=False)
+    with pytest.raises(IngestError, match="sources other, tiny: give --source"):
+        external.only_source(engine)
+
+
+def test_cli_evaluate_on_a_file_never_imported(app, runner, tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text("window: 3\nnegative: 5\nseed: 2\n")
+    app.config["TRAIN_CONFIG"] = str(config)
+    result = runner.invoke(args=["sample", "--playlists", "600", "--seed", "4", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    later = generate_sample(800, 4)  # same catalog; playlists 600.. were never imported
+    later.playlists = later.playlists[600:]
+    test_file = tmp_path / "later.csv"
+    later.write(test_file)
+    out = tmp_path / "eval.json"
+    result = runner.invoke(args=["evaluate", *QUICK, "--seeds", "0", "--test", str(test_file),
+                                 "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "test: 200 playlists" in result.output and "| p2v_next |" in result.output
+    doc = json.loads(out.read_text())
+    n_transitions = sum(len(p.songs) - 1 for p in later.playlists)
+    assert {r["n_queries"] for r in doc["runs"]} == {n_transitions}
+    first = generate_sample(600, 4).playlists
+    imported = {sid for p in first for sid in p.songs}
+    new_songs = {sid for p in later.playlists for sid in p.songs} - imported
+    assert doc["test"]["unknown_songs"] == len(new_songs) > 0  # songs only the file plays
+    same = {tuple(p.songs) for p in first}
+    repeats = sum(1 for p in later.playlists if len(p.songs) > 1 and tuple(p.songs) in same)
+    assert doc["test"]["n_playlists"] == 200 and doc["test"]["duplicates"] == repeats
+    assert (f"{repeats:,} test playlists are identical" in result.output) == (repeats > 0)
+    by = {r["method"]: r for r in doc["summary"]}
+    assert by["p2v_next"]["hr@10"] > by["popularity"]["hr@10"]  # the planted successors
+    assert "next_hr_over_best_baseline" in doc["ratios"]
+
+
+def test_cli_evaluate_test_file_errors(app, runner, tmp_path):
+    result = runner.invoke(args=["sample", "--playlists", "50", "--seed", "4", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("playlist_id,position,song_id,title,artist\np,zero,s,S,A\n")
+    result = runner.invoke(args=["evaluate", *QUICK, "--seeds", "0", "--test", str(bad)])
+    assert result.exit_code != 0 and "bad.csv:2:" in result.output
+    result = runner.invoke(args=["evaluate", *QUICK, "--test", str(tmp_path / "x.parquet")])
+    assert result.exit_code != 0  # click: the path does not exist

@@ -133,3 +133,42 @@ def test_cli_evaluate_test_file_errors(app, runner, tmp_path):
     assert result.exit_code != 0 and "bad.csv:2:" in result.output
     result = runner.invoke(args=["evaluate", *QUICK, "--test", str(tmp_path / "x.parquet")])
     assert result.exit_code != 0  # click: the path does not exist
+
+
+def _split_yes_file(src: Path, head_dir: Path, tail_file: Path, frac: float = 0.8) -> tuple:
+    """The real train.txt cut by line order into a subset directory and a test file."""
+    lines = src.read_text().split("\n")[:-1]
+    header, body = lines[0], lines[2:]
+    cut = int(len(body) * frac)
+    n_songs = len(header.split())
+    for part, path in ((body[:cut], head_dir / "train.txt"), (body[cut:], tail_file)):
+        counts = [0] * n_songs
+        for line in part:
+            for token in line.split():
+                counts[int(token)] += 1
+        path.write_text(f"{header}\n{' '.join(map(str, counts))} \n" + "\n".join(part) + "\n")
+    return [[int(t) for t in line.split()] for line in body[:cut]], [
+        [int(t) for t in line.split()] for line in body[cut:]]
+
+
+@pytest.mark.slow
+def test_cli_evaluate_real_yes_tail(app, runner, tmp_path, yes_dir):
+    """yes_small cut by file order: the first 80% imported, the last 20% scored from the file."""
+    head = tmp_path / "yes_small"
+    head.mkdir()
+    for name in ("song_hash.txt", "tags.txt", "tag_hash.txt"):
+        shutil.copy(yes_dir / "yes_small" / name, head / name)
+    tail = tmp_path / "tail.txt"
+    first, last = _split_yes_file(yes_dir / "yes_small" / "train.txt", head, tail)
+    assert runner.invoke(args=["import", "yes", str(head), "--no-progress"]).exit_code == 0
+    out = tmp_path / "eval.json"
+    result = runner.invoke(args=["evaluate", "--set", "epochs=2", "--set", "workers=2",
+                                 "--seeds", "0", "--test", str(tail), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert {r["n_queries"] for r in doc["runs"]} == {sum(len(p) - 1 for p in last)}
+    seen = {tuple(p) for p in first if len(p) > 1}
+    assert doc["test"]["duplicates"] == sum(1 for p in last if len(p) > 1 and tuple(p) in seen)
+    assert doc["test"]["unknown_songs"] == 0  # song_hash.txt lists every song of the subset
+    by = {r["method"]: r for r in doc["summary"]}
+    assert by["cooccurrence"]["hr@10"] > 2 * by["popularity"]["hr@10"] > 0

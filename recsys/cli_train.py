@@ -85,10 +85,14 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
     click.echo(f"model {outcome.version} (training run {outcome.run_id}): "
                f"{stats.get('vocab_size')} songs, {stats.get('words_per_s', 0):,.0f} words/s, "
                f"{stats.get('duration_s')} s")
-    for mode, values in outcome.metrics.items():
+    metrics = dict(outcome.metrics)
+    baselines = metrics.pop("baselines", {})
+    for mode, values in {**metrics, **baselines}.items():
         if isinstance(values, dict):
             shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if isinstance(v, float))
             click.echo(f"  {mode}: {shown}")
+    if "next_hr_over_best" in baselines:
+        click.echo(f"  next HR@10 / best counting baseline: {baselines['next_hr_over_best']:.3f}")
     if do_promote:
         promote(engine, store, outcome.version, actor="cli")
         click.echo(f"promoted {outcome.version}")

@@ -98,8 +98,27 @@ def key_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
 
 @bp.app_template_global("all_metrics")
 def all_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
-    """Every metric, flattened."""
-    return flatten(metrics)
+    """Every metric of the model, flattened (the baselines have their own table)."""
+    return flatten({k: v for k, v in (metrics or {}).items() if k != "baselines"})
+
+
+BASELINE_COLUMNS = (("hr@10", "HR@10"), ("mrr@10", "MRR@10"), ("ndcg@10", "NDCG@10"),
+                    ("cont_hr@10", "continuation HR@10"), ("coverage", "coverage"))
+BASELINE_NAMES = (("cooccurrence", "co-occurrence"), ("transitions", "transitions"),
+                  ("popularity", "popularity"))
+
+
+@bp.app_template_global("baseline_table")
+def baseline_table(metrics: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The model's ``next`` row beside the counting baselines of the same holdout, or None."""
+    metrics = metrics or {}
+    base, ours = metrics.get("baselines"), metrics.get("next")
+    if not isinstance(base, Mapping) or not isinstance(ours, Mapping):
+        return None
+    rows = [("this model (next)", ours)]
+    rows += [(label, base[key]) for key, label in BASELINE_NAMES if isinstance(base.get(key),
+                                                                              Mapping)]
+    return {"columns": BASELINE_COLUMNS, "rows": rows, "ratio": base.get("next_hr_over_best")}
 
 
 @bp.app_template_global("settings_summary")

@@ -13,6 +13,11 @@ from typing import Any
 import numpy as np
 
 from recsys.ml.base import MatrixRecommender
+from recsys.ml.baselines import (
+    PopularityRecommender,
+    cooccurrence_recommender,
+    transition_recommender,
+)
 from recsys.ml.evaluate import evaluate, tag_coherence
 from recsys.recommend.model import ServingModel
 
@@ -65,6 +70,30 @@ def recommender_metrics(similar: MatrixRecommender, nxt: MatrixRecommender, hold
         "next": {key: v for key, v in next_row.items() if key not in drop},
         "similar": {key: v for key, v in similar_row.items() if key not in drop},
     }
+
+
+#: Metrics kept per counting baseline (the ``next`` ones that compare with the model's).
+BASELINE_METRICS = ("hr@10", "mrr@10", "ndcg@10", "cont_hr@10", "coverage")
+
+
+def baseline_metrics(train: Playlists, holdout: Playlists, next_hr: float | None = None,
+                     k: int = 10) -> dict[str, Any]:
+    """The counting baselines fitted on ``train`` and scored on ``holdout``.
+
+    Returns ``{"popularity": {...}, "transitions": {...}, "cooccurrence": {...}}`` and, given
+    the model's ``next`` HR@k, ``next_hr_over_best``: the ratio an operator reads first.
+    """
+    keep = tuple(m.replace("@10", f"@{k}") for m in BASELINE_METRICS)
+    out: dict[str, Any] = {}
+    for name, rec in (("popularity", PopularityRecommender(train)),
+                      ("transitions", transition_recommender(train)),
+                      ("cooccurrence", cooccurrence_recommender(train))):
+        row = evaluate(name, rec, holdout, k=k)
+        out[name] = {key: row[key] for key in keep if key in row}
+    best = max(out[name][f"hr@{k}"] for name in ("popularity", "transitions", "cooccurrence"))
+    if next_hr is not None and best > 0:
+        out["next_hr_over_best"] = next_hr / best
+    return out
 
 
 def bundle_metrics(model: ServingModel, holdout: Playlists,

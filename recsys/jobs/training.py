@@ -18,7 +18,7 @@ from recsys.index.build import build_bundle
 from recsys.index.registry import register
 from recsys.index.store import ModelStore
 from recsys.jobs import data
-from recsys.jobs.evaluation import recommender_metrics
+from recsys.jobs.evaluation import baseline_metrics, recommender_metrics
 from recsys.ml.corpus import PlaylistCorpus
 from recsys.ml.scoring import next_recommender, similar_recommender
 from recsys.ml.settings import TrainSettings
@@ -79,6 +79,8 @@ def train_and_bundle(
             metrics = recommender_metrics(similar_recommender(model),
                                           next_recommender(model, train_playlists),
                                           holdout, data.load_tags(engine))
+            metrics["baselines"] = baseline_metrics(train_playlists, holdout,
+                                                    metrics["next"]["hr@10"])
         snap |= {"train_playlists": len(train_playlists)}
         songs = data.song_metadata(engine, model.song_ids.tolist())
         version = build_bundle(store, model, train_playlists, songs, metrics=metrics,

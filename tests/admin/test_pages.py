@@ -53,6 +53,25 @@ def test_training_runs_table_and_detail(admin, admin_app):
     assert "Training run #1" in detail and "next mrr@10" in detail
     assert "&#34;vector_size&#34;: 32" in detail  # settings as JSON, escaped
     assert admin.get("/admin/runs/2").status_code == 200
+    assert "counting baselines" not in detail  # a run recorded without baselines
+
+
+def test_training_run_detail_compares_with_baselines(admin, admin_app):
+    base = {"popularity": {"hr@10": 0.05, "mrr@10": 0.01},
+            "transitions": {"hr@10": 0.15, "mrr@10": 0.0625},
+            "cooccurrence": {"hr@10": 0.2, "mrr@10": 0.09375, "cont_hr@10": 0.3},
+            "next_hr_over_best": 1.25}
+    _add(admin_app, _run(metrics={"next": {"hr@10": 0.25, "mrr@10": 0.125},
+                                  "baselines": base}))
+    html = admin.get("/admin/runs/1").get_data(as_text=True)
+    assert "this model and the counting baselines" in html and "1.250×" in html
+    table = html[html.index("counting baselines"):html.index("Settings</h2>")]
+    for name, value in (("this model (next)", "0.1250"), ("co-occurrence", "0.0938"),
+                        ("transitions", "0.0625"), ("popularity", "0.0100")):
+        assert name in table and value in table
+    assert table.index("this model") < table.index("co-occurrence") < table.index("popularity")
+    listed = html[html.index("<h2>Metrics</h2>"):html.index("counting baselines")]
+    assert "baselines" not in listed  # not repeated in the flat metric list
 
 
 def test_unknown_run_and_song_are_html_404(admin):

@@ -30,6 +30,8 @@ def test_train_writes_and_promotes_a_bundle(loaded, runner):
     (version,) = store.versions()
     assert store.current_version() == version
     assert f"model {version}" in result.output and "hr@10=" in result.output
+    assert "  cooccurrence: hr@10=" in result.output
+    assert "next HR@10 / best counting baseline: " in result.output
     again = runner.invoke(args=["train", *QUICK, "--backend", "exact", "--if-no-model"])
     assert again.exit_code == 0 and "not training" in again.output
     assert store.versions() == [version]

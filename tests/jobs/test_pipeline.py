@@ -45,6 +45,27 @@ def test_training_run_is_recorded_with_metrics(sample_engine, store, quick_setti
     assert manifest["training_run_id"] == run.id
 
 
+def test_training_run_records_counting_baselines(sample_engine, store, quick_settings):
+    """The run's baselines are those of the same train/holdout cut, scored independently."""
+    from recsys.jobs import data
+    from recsys.ml.baselines import cooccurrence_recommender
+    from recsys.ml.evaluate import evaluate
+
+    train_and_bundle(sample_engine, store, quick_settings, holdout_frac=0.2, backend="exact")
+    (run,) = _runs(sample_engine)
+    base = run.metrics["baselines"]
+    assert set(base) == {"popularity", "transitions", "cooccurrence", "next_hr_over_best"}
+    train = data.load_playlists(sample_engine, part="train", holdout_frac=0.2)
+    holdout = data.load_playlists(sample_engine, part="holdout", holdout_frac=0.2)
+    cooc = evaluate("cooc", cooccurrence_recommender(train), holdout)
+    assert base["cooccurrence"]["hr@10"] == cooc["hr@10"]
+    assert base["cooccurrence"]["cont_hr@10"] == cooc["cont_hr@10"]
+    best = max(base[m]["hr@10"] for m in ("popularity", "transitions", "cooccurrence"))
+    assert base["next_hr_over_best"] == pytest.approx(run.metrics["next"]["hr@10"] / best)
+    # the sample's planted successors: transitions and co-occurrence far above popularity
+    assert base["transitions"]["hr@10"] > 2 * base["popularity"]["hr@10"]
+
+
 def test_failed_training_is_recorded_and_leaves_nothing(sample_engine, store, quick_settings):
     with pytest.raises(ValueError, match="empty vocabulary"):
         train_and_bundle(sample_engine, store, quick_settings.replace(min_count=10_000),

@@ -13,7 +13,8 @@ SETTINGS_SUMMARY = (("vector_size", "dim"), ("window", "window"), ("epochs", "ep
                     ("negative", "neg"), ("sg", "sg"), ("min_count", "min"),
                     ("sample", "sample"))
 KEY_METRICS = (("next", "hr@", "next HR"), ("next", "mrr@", "next MRR"),
-               ("similar", "hr@", "similar HR"), ("similar", "tag_coherence", "tag coherence"))
+               ("similar", "hr@", "similar HR"), ("similar", "tag_coherence", "tag coherence"),
+               ("baselines", "next_hr_over_best", "next HR / best counting baseline"))
 
 
 @bp.app_template_filter("num")

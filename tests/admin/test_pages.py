@@ -65,6 +65,9 @@ def test_training_run_detail_compares_with_baselines(admin, admin_app):
                                   "baselines": base}))
     html = admin.get("/admin/runs/1").get_data(as_text=True)
     assert "this model and the counting baselines" in html and "1.250×" in html
+    assert "next HR / best counting baseline" in html  # a headline chip, also on run lists
+    runs = admin.get("/admin/runs").get_data(as_text=True)
+    assert "next HR / best counting baseline" in runs and "1.2500" in runs
     table = html[html.index("counting baselines"):html.index("Settings</h2>")]
     for name, value in (("this model (next)", "0.1250"), ("co-occurrence", "0.0938"),
                         ("transitions", "0.0625"), ("popularity", "0.0100")):

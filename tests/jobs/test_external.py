@@ -58,6 +58,15 @@ def test_yes_playlist_file_maps_to_catalog_ids(engine, yes_tiny, tmp_path):
     assert external.count_duplicates(test.playlists, training) == 1  # "0 1 2" is line 3
 
 
+def test_a_yes_directory_and_jsonl_are_read_too(yes_tiny, tmp_path):
+    records = external.read_playlist_records(yes_tiny, "yes", "tiny")
+    assert [r.songs for r in records] == [["0", "1", "2"], ["3", "4"], ["2"], ["0", "1", "0", "3"]]
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text('{"playlist_id": "p", "position": 0, "song_id": "a"}\n'
+                     '{"playlist_id": "p", "position": 1, "song_id": "b"}\n')
+    assert [r.songs for r in external.read_playlist_records(jsonl, "jsonl", "x")] == [["a", "b"]]
+
+
 def test_unknown_songs_get_distinct_negative_ids(engine, tmp_path):
     known = tmp_path / "known.csv"
     known.write_text("playlist_id,position,song_id,title,artist\n"

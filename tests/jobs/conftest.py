@@ -38,3 +38,14 @@ def small_db(sqlite_url):
 @pytest.fixture
 def store(tmp_path) -> ModelStore:
     return ModelStore(tmp_path / "models")
+
+
+@pytest.fixture
+def loaded(app, runner, tmp_path):
+    """The CLI's app with 600 sample playlists (seed 4) and a small training config."""
+    config = tmp_path / "train.yaml"
+    config.write_text("window: 3\nnegative: 5\nseed: 2\n")
+    app.config["TRAIN_CONFIG"] = str(config)
+    result = runner.invoke(args=["sample", "--playlists", "600", "--seed", "4", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return app

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import yaml
 
 from recsys.index.store import ModelStore
 
 QUICK = ["--set", "epochs=15", "--set", "vector_size=16", "--set", "workers=1",
          "--set", "next_transition_weight=0.5"]
-
-
-@pytest.fixture
-def loaded(app, runner, tmp_path):
-    config = tmp_path / "train.yaml"
-    config.write_text("window: 3\nnegative: 5\nseed: 2\n")
-    app.config["TRAIN_CONFIG"] = str(config)
-    result = runner.invoke(args=["sample", "--playlists", "600", "--seed", "4", "--no-progress"])
-    assert result.exit_code == 0, result.output
-    return app
 
 
 def test_train_writes_and_promotes_a_bundle(loaded, runner):

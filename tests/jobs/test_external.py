@@ -102,12 +102,7 @@ def test_only_source(engine, yes_tiny, tmp_path):
         external.only_source(engine)
 
 
-def test_cli_evaluate_on_a_file_never_imported(app, runner, tmp_path):
-    config = tmp_path / "train.yaml"
-    config.write_text("window: 3\nnegative: 5\nseed: 2\n")
-    app.config["TRAIN_CONFIG"] = str(config)
-    result = runner.invoke(args=["sample", "--playlists", "600", "--seed", "4", "--no-progress"])
-    assert result.exit_code == 0, result.output
+def test_cli_evaluate_on_a_file_never_imported(loaded, runner, tmp_path):
     later = generate_sample(800, 4)  # same catalog; playlists 600.. were never imported
     later.playlists = later.playlists[600:]
     test_file = tmp_path / "later.csv"

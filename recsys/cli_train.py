@@ -150,10 +150,10 @@ def _external_test(engine, path, fmt, source, train_playlists):
 
     try:
         fmt = fmt or external.guess_format(path)
-        test = external.load_external(engine, path, fmt, source or external.only_source(engine))
+        test = external.load_external(engine, path, fmt, source or external.only_source(engine),
+                                      train=train_playlists)
     except IngestError as exc:
         raise click.ClickException(str(exc)) from None
-    test.duplicates = external.count_duplicates(test.playlists, train_playlists)
     if test.duplicates:
         click.echo(f"warning: {test.duplicates:,} test playlists are identical to training "
                    "playlists (was the file imported?)", err=True)

@@ -84,8 +84,10 @@ class ExternalTest:
         return out
 
 
-def load_external(engine: Engine, path: str | Path, fmt: str, source: str) -> ExternalTest:
-    """Playlists of ``path`` with their songs mapped to the catalog's ids for ``source``."""
+def load_external(engine: Engine, path: str | Path, fmt: str, source: str,
+                  train: Sequence[Sequence[int]] = ()) -> ExternalTest:
+    """Playlists of ``path`` with their songs mapped to the catalog's ids for ``source``;
+    ``duplicates`` counts those identical to one of the ``train`` playlists."""
     records = read_playlist_records(path, fmt, source)
     if not records:
         raise IngestError(path, None, "no playlists in the test file")
@@ -100,7 +102,8 @@ def load_external(engine: Engine, path: str | Path, fmt: str, source: str) -> Ex
     n_unknown_items = sum(1 for p in playlists for s in p if s < 0)
     return ExternalTest(path=str(path), source=source, playlists=playlists,
                         n_items=sum(map(len, playlists)), unknown_songs=len(unknown),
-                        unknown_items=n_unknown_items)
+                        unknown_items=n_unknown_items,
+                        duplicates=count_duplicates(playlists, train))
 
 
 def count_duplicates(test: Sequence[Sequence[int]], train: Sequence[Sequence[int]]) -> int:

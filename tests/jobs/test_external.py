@@ -47,15 +47,15 @@ def test_yes_playlist_file_maps_to_catalog_ids(engine, yes_tiny, tmp_path):
     import_yes(engine, yes_tiny, "tiny", progress=False)
     test_file = tmp_path / "held_out.txt"
     _write_yes_playlists(test_file, 6, [[1, 2, 4], [5, 0], [0, 1, 2]])
-    test = external.load_external(engine, test_file, "yes", "tiny")
+    training = data.load_playlists(engine, part="all")
+    test = external.load_external(engine, test_file, "yes", "tiny", train=training)
     with engine.connect() as conn:
         ids = dict(conn.execute(text("SELECT external_id, id FROM songs")).tuples().all())
     # song 5 is in song_hash.txt, so in the catalog, though no training playlist plays it
     assert test.playlists == [[ids["1"], ids["2"], ids["4"]], [ids["5"], ids["0"]],
                               [ids["0"], ids["1"], ids["2"]]]
     assert (test.unknown_songs, test.unknown_items, test.n_items) == (0, 0, 8)
-    training = data.load_playlists(engine, part="all")
-    assert external.count_duplicates(test.playlists, training) == 1  # "0 1 2" is line 3
+    assert test.duplicates == 1  # "0 1 2" is line 3 of the imported train.txt
 
 
 def test_a_yes_directory_and_jsonl_are_read_too(yes_tiny, tmp_path):

@@ -125,8 +125,11 @@ def _header_ints(path: Path, lines: list[str], idx: int, n_songs: int, what: str
     return values
 
 
-def parse_train(path: Path, n_songs: int) -> list[PlaylistRecord]:
+def parse_train(path: Path, n_songs: int, strict_counts: bool = True) -> list[PlaylistRecord]:
     """Playlists of train.txt; checks ids against ``n_songs`` and header line 2's counts.
+
+    With ``strict_counts=False`` a count mismatch is logged as a warning instead of raised
+    (a file cut out of a bigger one without recounting line 2 can still be evaluated on).
 
     Fast path, for files that spell every song id canonically (``0``, ``17``...): the ids
     are counted (``Counter``), validated with one set comparison of the distinct ones and
@@ -148,10 +151,15 @@ def parse_train(path: Path, n_songs: int) -> list[PlaylistRecord]:
     if counts != expected:
         for song_id, (want, got) in enumerate(zip(expected, counts, strict=True)):
             if want != got:
-                raise IngestError(
+                error = IngestError(
                     path, 2, f"header says song {song_id} appears {want} times but the "
                     f"playlists contain it {got} times (truncated or edited file?)",
                 )
+                if strict_counts:
+                    raise error
+                n_off = sum(w != g for w, g in zip(expected, counts, strict=True))
+                log.warning("%s (%d songs differ); using the playlists as they are", error, n_off)
+                break
     return [PlaylistRecord(str(number), songs) for number, songs in enumerate(rows)]
 
 
@@ -200,8 +208,9 @@ def parse_yes_playlists(path: str | Path) -> list[PlaylistRecord]:
     """Playlists of one ``train.txt``-format file alone (no song metadata), e.g. held-out data.
 
     The song count comes from header line 1 (one external id per song); everything else is
-    checked as in :func:`parse_train`. Songs are the subset's integer ids (as text), the
-    external ids an import of the subset gave them.
+    checked as in :func:`parse_train`, except that header line 2's counts only warn when
+    they disagree. Songs are the subset's integer ids (as text), the external ids an import
+    of the subset gave them.
     """
     path = Path(path)
     first = read_text(path).split("\n", 1)[0]
@@ -209,4 +218,4 @@ def parse_yes_playlists(path: str | Path) -> list[PlaylistRecord]:
     if n_songs == 0:
         raise IngestError(path, 1, "header line 1 should list one external id per song")
     with gc_paused():
-        return parse_train(path, n_songs)
+        return parse_train(path, n_songs, strict_counts=False)

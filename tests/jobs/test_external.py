@@ -90,6 +90,28 @@ def test_bad_test_file_reports_file_and_line(engine, yes_tiny, tmp_path):
         external.load_external(engine, bad, "yes", "tiny")
 
 
+def test_yes_test_file_with_stale_counts_only_warns(engine, yes_tiny, tmp_path, caplog):
+    """A file cut from a bigger one without recounting line 2 is still evaluated on."""
+    import_yes(engine, yes_tiny, "tiny", progress=False)
+    cut = tmp_path / "cut.txt"
+    cut.write_text("1 2 3 \n5 5 5 \n0 1 \n2 \n")
+    test = external.load_external(engine, cut, "yes", "tiny")
+    assert len(test.playlists) == 2
+    assert "header says song 0 appears 5 times but the playlists contain it 1 times" in caplog.text
+    assert "(3 songs differ)" in caplog.text
+    with pytest.raises(IngestError, match="header says song 0 appears 5"):
+        import_yes(engine, _with_train(yes_tiny, tmp_path, cut.read_text()), "t2",
+                   progress=False)  # imports stay strict
+
+
+def _with_train(yes_dir: Path, tmp_path: Path, text: str) -> Path:
+    target = Path(shutil.copytree(yes_dir, tmp_path / "yes_cut"))
+    (target / "song_hash.txt").write_text("0\tA\tX\n1\tB\tX\n2\tC\tY\n")
+    (target / "tags.txt").write_text("#\n#\n#\n")
+    (target / "train.txt").write_text(text)
+    return target
+
+
 def test_only_source(engine, yes_tiny, tmp_path):
     with pytest.raises(IngestError, match="sources none"):
         external.only_source(engine)

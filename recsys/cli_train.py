@@ -203,6 +203,9 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, backend, dr
         click.echo(item["summary"])
     verdict = "promoted" if report.promoted else "not promoted"
     click.echo(f"model {report.version}: {verdict} ({report.reason})")
+    if report.next_hr_over_best_baseline is not None:
+        click.echo("next HR@10 / best counting baseline on the holdout: "
+                   f"{report.next_hr_over_best_baseline:.3f}")
 
 
 @click.command("tune")

@@ -47,6 +47,8 @@ class NightlyReport:
     reason: str = ""
     previous_version: str | None = None
     duration_s: float = 0.0
+    #: The candidate's next HR@10 over the best counting baseline on the holdout (None: none).
+    next_hr_over_best_baseline: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +105,8 @@ def run_nightly(
         outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout_frac,
                                    source=source, backend=backend)
         report.version, report.run_id = outcome.version, outcome.run_id
+        report.next_hr_over_best_baseline = (
+            outcome.metrics.get("baselines", {}).get("next_hr_over_best"))
         decision = gate(engine, store, outcome.version, holdout_frac=holdout_frac,
                         source=source, tolerance=tolerance)
         report.reason = decision.reason

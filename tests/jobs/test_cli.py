@@ -73,5 +73,6 @@ def test_retrain_imports_trains_and_promotes(loaded, runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "source 'fresh': 2 songs added (0 already present), 1 playlists added" in result.output
     assert ": promoted (" in result.output
+    assert "next HR@10 / best counting baseline on the holdout: " in result.output
     result = runner.invoke(args=["retrain", *QUICK, "--import", "xml:/x"])
     assert result.exit_code != 0 and "unknown import kind" in result.output

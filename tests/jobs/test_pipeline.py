@@ -93,6 +93,12 @@ def test_nightly_promotes_first_then_refuses_a_worse_model(small_db, store,
     assert not second.promoted and "worse" in second.reason
     assert store.current_version() == first.version
     assert set(store.versions()) == {first.version, second.version}
+    # the report carries each candidate's ratio to the counting baselines, as its run recorded
+    runs = {run.id: run for run in _runs(small_db)}
+    for report in (first, second):
+        recorded = runs[report.run_id].metrics["baselines"]["next_hr_over_best"]
+        assert report.next_hr_over_best_baseline == recorded
+    assert second.next_hr_over_best_baseline < first.next_hr_over_best_baseline
 
 
 def test_equal_model_is_promoted(small_db, store, quick_settings):

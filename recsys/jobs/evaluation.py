@@ -13,11 +13,7 @@ from typing import Any
 import numpy as np
 
 from recsys.ml.base import MatrixRecommender
-from recsys.ml.baselines import (
-    PopularityRecommender,
-    cooccurrence_recommender,
-    transition_recommender,
-)
+from recsys.ml.compare import BASELINES, baseline_rows
 from recsys.ml.evaluate import evaluate, tag_coherence
 from recsys.recommend.model import ServingModel
 
@@ -84,13 +80,9 @@ def baseline_metrics(train: Playlists, holdout: Playlists, next_hr: float | None
     the model's ``next`` HR@k, ``next_hr_over_best``: the ratio an operator reads first.
     """
     keep = tuple(m.replace("@10", f"@{k}") for m in BASELINE_METRICS)
-    out: dict[str, Any] = {}
-    for name, rec in (("popularity", PopularityRecommender(train)),
-                      ("transitions", transition_recommender(train)),
-                      ("cooccurrence", cooccurrence_recommender(train))):
-        row = evaluate(name, rec, holdout, k=k)
-        out[name] = {key: row[key] for key in keep if key in row}
-    best = max(out[name][f"hr@{k}"] for name in ("popularity", "transitions", "cooccurrence"))
+    out: dict[str, Any] = {row["method"]: {key: row[key] for key in keep if key in row}
+                           for row in baseline_rows(train, holdout, k=k)}
+    best = max(out[name][f"hr@{k}"] for name in BASELINES)
     if next_hr is not None and best > 0:
         out["next_hr_over_best"] = next_hr / best
     return out

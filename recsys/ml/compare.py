@@ -41,13 +41,21 @@ def run_seed(playlists: Sequence[Sequence[int]], tags: Mapping[int, frozenset[in
     return run_split(train_pl + val_pl, test_pl, tags, settings, seed, hands_on)
 
 
+def baseline_rows(fit: Sequence[Sequence[int]], test: Sequence[Sequence[int]],
+                  tags: Mapping[int, frozenset[int]] | None = None,
+                  k: int = 10) -> list[dict[str, Any]]:
+    """The counting baselines (``BASELINES``, in order) fitted on ``fit``, scored on ``test``."""
+    recs = (PopularityRecommender(fit), transition_recommender(fit),
+            cooccurrence_recommender(fit))
+    return [evaluate(name, rec, test, k=k, tags=tags)
+            for name, rec in zip(BASELINES, recs, strict=True)]
+
+
 def run_split(fit: Sequence[Sequence[int]], test: Sequence[Sequence[int]],
               tags: Mapping[int, frozenset[int]] | None, settings: TrainSettings, seed: int,
               hands_on: bool = True) -> list[dict[str, Any]]:
     """Every method trained on ``fit`` (word2vec with ``seed``) and scored on ``test``."""
-    rows = [evaluate("popularity", PopularityRecommender(fit), test, tags=tags),
-            evaluate("transitions", transition_recommender(fit), test, tags=tags),
-            evaluate("cooccurrence", cooccurrence_recommender(fit), test, tags=tags)]
+    rows = baseline_rows(fit, test, tags)
     if hands_on:
         ho = train(fit, HANDS_ON.replace(seed=seed, workers=settings.workers))
         rows.append(evaluate("handson_w2v_cosine", W2VSimilar(ho), test, tags=tags,

@@ -16,6 +16,8 @@ import time
 from flask import Flask, Response, g, request
 
 METRICS_KEY = "recsys.metrics"
+# the method label takes these values only: a client can send any token as a method
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -100,7 +102,8 @@ def init_app(app: Flask) -> None:
     def _record(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
         started = g.pop("recsys_started", None)
-        metrics.record(endpoint, request.method, str(response.status_code),
+        method = request.method if request.method in HTTP_METHODS else "other"
+        metrics.record(endpoint, method, str(response.status_code),
                        None if started is None else time.perf_counter() - started)
         holder = app.extensions.get("recsys.model")
         if holder is not None:

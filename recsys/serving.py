@@ -120,6 +120,9 @@ def gunicorn_options(host: str, port: int, workers: int | None, threads: int,
         "timeout": timeout,
         "graceful_timeout": 30,
         "keepalive": 5,
+        # gunicorn's maximum (default 4094): GET .../similar?exclude= documents up to 1000
+        # ids; longer request lines get gunicorn's HTML 400 before the app sees them
+        "limit_request_line": 8190,
         "preload_app": False,
         "accesslog": str(logs / "access.log"),
         "access_log_format": ACCESS_LOG_FORMAT,

@@ -33,9 +33,18 @@ def _api_error(exc: ApiError):
     return error_response(exc.status, exc.message, **exc.extra)
 
 
+def http_error_response(exc: HTTPException):
+    """JSON for a werkzeug ``HTTPException``, keeping its headers (``Allow`` of a 405...)."""
+    resp, status = error_response(exc.code or 500, exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            resp.headers[name] = value
+    return resp, status
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    return error_response(exc.code or 500, exc.description or exc.name)
+    return http_error_response(exc)
 
 
 @bp.errorhandler(Exception)
@@ -50,7 +59,10 @@ def register_app_handlers(app) -> None:
 
     def _json_for_api(exc: HTTPException):
         if request.path.startswith("/api/") or request.path == "/api":
-            return error_response(exc.code or 500, exc.description or exc.name)
+            if exc.code == 404:
+                return error_response(404, f"no API endpoint at {request.path}; the endpoints "
+                                           "are listed in /api/openapi.json")
+            return http_error_response(exc)
         return exc
 
     app.register_error_handler(404, _json_for_api)

@@ -102,6 +102,7 @@ def _paths() -> dict[str, Any]:
         "/api/songs": {"get": {
             "summary": "Search songs (title/artist substring, source + external id)",
             "operationId": "listSongs",
+            "description": "Unknown or repeated query parameters are rejected with 400.",
             "parameters": [
                 _query("q", {"type": "string", "maxLength": 200},
                        "Case-insensitive substring of title or artist."),
@@ -118,7 +119,7 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json(_ref("SongDetail"), "The song"), **_errors(400, 404)}}},
         "/api/songs/{song_id}/similar": {"get": {
             "summary": "Similar songs or what comes next", "operationId": "similarSongs",
-            "description": "Unknown query parameters are rejected with 400.",
+            "description": "Unknown or repeated query parameters are rejected with 400.",
             "parameters": [
                 _SONG_ID,
                 _query("k", _K, "Number of results."),

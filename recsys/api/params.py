@@ -7,7 +7,7 @@ lists are capped, JSON bodies are size-limited and must be objects with known ke
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from flask import request
@@ -152,12 +152,32 @@ def page(args: Mapping[str, str]) -> tuple[int, int]:
     return limit, offset
 
 
+def query_args(allowed: Collection[str]) -> dict[str, str]:
+    """The query string as a plain dict: 400 for an unknown or a repeated parameter (a
+    silently ignored ``limt=5`` or second ``exclude=`` is a client bug that goes unseen)."""
+    args = request.args
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        hint = f"; allowed: {', '.join(sorted(allowed))}" if allowed else " (send them in the body)"
+        raise bad(f"unknown query parameter(s): {', '.join(unknown)}{hint}")
+    if any(len(values) > 1 for values in args.listvalues()):
+        repeated = sorted(k for k, values in args.lists() if len(values) > 1)
+        raise bad(f"repeated query parameter(s): {', '.join(repeated)}"
+                  " (give a list as one comma-separated value)")
+    # a plain dict because MultiDict.get raises and catches an exception per absent name
+    return args.to_dict()
+
+
 def json_object(allowed: Iterable[str]) -> dict[str, Any]:
     """The request body as a JSON object with only ``allowed`` keys (400/413/415 otherwise)."""
-    request.max_content_length = MAX_BODY_BYTES
+    # one byte more than allowed: a body without Content-Length (chunked) is cut there,
+    # so reaching it means too large (instead of a truncated body reported as bad JSON)
+    request.max_content_length = MAX_BODY_BYTES + 1
     if not request.is_json:
         raise ApiError(415, "the request body must be JSON (Content-Type: application/json)")
     try:
+        if len(request.get_data(cache=True)) > MAX_BODY_BYTES:
+            raise RequestEntityTooLarge()
         body = request.get_json()
     except RequestEntityTooLarge as exc:
         raise ApiError(413, f"the request body must be at most {MAX_BODY_BYTES} bytes") from exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 
 from recsys import __version__
 from recsys.api import bp, deps, params
@@ -10,6 +10,7 @@ from recsys.api.errors import ApiError
 from recsys.recommend import UnknownSongError
 
 SIMILAR_ARGS = {"k", "mode", "max_per_artist", "exclude", "explain"}
+SONGS_ARGS = {"q", "source", "external_id", "limit", "offset"}
 RECOMMEND_FIELDS = ("song_ids", "k", "exclude", "max_per_artist", "explain", "mode")
 
 
@@ -35,7 +36,7 @@ def list_songs():
     from recsys.api.queries import search_songs
     from recsys.extensions import db
 
-    args = request.args
+    args = params.query_args(SONGS_ARGS)
     q = params.text(args.get("q"), "q")
     source = params.text(args.get("source"), "source")
     external_id = params.text(args.get("external_id"), "external_id")
@@ -64,12 +65,7 @@ def get_song(song_id: str):
 def similar(song_id: str):
     """Songs similar to (``mode=similar``) or following (``mode=next``) one song."""
     sid = params.song_id(song_id)
-    # first value of each parameter, as ``request.args.get`` gives; a plain dict because
-    # MultiDict.get raises and catches an exception for every absent parameter
-    args = request.args.to_dict()
-    unknown = sorted(set(args) - SIMILAR_ARGS)
-    if unknown:
-        raise params.bad(f"unknown parameter(s): {', '.join(unknown)}")
+    args = params.query_args(SIMILAR_ARGS)
     options = dict(
         k=params.k(args.get("k")),
         mode=params.mode(args.get("mode"), "similar"),
@@ -91,6 +87,7 @@ def similar(song_id: str):
 @bp.post("/recommendations")
 def recommendations():
     """Continuation from several seed songs (seeds are never returned)."""
+    params.query_args(())  # everything goes in the body
     body = params.json_object(RECOMMEND_FIELDS)
     seeds = params.seed_ids(body.get("song_ids"))
     options = dict(

@@ -153,9 +153,11 @@ class RecommendationService:
             if entry[0] not in seen and entry[0] not in banned:
                 seen.add(entry[0])
                 unique.append(entry)
-        meta = self._metadata([e[0] for e in unique[: k * 5]])
         items, per_artist = [], {}
-        for song_id, score, via, n in unique:
+        step, meta = k * 5, {}
+        for i, (song_id, score, via, n) in enumerate(unique):
+            if i % step == 0:  # metadata batch by batch: max_per_artist may skip many
+                meta = self._metadata([e[0] for e in unique[i: i + step]])
             song = meta.get(song_id)
             if song is None:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -112,3 +113,32 @@ def test_null_optional_fields_take_defaults(shared_api):
 def test_huge_exclude_ids_are_ignored(shared_api):
     resp = shared_api.get(f"{S}?k=3&exclude={10**20}")
     assert resp.status_code == 200 and len(resp.get_json()["items"]) == 3
+
+
+def test_405_names_the_allowed_methods(shared_api):
+    resp = shared_api.get("/api/recommendations")
+    assert resp.status_code == 405 and resp.is_json
+    assert set(resp.headers["Allow"].replace(" ", "").split(",")) >= {"POST", "OPTIONS"}
+    assert "GET" in shared_api.delete(S).headers["Allow"]
+
+
+@pytest.mark.parametrize("url", [
+    "/api/songs?limt=5", f"{S}?exclude=1&exclude=2", "/api/songs?q=a&q=b", f"{S}?k=3&k=4"])
+def test_unknown_or_repeated_query_parameters_are_400(shared_api, url):
+    resp = shared_api.get(url)
+    assert resp.status_code == 400 and resp.get_json()["error"]["message"]
+
+
+def test_query_parameters_on_post_are_400(shared_api):
+    resp = shared_api.post("/api/recommendations?k=2", json={"song_ids": [FIRST]})
+    assert resp.status_code == 400 and "body" in resp.get_json()["error"]["message"]
+
+
+def test_chunked_body_over_the_limit_is_413(shared_api):
+    body = json.dumps({"song_ids": [FIRST], "exclude": [1] * 200_000}).encode()
+    resp = shared_api.post("/api/recommendations", input_stream=io.BytesIO(body),
+                           content_type="application/json",
+                           headers={"Transfer-Encoding": "chunked"},  # no Content-Length
+                           environ_overrides={"wsgi.input_terminated": True,
+                                              "CONTENT_LENGTH": ""})
+    assert resp.status_code == 413 and resp.is_json

@@ -125,3 +125,11 @@ def test_unmatched_urls_share_one_label(api):
     samples = _samples(api.get("/metrics").get_data(as_text=True))
     endpoints = {s.labels["endpoint"] for s in samples["recsys_http_requests_total"]}
     assert "<unmatched>" in endpoints and not any(e.startswith("/nope") for e in endpoints)
+
+
+def test_unknown_methods_share_one_label(api):
+    for n in range(5):
+        api.open("/api/health", method=f"FOO{n}")
+    samples = _samples(api.get("/metrics").get_data(as_text=True))
+    methods = {s.labels["method"] for s in samples["recsys_http_requests_total"]}
+    assert "other" in methods and not any(m.startswith("FOO") for m in methods)

@@ -106,3 +106,12 @@ def test_warm_requests_make_no_catalog_query(service):
     service.similar(3, k=10)
     service.recommend([1, 2], k=10, max_per_artist=2)
     assert service.catalog.queries == 0
+
+
+def test_cold_start_max_per_artist_still_fills_k(service):
+    # a prolific artist: every same_artist candidate of the first batch is by one artist
+    for i in range(60):
+        service.catalog.add(6000 + i, artist="Prolific")
+    body = service.similar(6000, k=10, max_per_artist=1)
+    artists = [item["song"]["artist"] for item in body["items"]]
+    assert len(artists) == 10 and len(set(artists)) == 10

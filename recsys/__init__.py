@@ -29,10 +29,10 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
 
     from recsys.api import bp as api_bp
-    from recsys.api.errors import register_app_handlers
+    from recsys.errors import register_error_routing
 
     app.register_blueprint(api_bp, url_prefix="/api")
-    register_app_handlers(app)
+    register_error_routing(app)
 
     from recsys.admin import bp as admin_bp  # also redirects / to /admin/
 

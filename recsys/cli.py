@@ -228,7 +228,10 @@ def promote_cmd(version: str) -> None:
     from recsys.index.registry import promote
 
     previous = _registry_call(lambda e, s: promote(e, s, version, actor="cli"))
-    click.echo(f"current model: {version} (was {previous or 'none'})")
+    if previous == version:
+        click.echo(f"current model: {version} (already current; nothing done)")
+    else:
+        click.echo(f"current model: {version} (was {previous or 'none'})")
 
 
 @click.command("rollback")

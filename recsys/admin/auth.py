@@ -18,7 +18,7 @@ import hmac
 import secrets
 import threading
 import time
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     abort,
@@ -125,7 +125,8 @@ def _safe_next(target: str | None) -> str:
     """Only redirect to a path inside the dashboard (no open redirect)."""
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and parts.path.startswith("/admin/"):
+        if (not parts.scheme and not parts.netloc and parts.path.startswith("/admin/")
+                and ".." not in unquote(parts.path).split("/")):  # no /admin/../api
             return target
     return url_for("admin.overview")
 
@@ -142,6 +143,8 @@ def _protect():
         sent = request.form.get("csrf_token", "")
         token = session.get(SESSION_CSRF, "")
         if not token or not hmac.compare_digest(str(sent).encode(), str(token).encode()):
+            if request.endpoint == "admin.login":  # a login form from an older session
+                return _expired_login_form()
             abort(400, description="The form's security token is missing or out of date. "
                                    "Reload the page and try again.")
     if request.endpoint in PUBLIC_ENDPOINTS or current_user() is not None:
@@ -149,8 +152,19 @@ def _protect():
     return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
 
 
+def _expired_login_form():
+    """A stale login form (another tab logged in, the browser restarted): already logged in
+    -> go on; otherwise the form again, with a fresh token and nothing checked."""
+    next_url = _safe_next(request.form.get("next"))
+    if current_user() is not None:
+        return redirect(next_url)
+    flash("The login form had expired. Please log in again.", "error")
+    return render_template("admin/login.html", configured=password_configured(),
+                           next_url=next_url, username=request.form.get("username", "")), 400
+
+
 @bp.after_request
-def _security_headers(response):
+def security_headers(response):
     """No framing, no sniffing, no third-party resources, no caching of pages."""
     response.headers.setdefault(
         "Content-Security-Policy",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template
+from flask import make_response, render_template
 from werkzeug.exceptions import HTTPException
 
 from recsys.admin import bp
@@ -18,6 +18,8 @@ def error_page(status: int, title: str, message: str):
                            message=message), status
 
 
+@bp.errorhandler(404)  # code handlers: the app's 404/405 handler would win over a class one
+@bp.errorhandler(405)
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     return error_page(exc.code or 500, exc.name, exc.description or exc.name)
@@ -28,3 +30,10 @@ def _unexpected(exc: Exception):
     log.exception("unhandled error in admin request")
     return error_page(500, "Internal error",
                       "Something went wrong; the details are in the server log.")
+
+
+def unrouted_error(exc: HTTPException):
+    """The dashboard's error page (and headers) for ``/admin`` URLs that match no route."""
+    from recsys.admin.auth import security_headers
+
+    return security_headers(make_response(_http_error(exc)))

@@ -6,6 +6,7 @@ from flask import abort, current_app, jsonify, render_template, request
 
 from recsys.admin import bp, queries
 from recsys.admin.projection import DEFAULT_CAP, MapCache
+from recsys.admin.views import ID_MAX, _page
 from recsys.api import deps
 from recsys.extensions import db
 from recsys.recommend import UnknownSongError
@@ -19,10 +20,7 @@ MAP_CACHE_KEY = "recsys.admin.map"
 def explore():
     """Search songs by a title or artist substring, paginated."""
     q = request.args.get("q", "").strip()[:200]
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = _page()
     items, total = queries.search_songs(db.session, q or None, None, None, SONGS_PER_PAGE,
                                         (page - 1) * SONGS_PER_PAGE)
     model = deps.current_model()
@@ -36,7 +34,7 @@ def explore():
 @bp.get("/songs/<int:song_id>")
 def song(song_id: int):
     """A song's metadata and tags, and its ``similar`` and ``next`` lists with explanations."""
-    detail = queries.song_detail(db.session, song_id)
+    detail = queries.song_detail(db.session, song_id) if song_id <= ID_MAX else None
     if detail is None:
         abort(404, description=f"There is no song {song_id}.")
     detail["playlists"] = queries.song_playlist_count(db.session, song_id)

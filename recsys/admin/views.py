@@ -11,12 +11,14 @@ from recsys.admin.auth import current_user
 from recsys.api import deps
 from recsys.extensions import db
 from recsys.index.bundle import BundleError
-from recsys.index.registry import promote, rollback
+from recsys.index.registry import promote, promotion_stack, rollback
 from recsys.index.store import ModelStore
 
 log = logging.getLogger("recsys.admin")
 
 RUNS_PER_PAGE = 25
+MAX_PAGE = 10**9  # larger pages would overflow the database's OFFSET
+ID_MAX = 2**31 - 1  # ids are 32-bit integers in the database (as in the API)
 
 
 def _store() -> ModelStore:
@@ -25,9 +27,21 @@ def _store() -> ModelStore:
 
 def _page() -> int:
     try:
-        return max(1, int(request.args.get("page", "1")))
+        return min(MAX_PAGE, max(1, int(request.args.get("page", "1"))))
     except ValueError:
         return 1
+
+
+def _changed_since_page_load(store: ModelStore) -> bool:
+    """True (with a flash) when the form was rendered for another current version: a stale
+    page or a second submit of the same form must not switch models again."""
+    expected = request.form.get("expected_current")
+    current = store.current_version() or ""
+    if expected is None or expected == current:
+        return False
+    flash(f"Nothing done: the current model changed since the page was loaded "
+          f"(it is now {current or 'none'}). Check the page and try again.", "error")
+    return True
 
 
 @bp.get("/")
@@ -60,11 +74,15 @@ def models():
     """Every model version, its metrics and index parameters, and the event history."""
     store = _store()
     model = deps.current_model()
+    current = store.current_version()
+    stack = promotion_stack(db.engine)
+    target = stack[-2] if len(stack) >= 2 and stack[-1] == current else None
     return render_template(
         "admin/models.html",
         rows=queries.model_rows(db.engine, store),
         events=queries.model_events(db.session),
-        current=store.current_version(),
+        current=current,
+        rollback_target=target,
         loaded=model.version if model is not None else None,
     )
 
@@ -72,8 +90,14 @@ def models():
 @bp.post("/models/<version>/promote")
 def promote_version(version: str):
     """Make ``version`` current (verified first); errors become a flash message."""
+    store = _store()
+    if _changed_since_page_load(store):
+        return redirect(url_for("admin.models"))
+    if version == store.current_version():
+        flash(f"{version} is already the current model; nothing done.", "info")
+        return redirect(url_for("admin.models"))
     try:
-        previous = promote(db.engine, _store(), version, actor=current_user(),
+        previous = promote(db.engine, store, version, actor=current_user(),
                            note="admin dashboard")
     except (BundleError, OSError) as exc:
         log.warning("admin: promotion of %r refused: %s", version, exc)
@@ -88,6 +112,8 @@ def promote_version(version: str):
 def rollback_version():
     """Return to the previously promoted version; errors become a flash message."""
     store = _store()
+    if _changed_since_page_load(store):
+        return redirect(url_for("admin.models"))
     current = store.current_version()
     try:
         target = rollback(db.engine, store, actor=current_user())
@@ -112,7 +138,7 @@ def runs():
 @bp.get("/runs/<int:run_id>")
 def run_detail(run_id: int):
     """One training run: settings, data snapshot, metrics, error."""
-    run = queries.training_run(db.session, run_id)
+    run = queries.training_run(db.session, run_id) if run_id <= ID_MAX else None
     if run is None:
         abort(404, description=f"There is no training run {run_id}.")
     return render_template("admin/run.html", run=run)

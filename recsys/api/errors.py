@@ -53,17 +53,11 @@ def _unexpected(exc: Exception):
     return error_response(500, "internal server error")
 
 
-def register_app_handlers(app) -> None:
-    """404/405 for unknown ``/api`` URLs happen before routing reaches the blueprint."""
+def unrouted_error(exc: HTTPException):
+    """JSON for a 404/405 raised before routing reached the blueprint (an unknown URL)."""
     from flask import request
 
-    def _json_for_api(exc: HTTPException):
-        if request.path.startswith("/api/") or request.path == "/api":
-            if exc.code == 404:
-                return error_response(404, f"no API endpoint at {request.path}; the endpoints "
-                                           "are listed in /api/openapi.json")
-            return http_error_response(exc)
-        return exc
-
-    app.register_error_handler(404, _json_for_api)
-    app.register_error_handler(405, _json_for_api)
+    if exc.code == 404 and request.url_rule is None:
+        return error_response(404, f"no API endpoint at {request.path}; the endpoints are "
+                                   "listed in /api/openapi.json")
+    return http_error_response(exc)

@@ -34,11 +34,17 @@ def register(engine: Engine, store: ModelStore, version: str) -> None:
 
 
 def promotion_stack(engine: Engine) -> list[str]:
-    """Versions made current, oldest first, with rolled-back ones popped off."""
+    """Versions made current, oldest first, with rolled-back ones popped off.
+
+    A version that was current before the first recorded promotion (set up by hand, or before
+    history was kept) is the bottom of the stack, so the first promotion can be rolled back.
+    """
     stack: list[str] = []
     with session_scope(engine) as session:
         for event in session.scalars(select(ModelEvent).order_by(ModelEvent.id)):
             if event.action == "promote":
+                if not stack and event.previous_version is not None:
+                    stack.append(event.previous_version)
                 stack.append(event.version)
             elif event.action == "rollback" and stack:
                 stack.pop()
@@ -71,7 +77,15 @@ def promote(
     engine: Engine, store: ModelStore, version: str, actor: str | None = None,
     note: str | None = None,
 ) -> str | None:
-    """Make ``version`` current; returns the previous current version."""
+    """Make ``version`` current; returns the previous current version.
+
+    Promoting the version that is already current changes nothing and records no event (a
+    repeated command or form must not push a duplicate that a later rollback would pop).
+    """
+    if version == store.current_version():
+        store.open(version, verify=True)  # still refuses a corrupt current bundle
+        log.info("promote: %s is already the current model; nothing done", version)
+        return version
     return _switch(engine, store, version, "promote", actor, note)
 
 

@@ -43,7 +43,8 @@ def test_right_password_logs_in_and_follows_next(anon):
     assert page.status_code == 200 and USER in page.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/admin/", "/api/x"])
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/admin/", "/api/x",
+                                    "/admin/../api/health", "/admin/%2e%2e/api/health"])
 def test_next_never_leaves_the_dashboard(anon, target):
     resp = login(anon, next_url=target)
     assert resp.status_code == 302 and resp.headers["Location"] == "/admin/"
@@ -124,3 +125,18 @@ def test_pages_send_security_headers(admin):
     assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_a_stale_login_form_shows_the_form_again(anon):
+    anon.get("/admin/login")  # a session with a token; the other tab's form had another one
+    resp = anon.post("/admin/login", data={"username": USER, "password": PASSWORD,
+                                           "csrf_token": "from-an-older-session"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "The login form had expired" in html
+    assert 'name="password"' in html and anon.get("/admin/").status_code == 302  # not logged in
+
+
+def test_a_stale_login_form_when_already_logged_in_goes_on(admin):
+    resp = admin.post("/admin/login", data={"username": USER, "password": "whatever",
+                                            "csrf_token": "stale", "next": "/admin/runs"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/admin/runs"

@@ -100,3 +100,19 @@ def test_login_promote_and_map_in_chromium(page, live_url, store):
         "window.recsysMap.data.n_points")
     assert page.locator("#map-legend span").count() > 0
     assert errors == []
+
+
+def test_pages_fit_a_phone_screen(page, live_url):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_url}/admin/login")
+    page.fill("input[name=username]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("form.stack button[type=submit]")
+    for path in ("/admin/", "/admin/models", "/admin/runs", "/admin/explore", "/admin/map",
+                 "/admin/songs/1"):
+        page.goto(f"{live_url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width}px wide at a 390px viewport"
+        nav = page.locator(".topbar nav a").last.bounding_box()
+        assert nav["x"] + nav["width"] <= 390, f"{path}: the menu runs off the screen"

@@ -96,3 +96,36 @@ def test_empty_store_shows_how_to_train(tmp_path, make_app, sqlite_url):
     html = client.get("/admin/models").get_data(as_text=True)
     assert "No model bundles yet" in html
     assert "The database is empty" in client.get("/admin/").get_data(as_text=True)
+
+
+def test_stale_page_or_second_submit_switches_nothing(admin, admin_app, store):
+    def submit(path, seen_current):
+        assert post_form(admin, path, {"expected_current": seen_current}).status_code == 302
+
+    submit("/admin/models/v2/promote", "v1")
+    # a second tab still shows v1 as current: its Promote v1 must not apply to v2
+    submit("/admin/models/v1/promote", "v1")
+    assert store.current_version() == "v2"
+    assert "current model changed since the page was loaded" in admin.get(
+        "/admin/models").get_data(as_text=True)
+    submit("/admin/models/v1/promote", "v2")
+    # the same rollback form (rendered with v1 current) sent twice rolls back once
+    submit("/admin/models/rollback", "v1")
+    submit("/admin/models/rollback", "v1")
+    assert store.current_version() == "v2"
+    assert [e[0] for e in _events(admin_app)] == ["promote", "promote", "rollback"]
+
+
+def test_promoting_the_current_model_records_nothing(admin, admin_app, store):
+    post_form(admin, "/admin/models/v1/promote")
+    assert "v1 is already the current model" in admin.get("/admin/models").get_data(as_text=True)
+    assert store.current_version() == "v1" and _events(admin_app) == []
+
+
+def test_rollback_button_names_its_target(admin):
+    html = admin.get("/admin/models").get_data(as_text=True)
+    assert 'id="rollback" disabled' in html  # nothing promoted yet
+    post_form(admin, "/admin/models/v2/promote")
+    html = admin.get("/admin/models").get_data(as_text=True)
+    assert 'data-confirm="Roll back from v2 to v1?"' in html
+    assert 'id="rollback" disabled' not in html

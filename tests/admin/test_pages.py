@@ -131,3 +131,30 @@ def test_user_data_is_escaped(admin, admin_app):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     q = admin.get('/admin/explore?q="><img src=x>').get_data(as_text=True)
     assert "<img src=x>" not in q
+
+
+@pytest.mark.parametrize("path", ["/admin/songs/99999999999999999999999",
+                                  "/admin/runs/99999999999999999999999"])
+def test_huge_ids_are_404_not_500(admin, path):
+    assert admin.get(path).status_code == 404
+
+
+def test_huge_page_numbers_are_not_500(admin):
+    for path in ("/admin/explore?page=99999999999999999999", "/admin/runs?page=" + "9" * 30):
+        assert admin.get(path).status_code == 200
+
+
+def test_errors_use_the_dashboard_layout_and_headers(admin):
+    for path, status in (("/admin/songs/777777", 404), ("/admin/nonexistent", 404),
+                         ("/admin/logout", 405)):
+        resp = admin.get(path)
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == status and resp.mimetype == "text/html"
+        assert "playlist2vec admin</title>" in html and 'class="topbar"' in html
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert "Content-Security-Policy" in resp.headers
+
+
+def test_pages_past_the_end_say_so(admin):
+    html = admin.get("/admin/explore?page=500").get_data(as_text=True)
+    assert "Page 500 is past the last page" in html

@@ -71,3 +71,13 @@ def test_models_when_store_is_empty(build_app):
 def test_serve_dev_is_refused_in_production(cli):
     out = cli(serve_cmd, "--dev", env={"RECSYS_ENV": "production"})
     assert out.exit_code == 1 and "refused" in out.output
+
+
+def test_promoting_the_current_version_changes_nothing(cli, model_store):
+    out = cli(promote_cmd, "v1")
+    assert out.exit_code == 0 and "already current; nothing done" in out.output
+    assert cli(promote_cmd, "v2").exit_code == 0
+    assert "(rolled back)" in cli(rollback_cmd).output  # to v1, current before any event
+    assert model_store.current_version() == "v1"
+    out = cli(rollback_cmd)
+    assert out.exit_code == 1 and "nothing to roll back" in out.output

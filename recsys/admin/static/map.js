@@ -7,12 +7,6 @@
   var state = { data: null, points: [], colourBy: "tag", hover: -1, dpr: 1, drawn: 0 };
   window.recsysMap = state; // inspected by the browser test
 
-  function hash(text) {
-    var h = 0;
-    for (var i = 0; i < text.length; i++) { h = (h * 31 + text.charCodeAt(i)) | 0; }
-    return Math.abs(h);
-  }
-
   function colours(data, by) {
     var labels = by === "artist" ? data.artist : data.tag;
     var freq = {};
@@ -21,9 +15,12 @@
       .slice(0, PALETTE.length);
     var colourOf = {};
     top.forEach(function (l, i) { colourOf[l] = PALETTE[i]; });
+    var legend = top.map(function (l) { return [l, colourOf[l], freq[l]]; });
+    var rest = labels.length - top.reduce(function (n, l) { return n + freq[l]; }, 0);
+    if (rest > 0) { legend.push(["other or no " + by, OTHER, rest]); }
     return {
-      legend: top.map(function (l) { return [l, colourOf[l], freq[l]]; }),
-      of: function (i) { var l = labels[i]; return colourOf[l] || (l && by === "artist" ? PALETTE[hash(l) % PALETTE.length] + "66" : OTHER); }
+      legend: legend,
+      of: function (i) { return colourOf[labels[i]] || OTHER; }
     };
   }
 
@@ -59,7 +56,7 @@
       var swatch = document.createElement("i");
       swatch.style.background = entry[1];
       item.appendChild(swatch);
-      item.appendChild(document.createTextNode(entry[0] + " (" + entry[2] + ")"));
+      item.appendChild(document.createTextNode(entry[0] + " (" + entry[2].toLocaleString("en") + ")"));
       legend.appendChild(item);
     });
     state.drawn = state.points.length;
@@ -98,13 +95,22 @@
     var tip = document.getElementById("map-tip"), status = document.getElementById("map-status");
     var select = document.getElementById("map-colour");
     fetch(canvas.getAttribute("data-src"), { credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (r) {
+        if (r.redirected || !/json/.test(r.headers.get("Content-Type") || "")) {
+          throw new Error("the session has expired; reload the page to log in again");
+        }
+        return r.json().then(function (body) {
+          if (!r.ok) { throw new Error(body.error && body.error.message || "HTTP " + r.status); }
+          return body;
+        });
+      })
       .then(function (data) {
         state.data = data;
         fit(canvas);
         state.points = layout(canvas, data);
         draw(canvas);
-        status.textContent = "Model " + data.version + ": " + data.n_points + " of " + data.n_songs +
+        status.textContent = "Model " + data.version + ": " + data.n_points.toLocaleString("en") + " of " +
+          data.n_songs.toLocaleString("en") +
           " songs (most played), PCA explains " +
           Math.round(100 * (data.explained_variance[0] + data.explained_variance[1])) +
           "% of the variance. Hover for a song, click to open it.";

@@ -17,6 +17,11 @@ def create_app(config: Config | None = None) -> Flask:
     cfg.validate()
     app = Flask(__name__)
     app.config.from_mapping(cfg.as_dict())
+    if cfg.TRUSTED_PROXIES > 0:  # client address and scheme from the proxies' headers
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = cfg.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from recsys.logging_setup import configure_logging
 

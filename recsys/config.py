@@ -46,6 +46,10 @@ class Config:
         self.MODEL_POLL_SECONDS = _env_int("RECSYS_MODEL_POLL_SECONDS", 2)
         self.ADMIN_USERNAME = os.environ.get("RECSYS_ADMIN_USER", "admin")
         self.ADMIN_PASSWORD = os.environ.get("RECSYS_ADMIN_PASSWORD")
+        self.ADMIN_SESSION_HOURS = _env_int("RECSYS_ADMIN_SESSION_HOURS", 12)
+        self.ADMIN_IDLE_MINUTES = _env_int("RECSYS_ADMIN_IDLE_MINUTES", 120)
+        # reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted
+        self.TRUSTED_PROXIES = _env_int("RECSYS_TRUSTED_PROXIES", 0)
         secret = os.environ.get("SECRET_KEY")
         # Development only: a random per-process key (sessions do not survive a restart).
         # There is never a fixed fallback key; production refuses to start without one.

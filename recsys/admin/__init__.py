@@ -21,7 +21,8 @@ def _setup_app(state) -> None:
     app: Flask = state.app
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        hours=float(app.config.get("ADMIN_SESSION_HOURS", 12)))
     if app.config.get("ENV_NAME") == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
     app.add_url_rule("/", "root", lambda: redirect(url_for("admin.overview")))

@@ -2,13 +2,17 @@
 
 * Credentials come from ``RECSYS_ADMIN_USER`` / ``RECSYS_ADMIN_PASSWORD`` and are compared with
   :func:`hmac.compare_digest`. Without a configured password nobody can log in.
-* The session (Flask's signed cookie: HttpOnly, SameSite=Lax, Secure in production) holds the
-  user name and a fingerprint of the password, so changing the password logs everybody out.
+* The session (Flask's signed cookie: HttpOnly, SameSite=Lax, Secure in production) holds a
+  random token of a server-side session (:mod:`recsys.admin.sessions`) and a fingerprint of the
+  password. A login lasts ``ADMIN_SESSION_HOURS`` at most and ends after ``ADMIN_IDLE_MINUTES``
+  without a request; logging out ends it on every worker (a copied cookie stops working), and
+  changing the password logs everybody out.
 * Every POST under ``/admin`` must carry ``csrf_token`` equal to the session's token (400
   otherwise), including the login form.
 * Failed logins are delayed (``ADMIN_LOGIN_DELAY`` seconds, default 1) and after
-  ``MAX_FAILURES`` failures from one address within ``WINDOW_S`` that address is refused (429)
-  until the window passes. The counters live in the process (one set per worker).
+  ``MAX_FAILURES`` failures from one address within ``WINDOW`` that address is refused (429)
+  until the window passes, counted in the database across every worker. Behind a reverse proxy
+  set ``RECSYS_TRUSTED_PROXIES`` so that the address is the client's, not the proxy's.
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
+from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -31,55 +36,22 @@ from flask import (
     url_for,
 )
 
-from recsys.admin import bp
+from recsys.admin import bp, sessions
+from recsys.extensions import db
 
 MAX_FAILURES = 5
-WINDOW_S = 300.0
+WINDOW = timedelta(minutes=5)
 PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
 SESSION_USER, SESSION_AUTH, SESSION_CSRF = "admin_user", "admin_auth", "csrf_token"
+SESSION_TOKEN = "admin_session"
 
 
-class FailedLogins:
-    """Failed login times per client address, in a sliding window (thread-safe)."""
-
-    def __init__(self, max_failures: int = MAX_FAILURES, window_s: float = WINDOW_S) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
-        if times:
-            self._failures[key] = times
-        else:
-            self._failures.pop(key, None)
-        return times
-
-    def retry_after(self, key: str) -> int:
-        """Seconds until ``key`` may try again (0: allowed now)."""
-        now = time.monotonic()
-        with self._lock:
-            times = self._recent(key, now)
-            if len(times) < self.max_failures:
-                return 0
-            return max(1, int(times[0] + self.window_s - now) + 1)
-
-    def fail(self, key: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > 10_000:  # bound the memory under a spray of addresses
-                for other in list(self._failures):
-                    self._recent(other, now)
-            self._failures.setdefault(key, []).append(now)
-
-    def reset(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+def _max_age() -> timedelta:
+    return timedelta(hours=float(current_app.config.get("ADMIN_SESSION_HOURS", 12)))
 
 
-def _failed_logins() -> FailedLogins:
-    return current_app.extensions.setdefault("recsys.admin.failed_logins", FailedLogins())
+def _idle() -> timedelta:
+    return timedelta(minutes=float(current_app.config.get("ADMIN_IDLE_MINUTES", 120)))
 
 
 def password_configured() -> bool:
@@ -103,12 +75,20 @@ def check_credentials(username: str, password: str) -> bool:
 
 
 def current_user() -> str | None:
-    """The logged-in user name, or None (also when the password changed since the login)."""
+    """The logged-in user name, or None (logged out, expired, or the password changed)."""
+    if "admin_user" not in g:
+        g.admin_user = _session_user()
+    return g.admin_user
+
+
+def _session_user() -> str | None:
     user = session.get(SESSION_USER)
     expected = current_app.config.get("ADMIN_PASSWORD")
     if not user or not expected:
         return None
     if not hmac.compare_digest(str(session.get(SESSION_AUTH, "")), _fingerprint(str(expected))):
+        return None
+    if sessions.user_of(db.session, session.get(SESSION_TOKEN), _max_age(), _idle()) != user:
         return None
     return str(user)
 
@@ -190,25 +170,26 @@ def login():
     if not configured:
         return render_template("admin/login.html", configured=False, next_url=next_url), 403
     client = request.remote_addr or "unknown"
-    limiter = _failed_logins()
-    wait = limiter.retry_after(client)
+    wait = sessions.retry_after(db.session, client, MAX_FAILURES, WINDOW)
     if wait:
         flash(f"Too many failed logins. Try again in {wait} seconds.", "error")
         return render_template("admin/login.html", configured=True, next_url=next_url), 429
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     if not check_credentials(username, password):
-        limiter.fail(client)
+        sessions.record_failure(db.session, client, WINDOW)
         time.sleep(float(current_app.config.get("ADMIN_LOGIN_DELAY", 1.0)))
         current_app.logger.warning("admin: failed login for %r from %s", username[:64], client)
         flash("Wrong user name or password.", "error")
         return render_template("admin/login.html", configured=True, next_url=next_url,
                                username=username), 401
-    limiter.reset(client)
+    sessions.clear_failures(db.session, client)
     session.clear()  # no session fixation: a fresh session and CSRF token after login
     session.permanent = True
     session[SESSION_USER] = username
     session[SESSION_AUTH] = _fingerprint(password)
+    session[SESSION_TOKEN] = sessions.start(db.session, username, client, _max_age())
+    g.pop("admin_user", None)
     csrf_token()
     current_app.logger.info("admin: %s logged in from %s", username, client)
     return redirect(next_url)
@@ -216,7 +197,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Forget the session."""
+    """End the session here and on the server (a copy of the cookie no longer works)."""
+    sessions.end(db.session, session.get(SESSION_TOKEN))
+    current_app.logger.info("admin: %s logged out", current_user())
     session.clear()
     flash("Logged out.", "info")
     return redirect(url_for("admin.login"))

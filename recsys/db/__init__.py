@@ -2,7 +2,9 @@
 
 from recsys.db.base import Base
 from recsys.db.models import (
+    AdminSession,
     ImportRun,
+    LoginFailure,
     ModelEvent,
     ModelVersion,
     Playlist,
@@ -15,8 +17,10 @@ from recsys.db.models import (
 from recsys.db.session import make_engine, make_session_factory, session_scope
 
 __all__ = [
+    "AdminSession",
     "Base",
     "ImportRun",
+    "LoginFailure",
     "ModelEvent",
     "ModelVersion",
     "Playlist",

@@ -163,3 +163,28 @@ class ModelEvent(Base):
     at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, nullable=False)
     actor: Mapped[str | None] = mapped_column(String(128))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class AdminSession(Base):
+    """A dashboard login. The cookie carries a random token, the table its SHA-256, so logout
+    and expiry end the session on every worker and a leaked table grants no session."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (Index("ix_admin_sessions_created_at", "created_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(128), nullable=False)
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, nullable=False)
+
+
+class LoginFailure(Base):
+    """A failed dashboard login, counted per client address across every worker."""
+
+    __tablename__ = "admin_login_failures"
+    __table_args__ = (Index("ix_admin_login_failures_address_at", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, nullable=False)

@@ -15,6 +15,29 @@ SETTINGS_SUMMARY = (("vector_size", "dim"), ("window", "window"), ("epochs", "ep
 KEY_METRICS = (("next", "hr@", "next HR"), ("next", "mrr@", "next MRR"),
                ("similar", "hr@", "similar HR"), ("similar", "tag_coherence", "tag coherence"),
                ("baselines", "next_hr_over_best", "next HR / best counting baseline"))
+#: What each metric means (shown as a tooltip and in the run page's table); the last word
+#: says which direction is better.
+METRIC_HELP = {
+    "hr": "share of held-out next songs found in the top k (higher is better)",
+    "mrr": "mean reciprocal rank of the held-out next song in the top k (higher is better)",
+    "ndcg": "normalised discounted cumulative gain of the top k (higher is better)",
+    "cont_hr": "playlist continuation: the last song found in the top k after the others "
+               "(higher is better)",
+    "cont_mrr": "playlist continuation, mean reciprocal rank (higher is better)",
+    "cont_ndcg": "playlist continuation, NDCG (higher is better)",
+    "cont_n": "held-out playlists scored for continuation (count)",
+    "coverage": "share of the catalog that appears in some top-k list (higher: less "
+                "popularity bias)",
+    "tag_coherence": "mean Jaccard overlap of a song's tags with its results' tags "
+                     "(higher is better)",
+    "unknown_frac": "share of queries whose seed or target the model never saw (counted as "
+                    "misses; lower is better)",
+    "n_queries": "held-out transitions scored (count)",
+    "n_unique_seeds": "distinct seed songs among them (count)",
+    "holdout_playlists": "playlists in the stable holdout (count)",
+    "next_hr_over_best": "next HR@10 divided by the best counting baseline's on the same "
+                         "holdout (above 1× beats counting)",
+}
 
 
 @bp.app_template_filter("num")
@@ -33,7 +56,7 @@ def fmt_num(value: Any, digits: int = 4) -> str:
 
 @bp.app_template_filter("when")
 def fmt_when(value: datetime | str | None) -> str:
-    """``YYYY-MM-DD HH:MM:SS`` (UTC as stored), or ``–``."""
+    """``YYYY-MM-DD HH:MM:SS UTC`` (times are stored in UTC), or ``–``."""
     if value is None or value == "":
         return "–"
     if isinstance(value, str):
@@ -41,7 +64,7 @@ def fmt_when(value: datetime | str | None) -> str:
             value = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @bp.app_template_filter("duration")
@@ -79,10 +102,26 @@ def flatten(metrics: Mapping[str, Any] | None, prefix: str = "") -> list[tuple[s
     return out
 
 
+def metric_help(name: str) -> str:
+    """What a metric (``hr@10``, ``next_hr_over_best``...) means, or ``""``."""
+    return METRIC_HELP.get(name.split("@")[0], "")
+
+
+@bp.app_template_filter("metric")
+def fmt_metric(value: Any, name: str) -> str:
+    """A metric value in its unit: ratios as ``1.085×``, counts as integers, else 4 decimals."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if name.endswith("over_best"):
+            return f"{value:.3f}×"
+        if name.startswith("n_") or name in ("cont_n", "holdout_playlists"):
+            return fmt_num(int(value))
+    return fmt_num(value)
+
+
 @bp.app_template_global("key_metrics")
-def key_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
-    """The headline metrics (next HR/MRR@k, similar HR@k, tag coherence) when present,
-    else the first few flat ones."""
+def key_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
+    """The headline metrics (next HR/MRR@k, similar HR@k, tag coherence, the ratio to the best
+    baseline) when present, else the first few flat ones: ``(label, shown value, help)``."""
     metrics = metrics or {}
     out = []
     for section, prefix, label in KEY_METRICS:
@@ -92,15 +131,22 @@ def key_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
         for key in sorted(part):
             if key.startswith(prefix) and not isinstance(part[key], Mapping):
                 suffix = key[len(prefix):] if prefix.endswith("@") else ""
-                out.append((f"{label}@{suffix}" if suffix else label, part[key]))
+                out.append((f"{label}@{suffix}" if suffix else label,
+                            fmt_metric(part[key], key), metric_help(key)))
                 break
-    return out or [(k, v) for k, v in flatten(metrics) if isinstance(v, int | float)][:4]
+    if out:
+        return out
+    flat = [(k, v) for k, v in flatten(metrics) if isinstance(v, int | float)][:4]
+    return [(k, fmt_metric(v, k.split()[-1]), metric_help(k.split()[-1])) for k, v in flat]
 
 
 @bp.app_template_global("all_metrics")
-def all_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
-    """Every metric of the model, flattened (the baselines have their own table)."""
-    return flatten({k: v for k, v in (metrics or {}).items() if k != "baselines"})
+def all_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
+    """Every metric of the model, flattened, as ``(name, shown value, help)`` (the baselines
+    have their own table)."""
+    rows = flatten({k: v for k, v in (metrics or {}).items() if k != "baselines"})
+    return [(name, fmt_metric(v, name.split()[-1]), metric_help(name.split()[-1]))
+            for name, v in rows]
 
 
 BASELINE_COLUMNS = (("hr@10", "HR@10"), ("mrr@10", "MRR@10"), ("ndcg@10", "NDCG@10"),

@@ -51,6 +51,9 @@ def test_training_runs_table_and_detail(admin, admin_app):
     assert "RuntimeError: &lt;boom&gt;" in html and "<boom>" not in html
     detail = admin.get("/admin/runs/1").get_data(as_text=True)
     assert "Training run #1" in detail and "next mrr@10" in detail
+    assert "<th>metric</th>" in detail and "reciprocal rank" in detail  # what each one means
+    assert "higher is better" in html  # the headline chips' tooltips
+    assert " UTC</dd>" in detail
     assert "&#34;vector_size&#34;: 32" in detail  # settings as JSON, escaped
     assert admin.get("/admin/runs/2").status_code == 200
     assert "counting baselines" not in detail  # a run recorded without baselines
@@ -67,7 +70,7 @@ def test_training_run_detail_compares_with_baselines(admin, admin_app):
     assert "this model and the counting baselines" in html and "1.250×" in html
     assert "next HR / best counting baseline" in html  # a headline chip, also on run lists
     runs = admin.get("/admin/runs").get_data(as_text=True)
-    assert "next HR / best counting baseline" in runs and "1.2500" in runs
+    assert "next HR / best counting baseline" in runs and "1.250×" in runs
     table = html[html.index("counting baselines"):html.index("Settings</h2>")]
     for name, value in (("this model (next)", "0.1250"), ("co-occurrence", "0.0938"),
                         ("transitions", "0.0625"), ("popularity", "0.0100")):
@@ -109,6 +112,7 @@ def test_song_page_shows_similar_and_next_with_explanations(admin):
     assert similar.count("<li>") == 10 and nxt.count("<li>") == 10
     assert "/admin/songs/1001" in similar  # planted genre neighbour
     assert "shared playlist" in similar and "followed it" in nxt
+    assert similar.count("cosine ") == 10 and nxt.count("score ") == 10  # each score named
     assert nxt.index("/admin/songs/1001") < nxt.index("</li>")  # the planted successor first
     assert "fallback" not in html
 
@@ -119,6 +123,7 @@ def test_song_page_names_the_fallback_for_unseen_songs(admin, song_id, fallback)
     html = admin.get(f"/admin/songs/{song_id}").get_data(as_text=True)
     assert "The model has not seen this song" in html
     assert f"fallback <strong>{fallback}</strong>" in html
+    assert "cosine " not in html  # fallback ranks carry no comparable score
     assert "not seen by v1" in html
 
 

@@ -112,7 +112,7 @@ def test_song_page_shows_similar_and_next_with_explanations(admin):
     assert similar.count("<li>") == 10 and nxt.count("<li>") == 10
     assert "/admin/songs/1001" in similar  # planted genre neighbour
     assert "shared playlist" in similar and "followed it" in nxt
-    assert similar.count("cosine ") == 10 and nxt.count("score ") == 10  # each score named
+    assert similar.count(">cosine ") == 10 and nxt.count(">score ") == 10  # each score named
     assert nxt.index("/admin/songs/1001") < nxt.index("</li>")  # the planted successor first
     assert "fallback" not in html
 
@@ -123,7 +123,7 @@ def test_song_page_names_the_fallback_for_unseen_songs(admin, song_id, fallback)
     html = admin.get(f"/admin/songs/{song_id}").get_data(as_text=True)
     assert "The model has not seen this song" in html
     assert f"fallback <strong>{fallback}</strong>" in html
-    assert "cosine " not in html  # fallback ranks carry no comparable score
+    assert ">cosine " not in html  # fallback ranks carry no comparable score
     assert "not seen by v1" in html
 
 

@@ -43,8 +43,17 @@ def _schemas() -> dict[str, Any]:
                   "external_id": {"type": "string"}, "title": {"type": "string"},
                   "artist": {"type": "string"}}
     why = {"type": "object", "description": "Present with explain=true.", "properties": {
-        "playlists_with_seeds": {"type": "integer"}, "times_after_seeds": {"type": "integer"},
-        "via": {"type": "string", "enum": ["cooccurrence", "same_artist", "popularity"]}}}
+        "playlists_with_seeds": {
+            "type": "integer",
+            "description": "Playlists holding both this song and a seed, summed over the seeds: "
+                           "the model's training playlists, or (with a fallback) every "
+                           "playlist in the database."},
+        "times_after_seeds": {
+            "type": "integer",
+            "description": "How often this song directly followed a seed in the model's "
+                           "training playlists, summed over the seeds."},
+        "via": {"type": "string", "enum": ["cooccurrence", "same_artist", "popularity"],
+                "description": "The fallback step that found this song."}}}
     fallback = {"type": ["string", "null"],
                 "enum": [None, "cooccurrence", "same_artist", "popularity"],
                 "description": "Set when no seed is in the model (cold start)."}
@@ -61,7 +70,12 @@ def _schemas() -> dict[str, Any]:
                                     "limit": {"type": "integer"},
                                     "offset": {"type": "integer"}}},
         "Item": {"type": "object", "required": ["song", "score"], "properties": {
-            "song": _ref("Song"), "score": {"type": "number"}, "why": why}},
+            "song": _ref("Song"), "why": why, "score": {
+                "type": "number",
+                "description": "Ranking score; items come best first. similar: cosine of the "
+                               "song vectors; next: the blended continuation score (not a "
+                               "probability). With a fallback the scores of different `via` "
+                               "steps are not comparable: keep the order."}}},
         "Similar": {"type": "object", "required": ["song", "model_version", "mode", "items",
                                                    "fallback"], "properties": {
             "song": _ref("Song"), "model_version": {"type": "string"},

@@ -28,9 +28,17 @@ def error_response(status: int, message: str, **extra: object):
     return jsonify(body), status
 
 
+#: A 503 (no model loaded yet) tells clients when to retry: a server loads its model within
+#: seconds of starting or of a promotion.
+RETRY_AFTER_S = 5
+
+
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
-    return error_response(exc.status, exc.message, **exc.extra)
+    resp, status = error_response(exc.status, exc.message, **exc.extra)
+    if status == 503:
+        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return resp, status
 
 
 def http_error_response(exc: HTTPException):

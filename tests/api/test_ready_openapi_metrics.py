@@ -18,7 +18,7 @@ def test_503_json_before_any_model(build_app):
     client = build_app(current=None).test_client()
     for resp in (client.get("/api/ready"), client.get(f"/api/songs/{FIRST}/similar"),
                  client.post("/api/recommendations", json={"song_ids": [FIRST]})):
-        assert resp.status_code == 503 and resp.is_json
+        assert resp.status_code == 503 and resp.is_json and resp.headers["Retry-After"] == "5"
         assert "no model" in resp.get_json()["error"]["message"]
     assert client.get("/api/health").status_code == 200
     assert client.get("/api/songs?q=song").status_code == 200

@@ -31,7 +31,7 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at revision {revision}")
 
 
-@db_group.command("downgrade")
+@db_group.command("downgrade", context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
 @with_appcontext
 def db_downgrade(revision: str) -> None:
@@ -263,7 +263,10 @@ def models_cmd(as_json: bool) -> None:
     click.echo(f"  {'VERSION':<28} {'CREATED':<26} METRICS")
     for row in rows:
         mark = "*" if row.get("current") else " "
-        metrics = row.get("metrics") or {}
+        metrics = dict(row.get("metrics") or {})
+        for mode, key in (("next", "hr@10"), ("similar", "tag_coherence")):  # the gate's
+            if isinstance(metrics.get(mode), dict) and key in metrics[mode]:
+                metrics[f"{mode}.{key}"] = metrics[mode][key]
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                          for k, v in sorted(metrics.items()) if not isinstance(v, dict))
         detail = row.get("error") or shown or "-"
@@ -288,10 +291,30 @@ def register_commands(app: Flask) -> None:
 def _create_app() -> Flask:
     from recsys import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except RuntimeError as exc:  # configuration: missing production secrets, bad RECSYS_ENV
+        raise click.ClickException(str(exc)) from None
 
 
-@click.group(name="recsys", help="playlist2vec command line.")
+class _Main(click.Group):
+    """Root group: operator errors (database, migrations) become one ``Error:`` line."""
+
+    def invoke(self, ctx: click.Context):
+        from alembic.util import CommandError
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            return super().invoke(ctx)
+        except CommandError as exc:
+            raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            raise click.ClickException(
+                f"database error: {exc.orig} (is DATABASE_URL right? did you run `db upgrade`?)"
+            ) from None
+
+
+@click.group(name="recsys", cls=_Main, help="playlist2vec command line.")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Root group: commands run inside an app context built from the environment."""

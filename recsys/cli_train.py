@@ -26,6 +26,8 @@ def settings_options(func):
 
 def load_settings(config_path: str | None, overrides: tuple[str, ...]):
     """Settings from the YAML file plus overrides; errors become click errors."""
+    import yaml
+
     from recsys.ml.settings import TrainSettings
 
     path = config_path or current_app.config["TRAIN_CONFIG"]
@@ -33,8 +35,18 @@ def load_settings(config_path: str | None, overrides: tuple[str, ...]):
         return TrainSettings.from_yaml(path, overrides=overrides)
     except FileNotFoundError as exc:
         raise click.ClickException(f"{path}: training config not found") from exc
+    except yaml.YAMLError as exc:
+        raise _yaml_error(path, exc) from None
     except ValueError as exc:
-        raise click.ClickException(f"{path}: {exc}") from exc
+        raise click.ClickException(str(exc) if str(exc).startswith(str(path)) else
+                                   f"{path} + --set: {exc}") from exc
+
+
+def _yaml_error(path, exc) -> click.ClickException:
+    """``FILE:LINE: invalid YAML: problem`` on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+    return click.ClickException(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}")
 
 
 def _engine_and_store():
@@ -69,17 +81,21 @@ def _epoch_progress(total_epochs: int):
 def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_no_model) -> None:
     """Train word2vec on the database's playlists and write a model bundle."""
     from recsys.index.registry import promote
-    from recsys.jobs.training import train_and_bundle
+    from recsys.jobs.nightly import JobLockedError, job_lock
+    from recsys.jobs.training import fail_interrupted_runs, train_and_bundle
 
     settings = load_settings(config_path, overrides)
     engine, store = _engine_and_store()
     if if_no_model and store.current_version():
         click.echo(f"model {store.current_version()} is current; not training (--if-no-model)")
         return
-    try:
-        outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout, source=source,
-                                   backend=backend, progress=_epoch_progress(settings.epochs))
-    except ValueError as exc:
+    try:  # the nightly job's lock: its clean-up must never delete this run's bundle
+        with job_lock(store.root / "retrain.lock"):
+            fail_interrupted_runs(engine)
+            outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout,
+                                       source=source, backend=backend,
+                                       progress=_epoch_progress(settings.epochs))
+    except (JobLockedError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     stats = outcome.stats
     click.echo(f"model {outcome.version} (training run {outcome.run_id}): "
@@ -170,18 +186,27 @@ def _parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+#: Exit status of ``retrain`` when the gate kept production (1 = the job failed).
+GATE_REFUSED_EXIT = 3
+
+
 @click.command("retrain")
 @settings_options
 @click.option("--import", "imports", multiple=True, metavar="KIND:PATH[:SOURCE]",
               help="Import first, e.g. --import yes:/data/yes_big:yes_big (repeatable).")
-@click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.1, show_default=True)
+@click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+              help="Fraction of playlists held out (stable by source:external_id) for the gate.")
 @click.option("--tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Promote if each gate metric >= production * (1 - tolerance).")
-@click.option("--backend", type=click.Choice(["annoy", "exact"]), default="annoy")
+@click.option("--backend", type=click.Choice(["annoy", "exact"]), default="annoy",
+              show_default=True, help="ANN index of the bundle.")
 @click.option("--dry-run", is_flag=True, help="Train and gate, but never promote.")
 @with_appcontext
 def retrain_cmd(config_path, overrides, imports, holdout, tolerance, backend, dry_run) -> None:
-    """The nightly job: import, train, evaluate against production, promote if not worse."""
+    """The nightly job: import, train, evaluate against production, promote if not worse.
+
+    Exit status: 0 promoted (or passed with --dry-run), 3 the gate kept production, 1 error.
+    """
     from recsys.ingest.model import IngestError
     from recsys.jobs.nightly import ImportSpec, JobLockedError, run_nightly
 
@@ -201,11 +226,18 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, backend, dr
         raise click.ClickException(str(exc)) from exc
     for item in report.imports:
         click.echo(item["summary"])
-    verdict = "promoted" if report.promoted else "not promoted"
+    if report.promoted:
+        verdict = "promoted"
+    elif dry_run and report.gate_passed:
+        verdict = "gate passed, not promoted (--dry-run)"
+    else:
+        verdict = "not promoted: the gate kept production"
     click.echo(f"model {report.version}: {verdict} ({report.reason})")
     if report.next_hr_over_best_baseline is not None:
         click.echo("next HR@10 / best counting baseline on the holdout: "
                    f"{report.next_hr_over_best_baseline:.3f}")
+    if not report.gate_passed:
+        sys.exit(GATE_REFUSED_EXIT)
 
 
 @click.command("tune")
@@ -233,7 +265,10 @@ def tune_cmd(config_path, overrides, space_path, trials, seed, source, out_path,
     base = load_settings(config_path, overrides)
     space = DEFAULT_SPACE
     if space_path:
-        space = yaml.safe_load(Path(space_path).read_text(encoding="utf-8"))
+        try:
+            space = yaml.safe_load(Path(space_path).read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise _yaml_error(space_path, exc) from None
         if not isinstance(space, dict) or not all(isinstance(v, list) for v in space.values()):
             raise click.ClickException(f"{space_path}: expected a mapping of setting -> list")
     engine, _ = _engine_and_store()

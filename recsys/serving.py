@@ -19,8 +19,8 @@ Choices (see ``gunicorn_options``):
 * One BLAS thread per worker thread (``OPENBLAS_NUM_THREADS=1`` etc., unless set): the
   workers' threads already use every core; BLAS thread pools on top oversubscribe them
   (measured: gensim ``most_similar`` 6x slower with OpenBLAS's default pool under load).
-* Prometheus multi-process mode: ``PROMETHEUS_MULTIPROC_DIR=var/prometheus`` is set (and
-  emptied) before any worker starts; dead workers are marked so live gauges stay right.
+* Prometheus multi-process mode: ``PROMETHEUS_MULTIPROC_DIR=var/prometheus/<master pid>`` is
+  set (and emptied) before any worker starts; dead workers are marked so live gauges stay right.
 
 A newly promoted model needs no restart: each worker's ``ModelHolder`` polls ``current`` every
 ``RECSYS_MODEL_POLL_SECONDS`` and swaps in the new version once it is loaded.
@@ -32,6 +32,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ log = logging.getLogger("recsys.serving")
 
 DEFAULT_THREADS = 4
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+ACCESS_LOG_FORMAT = '%(t)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
 def default_workers() -> int:
@@ -47,19 +48,39 @@ def default_workers() -> int:
     return 2 * (os.cpu_count() or 1)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def prepare_metrics_dir(var_dir: str | Path) -> Path:
-    """Create an empty ``var/prometheus`` and export it as ``PROMETHEUS_MULTIPROC_DIR``."""
-    path = Path(var_dir) / "prometheus"
+    """Create an empty ``var/prometheus/<pid>`` and export it as ``PROMETHEUS_MULTIPROC_DIR``.
+
+    One directory per server: starting a second one (or one that then fails to bind) must not
+    delete the files of a server that is running. Directories of dead servers are removed.
+    """
+    base = Path(var_dir) / "prometheus"
+    base.mkdir(parents=True, exist_ok=True)
+    for old in base.iterdir():
+        if old.is_dir() and old.name.isdigit() and not _alive(int(old.name)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = base / str(os.getpid())
     shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
     return path
 
 
 def _post_worker_init(worker) -> None:
-    from recsys.api.deps import warm
+    from recsys.api.deps import holder, warm
 
     model = warm(worker.wsgi)
+    holder(worker.wsgi).watch()  # idle workers pick up promotions too
     worker.log.info("worker %s ready (model %s)", worker.pid,
                     model.version if model is not None else "none")
 
@@ -72,8 +93,8 @@ def _child_exit(_server, worker) -> None:
 
 
 def _when_ready(server) -> None:
-    server.log.info("recsys listening on %s with %d workers", server.LISTENERS,
-                    server.num_workers)
+    server.log.info("recsys listening on %s with %d workers",
+                    ", ".join(map(str, server.LISTENERS)), server.num_workers)
 
 
 def access_logger_class():
@@ -82,7 +103,7 @@ def access_logger_class():
     gunicorn builds every atom of every log format for each request (a dict of all request
     and response headers, a ``strftime``, ``getpid``): ~50 us of CPU per request, a tenth of a
     whole ``/similar`` call. With our format only its six atoms are computed; any other
-    format gets gunicorn's own ``atoms``. The lines written are the same.
+    format gets gunicorn's own ``atoms``. The lines written are the same (with the time).
     """
     from gunicorn.glogging import Logger
 
@@ -95,6 +116,7 @@ def access_logger_class():
                 status = status.split(None, 1)[0]
             sent = getattr(resp, "sent", None)
             return {
+                "t": time.strftime("[%d/%b/%Y:%H:%M:%S %z]"),
                 "h": environ.get("REMOTE_ADDR", "-"),
                 "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} "
                      f"{environ['SERVER_PROTOCOL']}",

@@ -99,15 +99,18 @@ class BundleWriter:
         if (self.versions_dir / version).exists():
             raise BundleError(f"model version {version} already exists")
         self.path = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=self.versions_dir))
+        self._added: list[Path] = []
 
     def add_array(self, name: str, array: np.ndarray) -> Path:
         path = self.path / f"{name}.npy"
         np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+        self._added.append(path)
         return path
 
     def add_json(self, name: str, obj: Any) -> Path:
         path = self.path / f"{name}.json"
         path.write_text(json.dumps(obj, indent=1, sort_keys=True), encoding="utf-8")
+        self._added.append(path)
         return path
 
     def add_strings(self, name: str, values: list[str]) -> None:
@@ -117,7 +120,9 @@ class BundleWriter:
 
     def add_index(self, name: str, index) -> list[Path]:
         """Save a ``VectorIndex`` under ``name``; returns its files."""
-        return index.save(self.path / name)
+        paths = index.save(self.path / name)
+        self._added.extend(paths)
+        return paths
 
     def abort(self) -> None:
         """Remove the temporary directory (nothing becomes visible)."""
@@ -125,6 +130,11 @@ class BundleWriter:
 
     def commit(self, manifest: dict[str, Any]) -> Path:
         """Checksum every file, write the manifest, fsync and rename into place."""
+        vanished = [p.name for p in self._added if not p.is_file()]
+        if vanished:  # e.g. another process removed the temporary directory meanwhile
+            self.abort()
+            raise BundleError(f"bundle {self.version}: {len(vanished)} written file(s) "
+                              f"vanished before commit ({', '.join(vanished[:3])}...)")
         checksums = {}
         for file in sorted(p for p in self.path.rglob("*") if p.is_file()):
             checksums[str(file.relative_to(self.path))] = sha256_file(file)

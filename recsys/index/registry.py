@@ -45,7 +45,8 @@ def promotion_stack(engine: Engine) -> list[str]:
             if event.action == "promote":
                 if not stack and event.previous_version is not None:
                     stack.append(event.previous_version)
-                stack.append(event.version)
+                if not stack or stack[-1] != event.version:  # re-promoting is no new step
+                    stack.append(event.version)
             elif event.action == "rollback" and stack:
                 stack.pop()
     return stack

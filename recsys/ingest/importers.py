@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -10,6 +13,8 @@ from recsys.ingest.model import ImportResult, IngestError, ParsedCatalog
 from recsys.ingest.tabular import parse_csv, parse_jsonl
 from recsys.ingest.writer import write_catalog
 from recsys.ingest.yes import parse_yes_dir
+
+log = logging.getLogger("recsys.ingest")
 
 #: Source of csv/jsonl imports when none is given.
 DEFAULT_SOURCE = "custom"
@@ -31,6 +36,15 @@ def import_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = T
     return write_catalog(engine, catalog, progress=progress)
 
 
+def _parse(parse: Callable[[], ParsedCatalog], what: str | Path) -> ParsedCatalog:
+    """Run a parser; its time goes into the summary (the write is timed separately)."""
+    log.info("reading %s", what)
+    started = time.perf_counter()
+    catalog = parse()
+    catalog.notes.append(f"read and checked in {time.perf_counter() - started:.2f} s")
+    return catalog
+
+
 def import_yes(engine: Engine, directory: str | Path, source: str | None = None, *,
                progress: bool = True) -> ImportResult:
     """Import one Yes.com subset directory; ``source`` defaults to the directory name.
@@ -40,16 +54,21 @@ def import_yes(engine: Engine, directory: str | Path, source: str | None = None,
     """
     directory = Path(directory)
     name = check_source(source if source is not None else directory.resolve().name)
-    return import_catalog(engine, parse_yes_dir(directory, name), progress=progress)
+    return import_catalog(engine, _parse(lambda: parse_yes_dir(directory, name), directory),
+                          progress=progress)
 
 
 def import_csv(engine: Engine, path: str | Path, source: str = DEFAULT_SOURCE, *,
                progress: bool = True) -> ImportResult:
     """Import a CSV playlist file (format in ``data/README.md``)."""
-    return import_catalog(engine, parse_csv(path, check_source(source)), progress=progress)
+    source = check_source(source)
+    return import_catalog(engine, _parse(lambda: parse_csv(path, source), path),
+                          progress=progress)
 
 
 def import_jsonl(engine: Engine, path: str | Path, source: str = DEFAULT_SOURCE, *,
                  progress: bool = True) -> ImportResult:
     """Import a JSONL playlist file (format in ``data/README.md``)."""
-    return import_catalog(engine, parse_jsonl(path, check_source(source)), progress=progress)
+    source = check_source(source)
+    return import_catalog(engine, _parse(lambda: parse_jsonl(path, source), path),
+                          progress=progress)

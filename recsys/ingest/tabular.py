@@ -47,6 +47,8 @@ class RowCollector:
         value = str(value).strip()
         if len(value) > limit:
             raise self._fail(line, f"{key} is longer than {limit} characters")
+        if "\x00" in value:  # PostgreSQL text cannot store it
+            raise self._fail(line, f"{key} contains a NUL character")
         return value
 
     def _tags(self, line: int, value: Any) -> tuple[str, ...]:
@@ -59,6 +61,8 @@ class RowCollector:
         names = [v.strip() for v in value if v.strip()]
         if any(len(n) > MAX_ID for n in names):
             raise self._fail(line, f"a tag is longer than {MAX_ID} characters")
+        if any("\x00" in n for n in names):
+            raise self._fail(line, "a tag contains a NUL character")
         return tuple(dict.fromkeys(names))
 
     def add(self, line: int, row: dict[str, Any]) -> None:

@@ -58,6 +58,8 @@ def parse_song_hash(path: Path) -> list[SongRecord]:
         artist = parts[2].replace("\\/", "/").strip()
         if len(title) > MAX_TEXT or len(artist) > MAX_TEXT:
             raise IngestError(path, idx + 1, f"title or artist longer than {MAX_TEXT} characters")
+        if "\x00" in title or "\x00" in artist:
+            raise IngestError(path, idx + 1, "title or artist contains a NUL character")
         songs.append(SongRecord(str(song_id), title, artist))
     return songs
 
@@ -75,6 +77,8 @@ def parse_tag_hash(path: Path) -> dict[int, str]:
         tags[number] = name.strip().replace("\\/", "/")
         if len(tags[number]) > MAX_TAG:
             raise IngestError(path, idx + 1, f"tag name longer than {MAX_TAG} characters")
+        if "\x00" in tags[number]:
+            raise IngestError(path, idx + 1, "tag name contains a NUL character")
     return tags
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from recsys.index.bundle import BundleError
 from recsys.index.store import ModelStore
 from recsys.jobs import data
 from recsys.jobs.evaluation import bundle_metrics
@@ -64,7 +65,14 @@ def gate(engine: Engine, store: ModelStore, candidate: str, *, holdout_frac: flo
         return GateDecision(False, "no held-out playlists to compare on; promote by hand",
                             production_version=current)
     cand = bundle_metrics(ServingModel.open(store.path(candidate)), holdout, tags)
-    prod = bundle_metrics(ServingModel.open(store.path(current)), holdout, tags)
+    try:
+        production = ServingModel.open(store.path(current))
+    except (BundleError, OSError, ValueError) as exc:  # servers cannot load it either
+        log.error("gate: production model %s cannot be loaded (%s); promoting %s",
+                  current, exc, candidate)
+        return GateDecision(True, f"production model {current} cannot be loaded: {exc}",
+                            cand, None, current)
+    prod = bundle_metrics(production, holdout, tags)
     ok, reason = compare(cand, prod, tolerance)
     log.info("gate %s vs %s: %s -> %s", candidate, current, reason,
              "promote" if ok else "keep production")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ from sqlalchemy import Engine
 from recsys.index.registry import promote
 from recsys.index.store import ModelStore
 from recsys.jobs.gate import gate
-from recsys.jobs.training import train_and_bundle
+from recsys.jobs.training import fail_interrupted_runs, train_and_bundle
 from recsys.ml.settings import TrainSettings
 
 log = logging.getLogger("recsys.jobs")
@@ -44,6 +45,9 @@ class NightlyReport:
     version: str | None = None
     run_id: int | None = None
     promoted: bool = False
+    #: The gate's verdict (with ``dry_run`` it can pass without a promotion).
+    gate_passed: bool = False
+    dry_run: bool = False
     reason: str = ""
     previous_version: str | None = None
     duration_s: float = 0.0
@@ -98,22 +102,38 @@ def run_nightly(
 ) -> NightlyReport:
     """Run the whole pipeline once; ``dry_run`` trains and gates but never promotes."""
     started = time.perf_counter()
-    report = NightlyReport()
-    with job_lock(lock_path or store.root / "retrain.lock"):
-        store.clean_temporary()
-        report.imports = run_imports(engine, imports)
-        outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout_frac,
-                                   source=source, backend=backend)
-        report.version, report.run_id = outcome.version, outcome.run_id
-        report.next_hr_over_best_baseline = (
-            outcome.metrics.get("baselines", {}).get("next_hr_over_best"))
-        decision = gate(engine, store, outcome.version, holdout_frac=holdout_frac,
-                        source=source, tolerance=tolerance)
-        report.reason = decision.reason
-        if decision.promote and not dry_run:
-            report.previous_version = promote(engine, store, outcome.version, actor="nightly",
-                                              note=decision.reason)
-            report.promoted = True
+    report = NightlyReport(dry_run=dry_run)
+    log.info("nightly run started: imports %s, dry_run=%s",
+             [f"{s.kind}:{s.path}" for s in imports] or "none", dry_run)
+    try:
+        with job_lock(lock_path or store.root / "retrain.lock"):
+            _run_locked(engine, store, settings, report, imports, holdout_frac, tolerance,
+                        backend, source, dry_run)
+    except BaseException as exc:
+        log.error("nightly run failed after %.1f s: %s", time.perf_counter() - started,
+                  "".join(traceback.format_exception_only(exc)).strip())
+        raise
     report.duration_s = round(time.perf_counter() - started, 2)
     log.info("nightly run finished: %s", report.as_dict())
     return report
+
+
+def _run_locked(engine, store, settings, report, imports, holdout_frac, tolerance, backend,
+                source, dry_run) -> None:
+    if (n := store.clean_temporary()):
+        log.warning("removed %d unfinished bundle(s) left by a crashed run", n)
+    fail_interrupted_runs(engine)
+    report.imports = run_imports(engine, imports)
+    outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout_frac,
+                               source=source, backend=backend)
+    report.version, report.run_id = outcome.version, outcome.run_id
+    report.next_hr_over_best_baseline = (
+        outcome.metrics.get("baselines", {}).get("next_hr_over_best"))
+    decision = gate(engine, store, outcome.version, holdout_frac=holdout_frac,
+                    source=source, tolerance=tolerance)
+    report.reason = decision.reason
+    report.gate_passed = decision.promote
+    if decision.promote and not dry_run:
+        report.previous_version = promote(engine, store, outcome.version, actor="nightly",
+                                          note=decision.reason)
+        report.promoted = True

@@ -45,6 +45,20 @@ def _finish(engine: Engine, run_id: int, **values: Any) -> None:
         run.finished_at = utcnow()
 
 
+def fail_interrupted_runs(engine: Engine) -> int:
+    """Mark runs a killed process left ``running`` as failed (call under the job lock)."""
+    from sqlalchemy import select
+
+    with session_scope(engine) as session:
+        runs = session.scalars(select(TrainingRun).where(TrainingRun.status == "running")).all()
+        for run in runs:
+            run.status, run.finished_at = "failed", utcnow()
+            run.error = "interrupted: the process stopped before the run finished"
+    if runs:
+        log.warning("marked %d interrupted training run(s) as failed", len(runs))
+    return len(runs)
+
+
 def train_and_bundle(
     engine: Engine,
     store: ModelStore,

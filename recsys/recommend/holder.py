@@ -4,7 +4,8 @@ Requests call :meth:`ModelHolder.get`. At most every ``poll_seconds`` it compare
 ``current`` link with the loaded version; a change starts a background load while requests
 keep using the old model. When the new model is ready, one reference assignment swaps it in:
 in-flight requests finish on the model object they already hold. A version that fails to load
-is logged and skipped; the old model keeps serving.
+is logged and skipped; the old model keeps serving. A server also runs :meth:`watch`, so that
+idle workers switch too (and every worker within ``poll_seconds`` of a promotion).
 """
 
 from __future__ import annotations
@@ -48,6 +49,25 @@ class ModelHolder:
             self._checked = now
             self.refresh(wait=self._model is None or not self.background)
         return self._model
+
+    def watch(self) -> threading.Thread | None:
+        """Check for a promoted version every ``poll_seconds`` in a daemon thread, without
+        waiting for a request (no thread when polling is off)."""
+        if self.poll_seconds <= 0:
+            return None
+
+        def loop() -> None:
+            while True:
+                time.sleep(self.poll_seconds)
+                try:
+                    self._checked = time.monotonic()
+                    self.refresh(wait=True)  # this thread may block; requests never do
+                except Exception:  # a transient store error must not end the watcher
+                    log.exception("checking for a promoted model failed")
+
+        thread = threading.Thread(target=loop, daemon=True, name="model-watcher")
+        thread.start()
+        return thread
 
     def refresh(self, wait: bool = True) -> None:
         """Load the store's current version if it differs from the served one."""

@@ -132,5 +132,24 @@ def test_promotion_under_load_switches_without_a_failed_request(server):
     versions = {s.labels["version"]: s.value for s in samples if s.name == "recsys_model_info"}
     assert versions["v2"] == 1.0
 
+    # a second `serve` on the same var dir (it cannot bind) must not wipe this one's metrics
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECSYS_", "PROMETHEUS"))}
+    env.update(RECSYS_VAR_DIR=str(store.root.parent), RECSYS_ENV="development")
+    second = subprocess.run([sys.executable, "-m", "recsys", "serve", "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", "1"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert second.returncode != 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # keep-alive timed out
+    after = [s for f in text_string_to_metric_families(_get(conn, "/metrics")[1].decode())
+             for s in f.samples if s.name == "recsys_http_requests_total"
+             and s.labels["endpoint"] == "/api/songs/<song_id>/similar"]
+    assert sum(s.value for s in after) == len(flat)
+    # access-log lines carry their time; a 1,000-id exclude list fits gunicorn's request line
+    status, _ = _get(conn, f"/api/songs/{FIRST}/similar?exclude="
+                           + ",".join(str(10_000_000 + i) for i in range(900)))
+    assert status == 200
+    line = (store.root.parent / "logs" / "access.log").read_text().splitlines()[-1]
+    assert line.startswith("[") and '"GET /api/' in line
+
     proc.send_signal(signal.SIGTERM)  # graceful stop
     assert proc.wait(30) == 0, proc.log_path.read_text()[-3000:]

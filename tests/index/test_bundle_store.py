@@ -65,6 +65,19 @@ def test_aborted_write_leaves_nothing_visible(store):
     assert not any(store.versions_dir.iterdir())
 
 
+def test_files_removed_before_commit_abort_it(store):
+    import shutil
+
+    writer = store.writer("v9")
+    writer.add_array("vectors", np.zeros((2, 2)))
+    shutil.rmtree(writer.path)  # another process cleaned the temporary directory meanwhile
+    writer.path.mkdir()  # and a later save re-created it, empty
+    writer.add_json("manifest_extra", {"a": 1})
+    with pytest.raises(BundleError, match="vanished before commit"):
+        writer.commit({"created_at": "2026-11-27T00:00:00Z"})
+    assert store.versions() == [] and not any(store.versions_dir.iterdir())
+
+
 def test_crashed_write_is_ignored_and_cleaned(store):
     writer = store.writer("v9")
     writer.add_array("vectors", np.zeros((2, 2)))  # never committed: a crash

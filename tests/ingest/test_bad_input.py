@@ -46,6 +46,8 @@ YES_CASES = [
     ("tags.txt", 2, b"9", "tags.txt:2: unknown tag id 9"),
     ("tags.txt", 4, b"", "tags.txt:4: empty line"),
     ("tag_hash.txt", 2, b"1 pop", "tag_hash.txt:2: expected 'ID, name'"),
+    ("song_hash.txt", 2, b"1\tSecond\x00Song\tThe Testers", "song_hash.txt:2: title or artist "
+                                                          "contains a NUL"),
 ]
 
 
@@ -96,6 +98,7 @@ CSV_CASES = [
     (1, b"playlist_id,position,song_id,title,tags", "playlists.csv:1: missing column(s): art"),
     (6, b"lazy-sunday,1,s5,Caf\xe9,Mellow Trio,jazz,", "playlists.csv:6: not valid UTF-8"),
     (4, b'road-trip,2,s3,"Open Sky,Blue Horizon,rock,', "playlists.csv:4:"),
+    (6, b"lazy-sunday,1,s5,Caf\x00e,Mellow Trio,jazz,", "playlists.csv:6: title contains a NUL"),
 ]
 
 
@@ -120,6 +123,8 @@ JSONL_CASES = [
         b'"artist": "", "tags": [1]}', "playlists.jsonl:2: tags must be a list of strings"),
     (6, b'{"playlist_id": "lazy-sunday", "position": 2, "song_id": "s4", '
         b'"artist": "Somebody Else"}', "playlists.jsonl:6: conflicting artist for song 's4'"),
+    (2, b'{"playlist_id": "road-trip", "position": 1, "song_id": "s2", "title": "a\\u0000b", '
+        b'"artist": ""}', "playlists.jsonl:2: title contains a NUL"),
 ]
 
 

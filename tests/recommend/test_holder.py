@@ -58,3 +58,19 @@ def test_corrupt_version_keeps_old_model(bundle_store, tmp_path):
     store.set_current("v3")
     assert holder.get() is old
     assert "v3" in holder.last_error and "checksum" in holder.last_error
+
+
+def test_the_watcher_switches_an_idle_holder(bundle_store, tmp_path):
+    import time
+
+    store = _copy_store(bundle_store, tmp_path)
+    store.set_current("v1")
+    holder = ModelHolder(store, poll_seconds=0.05)
+    holder.get()
+    assert holder.watch().daemon
+    store.set_current("v2")  # no request arrives; the watcher loads it anyway
+    deadline = time.monotonic() + 10
+    while holder.model.bundle.path.name != "v2" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert holder.model.bundle.path.name == "v2"
+    assert ModelHolder(store, poll_seconds=0).watch() is None  # polling off: no thread

@@ -1,0 +1,106 @@
+"""What an operator's cron wrapper relies on: exit statuses, the shared lock, recovery from
+killed runs and broken bundles, one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from recsys.db.models import TrainingRun
+from recsys.db.session import make_engine, session_scope
+from recsys.index.store import ModelStore
+from recsys.jobs.gate import gate
+from recsys.jobs.nightly import job_lock, run_nightly
+from recsys.jobs.training import fail_interrupted_runs
+from tests.jobs.test_cli import QUICK
+
+REPO = Path(__file__).resolve().parents[2]
+WORSE = ["--set", "vector_size=2", "--set", "epochs=1", "--set", "window=1",
+         "--set", "next_transition_weight=0", "--set", "next_cooc_weight=0"]
+
+
+def test_retrain_exit_status_says_what_the_gate_did(loaded, runner):
+    first = runner.invoke(args=["retrain", *QUICK, "--backend", "exact"])
+    assert first.exit_code == 0 and ": promoted (" in first.output
+    promoted = re.search(r"model (\S+): promoted", first.output).group(1)
+    worse = runner.invoke(args=["retrain", *QUICK, *WORSE, "--backend", "exact"])
+    assert worse.exit_code == 3, worse.output
+    assert "not promoted: the gate kept production" in worse.output
+    dry = runner.invoke(args=["retrain", *QUICK, "--backend", "exact", "--dry-run",
+                              "--tolerance", "1"])
+    assert dry.exit_code == 0 and "gate passed, not promoted (--dry-run)" in dry.output
+    store = ModelStore(loaded.config["MODEL_DIR"])
+    assert store.current_version() == promoted
+    listed = runner.invoke(args=["models"]).output  # the gate's two metrics per version
+    assert listed.count("next.hr@10=") == 3 and listed.count("similar.tag_coherence=") == 3
+
+
+def test_train_waits_for_no_one_while_the_nightly_job_runs(loaded, runner):
+    store = ModelStore(loaded.config["MODEL_DIR"])
+    store.root.mkdir(parents=True, exist_ok=True)
+    with job_lock(store.root / "retrain.lock"):  # the nightly job's clean-up would race it
+        result = runner.invoke(args=["train", *QUICK, "--backend", "exact"])
+    assert result.exit_code == 1 and "another retraining run holds" in result.output
+    assert store.versions() == []
+
+
+def test_runs_left_running_by_a_killed_process_are_marked_failed(small_db, store,
+                                                                 quick_settings):
+    with session_scope(small_db) as session:
+        session.add(TrainingRun(status="running", settings={}, data_snapshot={}, metrics={}))
+    assert fail_interrupted_runs(small_db) == 1
+    report = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    with session_scope(small_db) as session:
+        statuses = [r.status for r in session.scalars(select(TrainingRun).order_by(TrainingRun.id))]
+        error = session.scalars(select(TrainingRun.error)).first()
+    assert statuses == ["failed", "succeeded"] and "interrupted" in error
+    assert report.promoted
+
+
+def test_a_production_bundle_that_cannot_load_is_replaced(small_db, store, quick_settings):
+    first = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    (store.path(first.version) / "song_ids.npy").unlink()  # servers cannot load it either
+    second = run_nightly(small_db, store, quick_settings.replace(seed=9), holdout_frac=0.2,
+                         backend="exact")
+    assert second.promoted and "cannot be loaded" in second.reason
+    assert store.current_version() == second.version
+    assert gate(small_db, store, second.version, holdout_frac=0.2).promote  # healthy again
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "recsys", *args], cwd=REPO, env={**base, **env},
+                          capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_operator_errors_are_one_line_not_tracebacks(tmp_path):
+    var = str(tmp_path / "var")
+    cases = [
+        (("models",), {"RECSYS_ENV": "production"}, "missing required environment variables"),
+        (("db", "downgrade", "nonsense"), {}, "Error: "),
+        (("train",), {}, "did you run `db upgrade`?"),  # a database without tables
+    ]
+    for args, env, expected in cases:
+        out = _cli(*args, RECSYS_VAR_DIR=var, **env)
+        assert out.returncode == 1, (args, out.stdout, out.stderr)
+        assert expected in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("window: 3\nnegative: [5\n")
+    out = _cli("train", "--config", str(bad), RECSYS_VAR_DIR=var)
+    assert out.returncode == 1 and f"{bad}:3: invalid YAML" in out.stderr, out.stderr
+
+
+def test_db_downgrade_takes_a_relative_revision(tmp_path):
+    var = str(tmp_path / "var")
+    assert _cli("db", "upgrade", RECSYS_VAR_DIR=var).returncode == 0
+    out = _cli("db", "downgrade", "-1", RECSYS_VAR_DIR=var)
+    assert out.returncode == 0, out.stderr
+    engine = make_engine(f"sqlite:///{var}/recsys.db")
+    with engine.connect() as conn:
+        (revision,) = conn.exec_driver_sql("select version_num from alembic_version").one()
+    engine.dispose()
+    assert revision == "0002"

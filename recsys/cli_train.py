@@ -91,6 +91,7 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
         return
     try:  # the nightly job's lock: its clean-up must never delete this run's bundle
         with job_lock(store.root / "retrain.lock"):
+            store.clean_temporary()  # what a killed run left (safe: we hold the lock)
             fail_interrupted_runs(engine)
             outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout,
                                        source=source, backend=backend,

@@ -1,12 +1,18 @@
-"""Logging to stderr and to ``var/logs/recsys.log``."""
+"""Logging to stderr and to ``var/logs/recsys.log``.
+
+Every gunicorn worker, the nightly job and the CLI append to the same file, so it is not
+rotated from inside (a process renaming the file under the others loses and scatters lines);
+``WatchedFileHandler`` reopens it when an external ``logrotate`` has moved it. Lines carry
+the process id.
+"""
 
 from __future__ import annotations
 
 import logging
-from logging.handlers import RotatingFileHandler
+from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 
 def configure_logging(level: str, log_dir: str | None) -> None:
@@ -21,7 +27,7 @@ def configure_logging(level: str, log_dir: str | None) -> None:
     if log_dir:
         path = Path(log_dir)
         path.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(path / "recsys.log", maxBytes=10_000_000, backupCount=5)
+        handler = WatchedFileHandler(path / "recsys.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter(_FORMAT))
         logger.addHandler(handler)
     logger._recsys_configured = True  # type: ignore[attr-defined]

@@ -84,7 +84,9 @@ def train_and_bundle(
     try:
         opts = {"source": source, "holdout_frac": holdout_frac}
         corpus = PlaylistCorpus(lambda: data.iter_batches(engine, part="train", **opts))
-        model = train(corpus, settings, progress)
+        store.versions_dir.mkdir(parents=True, exist_ok=True)
+        # the corpus file beside the bundles: a killed run's is removed with its bundle
+        model = train(corpus, settings, progress, tmp_dir=store.versions_dir)
         train_playlists = data.load_playlists(engine, part="train", **opts)
         metrics: dict[str, Any] = {}
         if holdout_frac > 0:

@@ -84,7 +84,8 @@ def _with_vocab(model: Any, settings: TrainSettings, **source: Any) -> Any:
 
 def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches,
           settings: TrainSettings | None = None,
-          progress_callback: ProgressCallback | None = None) -> TrainedModel:
+          progress_callback: ProgressCallback | None = None,
+          tmp_dir: str | os.PathLike | None = None) -> TrainedModel:
     """Train word2vec on playlists.
 
     Args:
@@ -92,6 +93,8 @@ def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches,
             zero-argument batch callable (see :mod:`recsys.ml.corpus`).
         settings: hyper-parameters; defaults to :class:`TrainSettings()`.
         progress_callback: optional ``f(epoch_done, epochs_total, elapsed_s)``.
+        tmp_dir: where the temporary corpus file goes (default: the system's temp dir); the
+            job layer uses the model store, whose clean-up removes what a killed run left.
 
     With ``settings.use_corpus_file`` the corpus is first streamed once into a
     temporary text file and trained through gensim's ``corpus_file`` path, which
@@ -111,7 +114,7 @@ def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches,
     )
     log.info("training word2vec: %s", settings.to_dict())
     if settings.use_corpus_file:
-        with tempfile.TemporaryDirectory(prefix="p2v-corpus-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=".tmp-corpus-", dir=tmp_dir) as tmp:
             path = os.path.join(tmp, "corpus.txt")
             n_lines, n_tokens = write_corpus_file(corpus, path, min_length=corpus.min_length)
             if n_lines == 0:

@@ -48,6 +48,16 @@ def test_train_waits_for_no_one_while_the_nightly_job_runs(loaded, runner):
     assert store.versions() == []
 
 
+def test_train_removes_what_a_killed_run_left_and_leaves_nothing(loaded, runner):
+    store = ModelStore(loaded.config["MODEL_DIR"])
+    store.versions_dir.mkdir(parents=True)
+    (store.versions_dir / ".tmp-corpus-killed").mkdir()  # a kill -9 during training
+    (store.versions_dir / ".tmp-corpus-killed" / "corpus.txt").write_text("1 2 3\n")
+    result = runner.invoke(args=["train", *QUICK, "--backend", "exact"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in store.versions_dir.iterdir()] == store.versions()
+
+
 def test_runs_left_running_by_a_killed_process_are_marked_failed(small_db, store,
                                                                  quick_settings):
     with session_scope(small_db) as session:

@@ -181,105 +181,11 @@ def sample_cmd(n_playlists: int, seed: int, out: str | None, if_empty: bool,
 COMMANDS += [import_group, sample_cmd]
 
 
-# --- serving: serve, promote, rollback, models (recsys.serving, recsys.index.registry) ------
-
-
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: 2 x CPU cores).")
-@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Threads per worker.")
-@click.option("--dev", is_flag=True, help="Flask's development server (refused in production).")
-def serve_cmd(host: str, port: int, workers: int | None, threads: int, dev: bool) -> None:
-    """Serve the API with gunicorn; promoted models are picked up without a restart."""
-    from recsys import serving
-
-    try:
-        if dev:
-            serving.serve_dev(host, port)
-        else:
-            serving.serve(host, port, workers, threads)
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _registry_call(func, *args):
-    """Run a registry function on the app's database and model store; errors exit 1."""
-    from recsys.db.session import make_engine
-    from recsys.index.bundle import BundleError
-    from recsys.index.store import ModelStore
-
-    engine = make_engine(_url())
-    try:
-        return func(engine, ModelStore(current_app.config["MODEL_DIR"]), *args)
-    except BundleError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        engine.dispose()
-
-
-@click.command("promote")
-@click.argument("version")
-@with_appcontext
-def promote_cmd(version: str) -> None:
-    """Verify model VERSION and make it current (servers pick it up without restart)."""
-    from recsys.index.registry import promote
-
-    previous = _registry_call(lambda e, s: promote(e, s, version, actor="cli"))
-    if previous == version:
-        click.echo(f"current model: {version} (already current; nothing done)")
-    else:
-        click.echo(f"current model: {version} (was {previous or 'none'})")
-
-
-@click.command("rollback")
-@with_appcontext
-def rollback_cmd() -> None:
-    """Make the previously promoted version current again."""
-    from recsys.index.registry import rollback
-
-    target = _registry_call(lambda e, s: rollback(e, s, actor="cli"))
-    click.echo(f"current model: {target} (rolled back)")
-
-
-@click.command("models")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@with_appcontext
-def models_cmd(as_json: bool) -> None:
-    """List model versions: current mark, creation time, metrics."""
-    import json
-
-    from recsys.index.registry import list_models
-
-    rows = _registry_call(list_models)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
-        return
-    if not rows:
-        click.echo("no model versions yet (python -m recsys train)")
-        return
-    click.echo(f"  {'VERSION':<28} {'CREATED':<26} METRICS")
-    for row in rows:
-        mark = "*" if row.get("current") else " "
-        metrics = dict(row.get("metrics") or {})
-        for mode, key in (("next", "hr@10"), ("similar", "tag_coherence")):  # the gate's
-            if isinstance(metrics.get(mode), dict) and key in metrics[mode]:
-                metrics[f"{mode}.{key}"] = metrics[mode][key]
-        shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                         for k, v in sorted(metrics.items()) if not isinstance(v, dict))
-        detail = row.get("error") or shown or "-"
-        click.echo(f"{mark} {row['version']:<28} {row.get('created_at') or '-':<26} {detail}")
-
-
-COMMANDS += [serve_cmd, promote_cmd, rollback_cmd, models_cmd]
-
-
 def _all_commands() -> list[click.Command]:
+    from recsys.cli_models import COMMANDS as MODEL_COMMANDS
     from recsys.cli_train import COMMANDS as TRAIN_COMMANDS
 
-    return [*COMMANDS, *TRAIN_COMMANDS]
+    return [*COMMANDS, *TRAIN_COMMANDS, *MODEL_COMMANDS]
 
 
 def register_commands(app: Flask) -> None:

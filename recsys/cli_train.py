@@ -202,8 +202,12 @@ GATE_REFUSED_EXIT = 3
 @click.option("--backend", type=click.Choice(["annoy", "exact"]), default="annoy",
               show_default=True, help="ANN index of the bundle.")
 @click.option("--dry-run", is_flag=True, help="Train and gate, but never promote.")
+@click.option("--keep", type=click.IntRange(min=1), default=None,
+              help="Then delete all but this many newest bundles (never the current one or "
+                   "the rollback target).")
 @with_appcontext
-def retrain_cmd(config_path, overrides, imports, holdout, tolerance, backend, dry_run) -> None:
+def retrain_cmd(config_path, overrides, imports, holdout, tolerance, backend, dry_run,
+                keep) -> None:
     """The nightly job: import, train, evaluate against production, promote if not worse.
 
     Exit status: 0 promoted (or passed with --dry-run), 3 the gate kept production, 1 error.
@@ -222,7 +226,7 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, backend, dr
     engine, store = _engine_and_store()
     try:
         report = run_nightly(engine, store, settings, imports=specs, holdout_frac=holdout,
-                             tolerance=tolerance, backend=backend, dry_run=dry_run)
+                             tolerance=tolerance, backend=backend, dry_run=dry_run, keep=keep)
     except (IngestError, JobLockedError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     for item in report.imports:
@@ -237,6 +241,8 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, backend, dr
     if report.next_hr_over_best_baseline is not None:
         click.echo("next HR@10 / best counting baseline on the holdout: "
                    f"{report.next_hr_over_best_baseline:.3f}")
+    if report.pruned:
+        click.echo(f"deleted {len(report.pruned)} old bundle(s): {', '.join(report.pruned)}")
     if not report.gate_passed:
         sys.exit(GATE_REFUSED_EXIT)
 

@@ -119,3 +119,26 @@ def list_models(engine: Engine, store: ModelStore) -> list[dict[str, Any]]:
             "data_snapshot": manifest.get("data_snapshot", {}),
         })
     return rows
+
+
+def prune(engine: Engine, store: ModelStore, keep: int, dry_run: bool = False) -> list[str]:
+    """Delete all but the ``keep`` newest bundles; returns the versions removed (or that would
+    be, with ``dry_run``). The current version and the one a rollback would return to are
+    always kept; their history stays in the database."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    versions = store.versions()  # oldest first
+    protected = set(versions[-keep:])
+    current = store.current_version()
+    stack = promotion_stack(engine)
+    if current is not None:
+        protected.add(current)
+        if len(stack) >= 2 and stack[-1] == current:
+            protected.add(stack[-2])
+    doomed = [v for v in versions if v not in protected]
+    if not dry_run:
+        for version in doomed:
+            store.remove(version)
+        if doomed:
+            log.info("pruned %d model bundle(s): %s", len(doomed), ", ".join(doomed))
+    return doomed

@@ -82,10 +82,13 @@ class ModelStore:
             os.close(fd)
 
     def remove(self, version: str) -> None:
-        """Delete a bundle that is not current."""
+        """Delete a bundle that is not current: renamed away first (one atomic step, so a crash
+        never leaves half a bundle that looks committed), then deleted."""
         if version == self.current_version():
             raise BundleError(f"version {version} is current; promote another one first")
-        shutil.rmtree(self.path(version))
+        doomed = self.versions_dir / f".tmp-removed-{version}"
+        os.replace(self.path(version), doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
 
     def clean_temporary(self) -> int:
         """Remove leftovers of crashed writes; returns how many were removed."""

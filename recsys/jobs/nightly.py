@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from recsys.index.registry import promote
+from recsys.index.registry import promote, prune
 from recsys.index.store import ModelStore
 from recsys.jobs.gate import gate
 from recsys.jobs.training import fail_interrupted_runs, train_and_bundle
@@ -42,6 +42,8 @@ class NightlyReport:
     """What the run did."""
 
     imports: list[dict[str, Any]] = field(default_factory=list)
+    #: Bundles deleted by ``keep`` after the run.
+    pruned: list[str] = field(default_factory=list)
     version: str | None = None
     run_id: int | None = None
     promoted: bool = False
@@ -98,9 +100,10 @@ def run_nightly(
     engine: Engine, store: ModelStore, settings: TrainSettings, *,
     imports: Sequence[ImportSpec] = (), holdout_frac: float = 0.1, tolerance: float = 0.0,
     backend: str = "annoy", source: str | None = None, lock_path: Path | None = None,
-    dry_run: bool = False,
+    dry_run: bool = False, keep: int | None = None,
 ) -> NightlyReport:
-    """Run the whole pipeline once; ``dry_run`` trains and gates but never promotes."""
+    """Run the whole pipeline once; ``dry_run`` trains and gates but never promotes; ``keep``
+    then deletes all but that many of the newest bundles (see :func:`registry.prune`)."""
     started = time.perf_counter()
     report = NightlyReport(dry_run=dry_run)
     log.info("nightly run started: imports %s, dry_run=%s",
@@ -109,6 +112,8 @@ def run_nightly(
         with job_lock(lock_path or store.root / "retrain.lock"):
             _run_locked(engine, store, settings, report, imports, holdout_frac, tolerance,
                         backend, source, dry_run)
+            if keep:
+                report.pruned = prune(engine, store, keep)
     except BaseException as exc:
         log.error("nightly run failed after %.1f s: %s", time.perf_counter() - started,
                   "".join(traceback.format_exception_only(exc)).strip())

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from recsys.cli import models_cmd, promote_cmd, rollback_cmd, serve_cmd
+from recsys.cli_models import models_cmd, promote_cmd, rollback_cmd, serve_cmd
 
 
 @pytest.fixture
@@ -81,3 +81,20 @@ def test_promoting_the_current_version_changes_nothing(cli, model_store):
     assert model_store.current_version() == "v1"
     out = cli(rollback_cmd)
     assert out.exit_code == 1 and "nothing to roll back" in out.output
+
+
+def test_prune_keeps_the_newest_the_current_and_the_rollback_target(cli, model_store):
+    import shutil
+
+    for name in ("v3", "v4", "v5"):
+        shutil.copytree(model_store.path("v2"), model_store.versions_dir / name)
+    assert cli(promote_cmd, "v3").exit_code == 0  # history: v1 -> v3; rollback target v1
+    out = cli(models_cmd, "prune", "--keep", "1", "--dry-run")
+    assert out.exit_code == 0 and "would delete 2 bundle(s): v2, v4" in out.output
+    assert len(model_store.versions()) == 5
+    out = cli(models_cmd, "prune", "--keep", "1")
+    assert out.exit_code == 0 and "deleted 2 bundle(s)" in out.output
+    assert model_store.versions() == ["v1", "v3", "v5"]
+    assert not [p for p in model_store.versions_dir.iterdir() if p.name.startswith(".")]
+    assert "(rolled back)" in cli(rollback_cmd).output and model_store.current_version() == "v1"
+    assert cli(models_cmd, "prune", "--keep", "0").exit_code == 2  # refused by the option

@@ -37,6 +37,10 @@ def test_retrain_exit_status_says_what_the_gate_did(loaded, runner):
     assert store.current_version() == promoted
     listed = runner.invoke(args=["models"]).output  # the gate's two metrics per version
     assert listed.count("next.hr@10=") == 3 and listed.count("similar.tag_coherence=") == 3
+    # --keep 1: only the newest bundle and the current one are left
+    kept = runner.invoke(args=["retrain", *QUICK, "--backend", "exact", "--dry-run", "--keep", "1"])
+    assert kept.exit_code in (0, 3) and "deleted 2 old bundle(s)" in kept.output
+    assert len(store.versions()) == 2 and promoted in store.versions()
 
 
 def test_train_waits_for_no_one_while_the_nightly_job_runs(loaded, runner):

@@ -1,0 +1,123 @@
+"""Serving and model-management commands: serve, promote, rollback, models, models prune.
+
+Thin wrappers over :mod:`recsys.serving` and :mod:`recsys.index.registry`.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+
+def _url() -> str:
+    return current_app.config["DATABASE_URL"]
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: 2 x CPU cores).")
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Threads per worker.")
+@click.option("--dev", is_flag=True, help="Flask's development server (refused in production).")
+def serve_cmd(host: str, port: int, workers: int | None, threads: int, dev: bool) -> None:
+    """Serve the API with gunicorn; promoted models are picked up without a restart."""
+    from recsys import serving
+
+    try:
+        if dev:
+            serving.serve_dev(host, port)
+        else:
+            serving.serve(host, port, workers, threads)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _registry_call(func, *args):
+    """Run a registry function on the app's database and model store; errors exit 1."""
+    from recsys.db.session import make_engine
+    from recsys.index.bundle import BundleError
+    from recsys.index.store import ModelStore
+
+    engine = make_engine(_url())
+    try:
+        return func(engine, ModelStore(current_app.config["MODEL_DIR"]), *args)
+    except BundleError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+@click.command("promote")
+@click.argument("version")
+@with_appcontext
+def promote_cmd(version: str) -> None:
+    """Verify model VERSION and make it current (servers pick it up without restart)."""
+    from recsys.index.registry import promote
+
+    previous = _registry_call(lambda e, s: promote(e, s, version, actor="cli"))
+    if previous == version:
+        click.echo(f"current model: {version} (already current; nothing done)")
+    else:
+        click.echo(f"current model: {version} (was {previous or 'none'})")
+
+
+@click.command("rollback")
+@with_appcontext
+def rollback_cmd() -> None:
+    """Make the previously promoted version current again."""
+    from recsys.index.registry import rollback
+
+    target = _registry_call(lambda e, s: rollback(e, s, actor="cli"))
+    click.echo(f"current model: {target} (rolled back)")
+
+
+@click.group("models", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+@with_appcontext
+def models_cmd(ctx: click.Context, as_json: bool) -> None:
+    """List model versions: current mark, creation time, metrics (see also `models prune`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import json
+
+    from recsys.index.registry import list_models
+
+    rows = _registry_call(list_models)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no model versions yet (python -m recsys train)")
+        return
+    click.echo(f"  {'VERSION':<28} {'CREATED':<26} METRICS")
+    for row in rows:
+        mark = "*" if row.get("current") else " "
+        metrics = dict(row.get("metrics") or {})
+        for mode, key in (("next", "hr@10"), ("similar", "tag_coherence")):  # the gate's
+            if isinstance(metrics.get(mode), dict) and key in metrics[mode]:
+                metrics[f"{mode}.{key}"] = metrics[mode][key]
+        shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in sorted(metrics.items()) if not isinstance(v, dict))
+        detail = row.get("error") or shown or "-"
+        click.echo(f"{mark} {row['version']:<28} {row.get('created_at') or '-':<26} {detail}")
+
+
+@models_cmd.command("prune")
+@click.option("--keep", type=click.IntRange(min=1), required=True,
+              help="How many of the newest bundles to keep.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@with_appcontext
+def prune_cmd(keep: int, dry_run: bool) -> None:
+    """Delete old model bundles (never the current one or the rollback target)."""
+    from recsys.index.registry import prune
+
+    removed = _registry_call(lambda e, s: prune(e, s, keep, dry_run=dry_run))
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {len(removed)} bundle(s){': ' if removed else ''}{', '.join(removed)}")
+
+
+COMMANDS: list[click.Command] = [serve_cmd, promote_cmd, rollback_cmd, models_cmd]

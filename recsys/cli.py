@@ -27,18 +27,24 @@ def db_upgrade(revision: str) -> None:
     """Create or upgrade the database schema to REVISION (default: head)."""
     from recsys.db import migrate
 
+    before = migrate.revision_of(_url())
     migrate.upgrade(_url(), revision)
-    click.echo(f"database at revision {revision}")
+    after = migrate.revision_of(_url())
+    change = "unchanged" if before == after else f"was {before or 'empty'}"
+    click.echo(f"database at revision {after} ({change})")
 
 
 @db_group.command("downgrade", context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
 @with_appcontext
 def db_downgrade(revision: str) -> None:
-    """Downgrade the database schema to REVISION (e.g. -1 or base)."""
+    """Downgrade the database schema to REVISION (e.g. -1, or base: drops every table)."""
     from recsys.db import migrate
 
+    before = migrate.revision_of(_url())
     migrate.downgrade(_url(), revision)
+    after = migrate.revision_of(_url())
+    click.echo(f"database at revision {after or 'base (no tables)'} (was {before or 'empty'})")
 
 
 @db_group.command("current")
@@ -47,6 +53,9 @@ def db_current() -> None:
     """Show the current schema revision."""
     from recsys.db import migrate
 
+    if migrate.revision_of(_url()) is None:
+        click.echo("no schema yet (run `db upgrade`)")
+        return
     migrate.current(_url())
 
 

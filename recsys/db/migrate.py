@@ -33,6 +33,19 @@ def current(url: str) -> None:
     command.current(alembic_config(url), verbose=False)
 
 
+def revision_of(url: str) -> str | None:
+    """The database's schema revision (None: no schema yet)."""
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
 def history(url: str) -> None:
     """Print the revision history."""
     command.history(alembic_config(url))

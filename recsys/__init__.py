@@ -15,6 +15,8 @@ def create_app(config: Config | None = None) -> Flask:
     """Application factory: configuration, extensions, blueprints, error handlers, CLI."""
     cfg = config if config is not None else config_from_env()
     cfg.validate()
+    if cfg.ENV_NAME == "production":
+        _refuse_development_server()
     app = Flask(__name__)
     app.config.from_mapping(cfg.as_dict())
     if cfg.TRUSTED_PROXIES > 0:  # client address and scheme from the proxies' headers
@@ -51,3 +53,14 @@ def create_app(config: Config | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+def _refuse_development_server() -> None:
+    """``flask --app wsgi run`` would serve production with werkzeug's development server
+    (``recsys serve --dev`` is refused already); production is served by gunicorn."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.info_name == "run" and ctx.parent is not None:
+        raise RuntimeError("production is served by gunicorn (`python -m recsys serve` or "
+                           "`gunicorn wsgi:app`), not by `flask run`'s development server")

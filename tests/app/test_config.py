@@ -70,3 +70,20 @@ def test_unknown_environment_name_is_an_error(clean_env):
     clean_env.setenv("RECSYS_ENV", "staging")
     with pytest.raises(RuntimeError, match="RECSYS_ENV"):
         config_from_env()
+
+
+def test_production_refuses_flask_run(clean_env, tmp_path):
+    import click
+
+    clean_env.setenv("RECSYS_ENV", "production")
+    clean_env.setenv("SECRET_KEY", "x" * 32)
+    clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    clean_env.setenv("RECSYS_ADMIN_PASSWORD", "pw")
+    group = click.Group("flask")
+    with click.Context(group, info_name="flask") as parent, \
+            click.Context(click.Command("run"), info_name="run", parent=parent), \
+            pytest.raises(RuntimeError, match="not by `flask run`"):
+        create_app()
+    with click.Context(group, info_name="flask") as parent, \
+            click.Context(click.Command("routes"), info_name="routes", parent=parent):
+        assert create_app() is not None  # other flask commands still work

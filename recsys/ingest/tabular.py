@@ -148,6 +148,9 @@ def _csv_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
         missing = [k for k in REQUIRED if k not in header]
         if missing:
             raise IngestError(path, 1, f"missing column(s): {', '.join(missing)}")
+        repeated = sorted({h for h in header if h and header.count(h) > 1})
+        if repeated:  # which one would win is a guess; say so instead
+            raise IngestError(path, 1, f"repeated column(s): {', '.join(repeated)}")
         start = reader.line_num + 1
         for fields in reader:
             if fields and len(fields) != len(header):

@@ -96,6 +96,8 @@ CSV_CASES = [
     (7, b"lazy-sunday,2,s4,Other Title,,,", "playlists.csv:7: conflicting title for song 's4'"),
     (7, b"lazy-sunday,2,,,,,", "playlists.csv:7: playlist_id and song_id must not be empty"),
     (1, b"playlist_id,position,song_id,title,tags", "playlists.csv:1: missing column(s): art"),
+    (1, b"playlist_id,position,song_id,title,artist,tags,artist",
+     "playlists.csv:1: repeated column(s): artist"),
     (6, b"lazy-sunday,1,s5,Caf\xe9,Mellow Trio,jazz,", "playlists.csv:6: not valid UTF-8"),
     (4, b'road-trip,2,s3,"Open Sky,Blue Horizon,rock,', "playlists.csv:4:"),
     (6, b"lazy-sunday,1,s5,Caf\x00e,Mellow Trio,jazz,", "playlists.csv:6: title contains a NUL"),

@@ -145,7 +145,10 @@ def _paths() -> dict[str, Any]:
                 _query("explain", {"type": "boolean", "default": False},
                        "Add a per-item why."),
             ],
-            "responses": {"200": _json(_ref("Similar"), "Recommendations"),
+            "responses": {"200": _json(_ref("Similar"), "Recommendations (songs the model "
+                                       "knows: weak ETag = the model version)"),
+                          "304": {"description": "Not modified: If-None-Match holds the "
+                                                 "ETag of the model still served"},
                           **_errors(400, 404, 503)}}},
         "/api/recommendations": {"post": {
             "summary": "Continuation from several seed songs (seeds never returned)",

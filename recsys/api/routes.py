@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 
 from recsys import __version__
 from recsys.api import bp, deps, params
@@ -74,14 +74,30 @@ def similar(song_id: str):
         explain=params.flag(args.get("explain"), "explain"),
     )
     model = deps.require_model()  # one model object for the whole request
+    # a song the model knows: the answer depends on the URL and the model version only, so
+    # the version is its ETag and a client's cached copy is revalidated without recomputing
+    etag = model.version if model.row_of(sid) is not None else None
+    if etag is not None and request.if_none_match.contains_weak(etag):
+        return _cacheable(current_app.response_class(status=304), etag)
     svc = deps.service(model)
     try:  # known songs: the body joined from pre-serialised song JSON (same content)
         text = svc.similar_json(sid, **options)
     except ValueError as exc:
         raise params.bad(str(exc)) from exc
     if text is not None:
-        return current_app.response_class(f"{text}\n", mimetype=current_app.json.mimetype)
-    return _run(lambda: svc.similar(sid, **options))
+        resp = current_app.response_class(f"{text}\n", mimetype=current_app.json.mimetype)
+    else:
+        resp = _run(lambda: svc.similar(sid, **options))
+    return _cacheable(resp, etag)
+
+
+def _cacheable(resp, etag: str | None):
+    """``ETag`` (weak: the model version) and ``Cache-Control: no-cache`` (revalidate each
+    time: a promotion changes the answer); fallback answers read the database: no ETag."""
+    if etag is not None:
+        resp.set_etag(etag, weak=True)
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
 
 
 @bp.post("/recommendations")

@@ -86,3 +86,27 @@ def test_unknown_seed_is_404_with_ids(api):
     resp = api.post("/api/recommendations", json={"song_ids": [FIRST, 777777]})
     assert resp.status_code == 404
     assert resp.get_json()["error"]["ids"] == [777777]
+
+
+def test_known_song_answers_are_revalidated_by_model_version(api, model_store):
+    url = f"/api/songs/{FIRST}/similar?k=5"
+    first = api.get(url)
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-cache"
+    etag = first.headers["ETag"]
+    assert etag == 'W/"v1"'
+    again = api.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
+    assert api.get(url + "&k=0", headers={"If-None-Match": etag}).status_code == 400
+    model_store.set_current("v2")  # a promotion: the cached answer is stale
+    from recsys.api.deps import holder
+
+    holder(api.application).refresh(wait=True)  # what the worker's watcher does
+    fresh = api.get(url, headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.headers["ETag"] == 'W/"v2"'
+    assert fresh.get_json()["model_version"] == "v2"
+
+
+def test_fallback_answers_carry_no_etag(api):
+    resp = api.get(f"/api/songs/{COLD_COOC}/similar")
+    assert resp.status_code == 200 and "ETag" not in resp.headers
+    assert resp.headers["Cache-Control"] == "no-cache"

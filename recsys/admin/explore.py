@@ -6,8 +6,9 @@ from flask import abort, current_app, jsonify, render_template, request
 
 from recsys.admin import bp, queries
 from recsys.admin.projection import DEFAULT_CAP, MapCache
-from recsys.admin.views import ID_MAX, _page
+from recsys.admin.views import page_arg
 from recsys.api import deps
+from recsys.db.models import ID_MAX
 from recsys.extensions import db
 from recsys.recommend import UnknownSongError
 
@@ -20,7 +21,7 @@ MAP_CACHE_KEY = "recsys.admin.map"
 def explore():
     """Search songs by a title or artist substring, paginated."""
     q = request.args.get("q", "").strip()[:200]
-    page = _page()
+    page = page_arg()
     items, total = queries.search_songs(db.session, q or None, None, None, SONGS_PER_PAGE,
                                         (page - 1) * SONGS_PER_PAGE)
     model = deps.current_model()

@@ -9,23 +9,23 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from recsys.admin import bp, queries
 from recsys.admin.auth import current_user
 from recsys.api import deps
+from recsys.db.models import ID_MAX
 from recsys.extensions import db
 from recsys.index.bundle import BundleError
-from recsys.index.registry import promote, promotion_stack, rollback
+from recsys.index.registry import promote, rollback, rollback_target
 from recsys.index.store import ModelStore
 
 log = logging.getLogger("recsys.admin")
 
 RUNS_PER_PAGE = 25
 MAX_PAGE = 10**9  # larger pages would overflow the database's OFFSET
-ID_MAX = 2**31 - 1  # ids are 32-bit integers in the database (as in the API)
 
 
 def _store() -> ModelStore:
     return deps.holder().store
 
 
-def _page() -> int:
+def page_arg() -> int:
     try:
         return min(MAX_PAGE, max(1, int(request.args.get("page", "1"))))
     except ValueError:
@@ -74,15 +74,12 @@ def models():
     """Every model version, its metrics and index parameters, and the event history."""
     store = _store()
     model = deps.current_model()
-    current = store.current_version()
-    stack = promotion_stack(db.engine)
-    target = stack[-2] if len(stack) >= 2 and stack[-1] == current else None
     return render_template(
         "admin/models.html",
         rows=queries.model_rows(db.engine, store),
         events=queries.model_events(db.session),
-        current=current,
-        rollback_target=target,
+        current=store.current_version(),
+        rollback_target=rollback_target(db.engine, store),
         loaded=model.version if model is not None else None,
     )
 
@@ -129,7 +126,7 @@ def rollback_version():
 @bp.get("/runs")
 def runs():
     """Training runs, newest first, paginated."""
-    page = _page()
+    page = page_arg()
     rows, total = queries.training_runs(db.session, RUNS_PER_PAGE, (page - 1) * RUNS_PER_PAGE)
     pages = max(1, -(-total // RUNS_PER_PAGE))
     return render_template("admin/runs.html", runs=rows, total=total, page=page, pages=pages)

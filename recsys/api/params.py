@@ -14,9 +14,9 @@ from flask import request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from recsys.api.errors import ApiError
+from recsys.db.models import ID_MAX
 from recsys.recommend import MAX_K, MODES
 
-ID_MAX = 2**31 - 1  # ids are 32-bit integers in the database
 MAX_SEEDS = 100
 MAX_EXCLUDE = 1000
 MAX_LIMIT = 100

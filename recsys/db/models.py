@@ -19,6 +19,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from recsys.db.base import Base, JSONType, TZDateTime, utcnow
 
+#: Largest id the integer primary keys hold (32-bit on every backend): larger ids in a URL are
+#: simply unknown, never an overflow error.
+ID_MAX = 2**31 - 1
+
 
 def _created_at() -> Mapped[datetime]:
     return mapped_column(TZDateTime(), default=utcnow, server_default=func.now(), nullable=False)

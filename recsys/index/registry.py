@@ -90,13 +90,20 @@ def promote(
     return _switch(engine, store, version, "promote", actor, note)
 
 
+def rollback_target(engine: Engine, store: ModelStore) -> str | None:
+    """The version a rollback would make current (None: nothing to roll back to)."""
+    stack = promotion_stack(engine)
+    if len(stack) < 2 or stack[-1] != store.current_version():
+        return None
+    return stack[-2]
+
+
 def rollback(engine: Engine, store: ModelStore, actor: str | None = None) -> str:
     """Return to the version that was current before the current one; returns it."""
-    stack = promotion_stack(engine)
     current = store.current_version()
-    if len(stack) < 2 or stack[-1] != current:
+    target = rollback_target(engine, store)
+    if target is None:
         raise BundleError("nothing to roll back to: no earlier promoted version")
-    target = stack[-2]
     _switch(engine, store, target, "rollback", actor, f"rolled back from {current}")
     return target
 
@@ -129,12 +136,7 @@ def prune(engine: Engine, store: ModelStore, keep: int, dry_run: bool = False) -
         raise ValueError("keep must be at least 1")
     versions = store.versions()  # oldest first
     protected = set(versions[-keep:])
-    current = store.current_version()
-    stack = promotion_stack(engine)
-    if current is not None:
-        protected.add(current)
-        if len(stack) >= 2 and stack[-1] == current:
-            protected.add(stack[-2])
+    protected |= {store.current_version(), rollback_target(engine, store)}
     doomed = [v for v in versions if v not in protected]
     if not dry_run:
         for version in doomed:

@@ -151,8 +151,9 @@ def all_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, str]]
 
 BASELINE_COLUMNS = (("hr@10", "HR@10"), ("mrr@10", "MRR@10"), ("ndcg@10", "NDCG@10"),
                     ("cont_hr@10", "continuation HR@10"), ("coverage", "coverage"))
-BASELINE_NAMES = (("cooccurrence", "co-occurrence"), ("transitions", "transitions"),
-                  ("popularity", "popularity"))
+BASELINE_NAMES = (("cooccurrence_plays", "co-occurrence (pairs of plays)"),
+                  ("cooccurrence", "co-occurrence (playlists with both)"),
+                  ("transitions", "transitions"), ("popularity", "popularity"))
 
 
 @bp.app_template_global("baseline_table")

@@ -7,7 +7,7 @@ measured by the same code as the offline evaluation of ``recsys.ml``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,13 +53,15 @@ class BundleNext(MatrixRecommender):
 
 
 def recommender_metrics(similar: MatrixRecommender, nxt: MatrixRecommender, holdout: Playlists,
-                        tags: Mapping[int, frozenset[int]] | None, k: int = 10) -> dict[str, Any]:
+                        tags: Mapping[int, frozenset[int]] | None, k: int = 10,
+                        tag_seeds: Collection[int] | None = None) -> dict[str, Any]:
     """Metrics of both modes on ``holdout``: next-song and continuation for ``next``,
-    tag coherence (and next-song, for reference) for ``similar``."""
+    tag coherence (over ``tag_seeds`` if given, else every tagged song of the model) and
+    next-song, for reference, for ``similar``."""
     next_row = evaluate("next", nxt, holdout, k=k, tags=None)
     similar_row = evaluate("similar", similar, holdout, k=k, tags=None, continuation=False)
     if tags:
-        similar_row["tag_coherence"] = tag_coherence(similar, tags, k)
+        similar_row["tag_coherence"] = tag_coherence(similar, tags, k, seeds=tag_seeds)
     drop = {"method", "eval_s"}
     return {
         "holdout_playlists": len(holdout),
@@ -76,7 +78,8 @@ def baseline_metrics(train: Playlists, holdout: Playlists, next_hr: float | None
                      k: int = 10) -> dict[str, Any]:
     """The counting baselines fitted on ``train`` and scored on ``holdout``.
 
-    Returns ``{"popularity": {...}, "transitions": {...}, "cooccurrence": {...}}`` and, given
+    Returns ``{"popularity": {...}, "transitions": {...}, "cooccurrence": {...},
+    "cooccurrence_plays": {...}}`` and, given
     the model's ``next`` HR@k, ``next_hr_over_best``: the ratio an operator reads first.
     """
     keep = tuple(m.replace("@10", f"@{k}") for m in BASELINE_METRICS)
@@ -89,6 +92,8 @@ def baseline_metrics(train: Playlists, holdout: Playlists, next_hr: float | None
 
 
 def bundle_metrics(model: ServingModel, holdout: Playlists,
-                   tags: Mapping[int, frozenset[int]] | None, k: int = 10) -> dict[str, Any]:
-    """Metrics of a served bundle on ``holdout``."""
-    return recommender_metrics(BundleSimilar(model), BundleNext(model), holdout, tags, k)
+                   tags: Mapping[int, frozenset[int]] | None, k: int = 10,
+                   tag_seeds: Collection[int] | None = None) -> dict[str, Any]:
+    """Metrics of a served bundle on ``holdout`` (see :func:`recommender_metrics`)."""
+    return recommender_metrics(BundleSimilar(model), BundleNext(model), holdout, tags, k,
+                               tag_seeds)

@@ -56,8 +56,8 @@ class MatrixRecommender:
 
     def recommend(self, seeds: Sequence[int], k: int,
                   exclude: Collection[int] = ()) -> list[tuple[int, float]]:
-        rows = self.rows_of(seeds)
-        if len(rows) == 0 or k <= 0:
+        rows = self.rows_of(dict.fromkeys(int(s) for s in seeds))  # a repeat counts once,
+        if len(rows) == 0 or k <= 0:  # as the server counts it
             return []
         scores = self.score_seeds(rows).astype(np.float64)
         banned = np.concatenate([rows, self.rows_of(exclude)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -97,6 +97,16 @@ class PopularityRecommender(MatrixRecommender):
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self._log, (len(rows), self.n_items))
 
+    def recommend(self, seeds: Sequence[int], k: int,
+                  exclude: Collection[int] = ()) -> list[tuple[int, float]]:
+        """The most played songs; seeds are only excluded (unknown seeds need no row)."""
+        if k <= 0:
+            return []
+        scores = self._log.astype(np.float64)
+        scores[np.concatenate([self.rows_of(seeds), self.rows_of(exclude)])] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(int(self.item_ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
+
 
 class CountRecommender(MatrixRecommender):
     """Scores = sparse count row of the seed, popularity as a tie-breaker."""
@@ -113,6 +123,13 @@ class CountRecommender(MatrixRecommender):
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
         return self.matrix[rows].toarray().astype(np.float64) + self._tie
 
+    def score_seeds(self, rows: np.ndarray) -> np.ndarray:
+        """Several seeds: the sum of ``log1p`` counts (the best count model for sessions on
+        validation, docs/ml.md "Session-based next-song protocol"; a raw sum lets one
+        heavily played seed drown the others)."""
+        counts = self.matrix[rows].toarray().astype(np.float64)
+        return np.log1p(counts).sum(axis=0) + self._tie
+
 
 def transition_recommender(playlists: Sequence[Sequence[int]]) -> CountRecommender:
     """Directed first-order transition counts ``s_i -> s_{i+1}``."""
@@ -124,12 +141,15 @@ def transition_recommender(playlists: Sequence[Sequence[int]]) -> CountRecommend
     return rec
 
 
-def cooccurrence_recommender(playlists: Sequence[Sequence[int]],
-                             window: int = 0) -> CountRecommender:
-    """Within-playlist (``window=0``) or windowed co-occurrence counts."""
+def cooccurrence_recommender(playlists: Sequence[Sequence[int]], window: int = 0,
+                             repeats: bool = False) -> CountRecommender:
+    """Within-playlist (``window=0``) or windowed co-occurrence counts; ``repeats``: pairs of
+    plays instead of playlists holding both songs (see :func:`cooccurrence_matrix`)."""
     ids = item_index(playlists)
     row_of = {int(s): i for i, s in enumerate(ids)}
-    rec = CountRecommender(ids, cooccurrence_matrix(playlists, row_of, len(ids), window),
-                           popularity_counts(playlists, row_of, len(ids)))
+    matrix = cooccurrence_matrix(playlists, row_of, len(ids), window, repeats=repeats)
+    rec = CountRecommender(ids, matrix, popularity_counts(playlists, row_of, len(ids)))
     rec.name = "cooccurrence" if window == 0 else f"cooccurrence_w{window}"
+    if repeats:
+        rec.name += "_plays"
     return rec

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -122,10 +122,12 @@ def jaccard(a: frozenset[int] | set[int], b: frozenset[int] | set[int]) -> float
     return len(a & b) / union if union else 0.0
 
 
-def tag_coherence(rec: MatrixRecommender, tags: TagSets, k: int = 10) -> float:
-    """Mean Jaccard(seed tags, result tags) over catalog seeds that have tags."""
-    seed_rows = np.array([i for i, s in enumerate(rec.item_ids) if tags.get(int(s))],
-                         dtype=np.int64)
+def tag_coherence(rec: MatrixRecommender, tags: TagSets, k: int = 10,
+                  seeds: Collection[int] | None = None) -> float:
+    """Mean Jaccard(seed tags, result tags) over catalog seeds that have tags (only those in
+    ``seeds`` when given: two models compared on the same seed songs)."""
+    seed_rows = np.array([i for i, s in enumerate(rec.item_ids) if tags.get(int(s))
+                          and (seeds is None or int(s) in seeds)], dtype=np.int64)
     if len(seed_rows) == 0:
         return float("nan")
     top = rec.topk_rows(seed_rows, k)[0]

@@ -148,9 +148,15 @@ def test_promotion_under_load_switches_without_a_failed_request(server):
     status, _ = _get(conn, f"/api/songs/{FIRST}/similar?exclude="
                            + ",".join(str(10_000_000 + i) for i in range(900)))
     assert status == 200
-    lines = (store.root.parent / "logs" / "access.log").read_text().splitlines()
-    assert lines and all(line.startswith("[") for line in lines)
-    assert any("?exclude=10000000," in line and '" 200 ' in line for line in lines)
+    access = store.root.parent / "logs" / "access.log"
+    deadline = time.monotonic() + 10  # a worker logs the request after sending the response
+    while True:
+        lines = access.read_text().splitlines()
+        if any("?exclude=10000000," in line and '" 200 ' in line for line in lines):
+            break
+        assert time.monotonic() < deadline, lines[-5:]
+        time.sleep(0.1)
+    assert all(line.startswith("[") for line in lines)
 
     proc.send_signal(signal.SIGTERM)  # graceful stop
     assert proc.wait(30) == 0, proc.log_path.read_text()[-3000:]

@@ -64,10 +64,12 @@ def test_train_removes_what_a_killed_run_left_and_leaves_nothing(loaded, runner)
 
 def test_runs_left_running_by_a_killed_process_are_marked_failed(small_db, store,
                                                                  quick_settings):
-    with session_scope(small_db) as session:
+    with session_scope(small_db) as session:  # what a kill -9 mid-run leaves behind
         session.add(TrainingRun(status="running", settings={}, data_snapshot={}, metrics={}))
-    assert fail_interrupted_runs(small_db) == 1
+    (store.versions_dir / ".tmp-v-killed").mkdir(parents=True)
     report = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    assert not (store.versions_dir / ".tmp-v-killed").exists()
+    assert fail_interrupted_runs(small_db) == 0  # the nightly run already did it
     with session_scope(small_db) as session:
         statuses = [r.status for r in session.scalars(select(TrainingRun).order_by(TrainingRun.id))]
         error = session.scalars(select(TrainingRun.error)).first()
@@ -120,3 +122,26 @@ def test_db_downgrade_takes_a_relative_revision(tmp_path):
         (revision,) = conn.exec_driver_sql("select version_num from alembic_version").one()
     engine.dispose()
     assert revision == "0002"
+
+
+def test_the_gate_never_scores_production_on_playlists_it_trained_on(small_db, store,
+                                                                     quick_settings):
+    from recsys.index.registry import promote
+    from recsys.jobs import data
+    from recsys.jobs.training import train_and_bundle
+
+    everything = train_and_bundle(small_db, store, quick_settings, holdout_frac=0.0,
+                                  backend="exact")  # e.g. `train --holdout 0 --promote`
+    promote(small_db, store, everything.version)
+    report = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    assert not report.promoted and "promote by hand" in report.reason
+    # production kept out 10%: the gate compares on that tenth only (holdouts are nested)
+    tenth = train_and_bundle(small_db, store, quick_settings, holdout_frac=0.1,
+                             backend="exact")
+    promote(small_db, store, tenth.version)
+    candidate = train_and_bundle(small_db, store, quick_settings, holdout_frac=0.2,
+                                 backend="exact")
+    decision = gate(small_db, store, candidate.version, holdout_frac=0.2)
+    n_tenth = len(data.load_playlists(small_db, part="holdout", holdout_frac=0.1))
+    assert decision.candidate["holdout_playlists"] == n_tenth
+    assert decision.production["holdout_playlists"] == n_tenth

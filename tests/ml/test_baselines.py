@@ -73,3 +73,25 @@ def test_popularity_tie_break_survives_large_counts():
     rec = cooccurrence_recommender([[0, 1, 2]] * 300 + [[2]] * 50)
     assert list(rec.topk_ids(np.array([rec.row_of(0)]), 2)[0]) == [2, 1]
     assert [s for s, _ in rec.recommend([0], 2)] == [2, 1]
+
+
+def test_popularity_needs_no_known_seed():
+    rec = PopularityRecommender(PLAYLISTS)
+    assert [s for s, _ in rec.recommend([999], 2)] == [5, 9]  # unknown seed: still popular
+    assert [s for s, _ in rec.recommend([999], 2, exclude=[5])] == [9, 7]
+
+
+def test_pairs_of_plays_baseline_and_log_summed_sessions():
+    plays = cooccurrence_recommender(PLAYLISTS, repeats=True)
+    assert plays.name == "cooccurrence_plays"
+    # 5 with 9: 1x1 in [5,7,9] + 2x1 in [9,5,5] = 3; 5 with 7: 1
+    row = plays.score_rows(plays.rows_of([5]))[0]
+    assert row[plays.row_of(9)] == 3.0 + plays._tie[plays.row_of(9)]
+    assert row[plays.row_of(7)] == 1.0 + plays._tie[plays.row_of(7)]
+    assert [s for s, _ in plays.recommend([5], 2)] == [9, 7]
+    # several seeds: log1p counts summed per seed, so one seed's big count does not drown
+    # the other's evidence; a repeated seed counts once (as the server counts it)
+    rec = cooccurrence_recommender(PLAYLISTS)
+    scores = dict(rec.recommend([7, 9, 7], 3))
+    assert scores[5] == np.log1p(1) + np.log1p(2) + rec._tie[rec.row_of(5)]  # 7~5 once, 9~5 twice
+    assert rec.recommend([7, 9, 7], 3) == rec.recommend([7, 9], 3)

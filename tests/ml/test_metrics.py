@@ -85,6 +85,9 @@ def test_jaccard_and_tag_coherence():
     assert tag_coherence(Fixed(), tags, k=1) == pytest.approx(1 / 6)
     # seeds without tags are skipped; untagged results count 0
     assert tag_coherence(Fixed(), {1: frozenset({10})}, k=1) == pytest.approx(0.0)
+    # restricted to given seed songs (two models compared on the songs both know)
+    assert tag_coherence(Fixed(), tags, k=1, seeds={1}) == pytest.approx(1 / 2)
+    assert tag_coherence(Fixed(), tags, k=1, seeds={2, 3}) == pytest.approx(0.0)
 
 
 def test_splits_are_seeded_disjoint_and_complete():

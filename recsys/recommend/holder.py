@@ -36,6 +36,7 @@ class ModelHolder:
         self._failed: str | None = None
         self._checked = 0.0
         self.last_error: str | None = None
+        self._stop = threading.Event()
 
     @property
     def model(self) -> ServingModel | None:
@@ -57,8 +58,7 @@ class ModelHolder:
             return None
 
         def loop() -> None:
-            while True:
-                time.sleep(self.poll_seconds)
+            while not self._stop.wait(self.poll_seconds):
                 try:
                     self._checked = time.monotonic()
                     self.refresh(wait=True)  # this thread may block; requests never do
@@ -68,6 +68,10 @@ class ModelHolder:
         thread = threading.Thread(target=loop, daemon=True, name="model-watcher")
         thread.start()
         return thread
+
+    def stop(self) -> None:
+        """End the :meth:`watch` thread (it finishes its current check first)."""
+        self._stop.set()
 
     def refresh(self, wait: bool = True) -> None:
         """Load the store's current version if it differs from the served one."""

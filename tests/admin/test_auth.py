@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.admin.conftest import PASSWORD, USER, login, post_form
+from tests.admin.conftest import PASSWORD, USER, csrf_from, login, post_form
 
 PAGES = ["/admin/", "/admin/models", "/admin/runs", "/admin/runs/1", "/admin/explore",
          "/admin/explore?q=song", "/admin/songs/1000", "/admin/map", "/admin/map.json"]
@@ -140,3 +140,25 @@ def test_a_stale_login_form_when_already_logged_in_goes_on(admin):
     resp = admin.post("/admin/login", data={"username": USER, "password": "whatever",
                                             "csrf_token": "stale", "next": "/admin/runs"})
     assert resp.status_code == 302 and resp.headers["Location"] == "/admin/runs"
+
+
+@pytest.mark.parametrize("path", ["/admin/models/v2/promote", "/admin/models/rollback",
+                                  "/admin/logout"])
+def test_posts_need_a_login_even_with_a_valid_token(anon, store, path):
+    token = csrf_from(anon, "/admin/login")  # a real token of a logged-out session
+    resp = anon.post(path, data={"csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/admin/login")
+    assert store.current_version() == "v1"
+
+
+def test_unexpected_errors_are_an_html_page_without_details(admin, monkeypatch):
+    from recsys.admin import queries
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(queries, "model_rows", boom)
+    resp = admin.get("/admin/models")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 500 and resp.mimetype == "text/html"
+    assert "server log" in html and "secret internals" not in html

@@ -107,3 +107,11 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(build_app):
         client.environ_base["HTTP_X_FORWARDED_FOR"] = f"192.0.2.{n}"
         login(client, password="guess")
     assert login(client).status_code == 429
+
+
+def test_the_login_throttle_lifts_after_its_window(anon, admin_app):
+    for _ in range(5):
+        login(anon, password="guess")
+    assert login(anon).status_code == 429
+    _sql(admin_app, update(LoginFailure).values(at=datetime.now(UTC) - timedelta(minutes=6)))
+    assert login(anon).status_code == 302

@@ -142,3 +142,24 @@ def test_chunked_body_over_the_limit_is_413(shared_api):
                            environ_overrides={"wsgi.input_terminated": True,
                                               "CONTENT_LENGTH": ""})
     assert resp.status_code == 413 and resp.is_json
+
+
+def test_unexpected_errors_are_json_500_without_details(api, monkeypatch):
+    from recsys.recommend.service import RecommendationService
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(RecommendationService, "recommend", boom)
+    resp = api.post("/api/recommendations", json={"song_ids": [FIRST]})
+    assert resp.status_code == 500 and resp.is_json
+    assert resp.get_json() == {"error": {"status": 500, "message": "internal server error"}}
+
+
+def test_exclude_applies_to_fallback_answers(api):
+    from tests.api.conftest import COLD_COOC
+
+    first = [i["song"]["id"] for i in api.get(f"/api/songs/{COLD_COOC}/similar?k=3")
+             .get_json()["items"]]
+    body = api.get(f"/api/songs/{COLD_COOC}/similar?k=3&exclude={first[0]},{first[1]}").get_json()
+    assert body["fallback"] and not {first[0], first[1]} & {i["song"]["id"] for i in body["items"]}

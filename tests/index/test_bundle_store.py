@@ -137,3 +137,46 @@ def test_promoting_a_corrupt_bundle_keeps_the_current_one(engine, store):
         promote(engine, store, "v2")
     assert store.current_version() == "v1"
     assert promotion_stack(engine) == ["v1"]
+
+
+def test_a_failed_history_commit_puts_the_old_version_back(engine, store, monkeypatch):
+    from sqlalchemy.orm import Session
+
+    _write(store, "v1")
+    _write(store, "v2")
+    promote(engine, store, "v1")
+
+    def lost(self):
+        raise OSError("database went away")
+
+    monkeypatch.setattr(Session, "commit", lost)
+    with pytest.raises(OSError, match="went away"):
+        promote(engine, store, "v2")
+    monkeypatch.undo()
+    assert store.current_version() == "v1" and promotion_stack(engine) == ["v1"]
+
+
+def test_switching_current_never_leaves_it_missing(store, monkeypatch):
+    import os
+
+    _write(store, "v1")
+    _write(store, "v2")
+    store.set_current("v1")
+    seen = []
+    real = os.replace
+
+    def watching(src, dst):  # the moment of the switch: the old link must still be there
+        seen.append(store.current_version())
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", watching)
+    store.set_current("v2")
+    assert seen == ["v1"] and store.current_version() == "v2"
+
+    def crash(src, dst):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        store.set_current("v1")
+    assert store.current_version() == "v2"  # a crash mid-switch keeps the old link

@@ -10,9 +10,9 @@ import pytest
 
 from recsys.index import available_backends, build_index, get_backend, load_index
 from recsys.index.exact import ExactIndex
+from tests.conftest import require_or_skip
 
-BACKENDS = ["exact", "annoy", pytest.param("hnsw", marks=pytest.mark.skipif(
-    "hnsw" not in available_backends(), reason="hnswlib not installed"))]
+BACKENDS = ["exact", "annoy", "hnsw"]
 METRICS = ["cosine", "dot"]
 # small indexes, generous search: the contract is about behaviour, not speed
 PARAMS = {"exact": {}, "annoy": {"n_trees": 20, "search_k": 400}, "hnsw": {"ef": 100}}
@@ -20,6 +20,8 @@ PARAMS = {"exact": {}, "annoy": {"n_trees": 20, "search_k": 400}, "hnsw": {"ef":
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
+    if request.param not in available_backends():  # hnswlib is pinned in requirements.txt
+        require_or_skip(f"index backend {request.param!r} is not installed")
     return request.param
 
 

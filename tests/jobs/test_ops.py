@@ -145,3 +145,25 @@ def test_the_gate_never_scores_production_on_playlists_it_trained_on(small_db, s
     n_tenth = len(data.load_playlists(small_db, part="holdout", holdout_frac=0.1))
     assert decision.candidate["holdout_playlists"] == n_tenth
     assert decision.production["holdout_playlists"] == n_tenth
+
+
+def test_no_model_of_the_pipeline_learns_from_the_holdout(small_db, store, quick_settings,
+                                                          tmp_path):
+    from recsys.ingest import import_csv
+    from recsys.jobs.data import is_holdout
+    from recsys.jobs.training import train_and_bundle
+
+    held = next(f"held-{i}" for i in range(1000) if is_holdout("probe", f"held-{i}", 0.2))
+    kept = next(f"kept-{i}" for i in range(1000) if not is_holdout("probe", f"kept-{i}", 0.2))
+    csv = tmp_path / "probe.csv"
+    rows = [f"{pid},{pos},{pid}-song-{pos},T,A" for pid in (held, kept) for pos in range(6)]
+    csv.write_text("playlist_id,position,song_id,title,artist\n" + "\n".join(rows) + "\n")
+    import_csv(small_db, csv, "probe", progress=False)
+    outcome = train_and_bundle(small_db, store, quick_settings, holdout_frac=0.2,
+                               backend="exact")
+    with small_db.connect() as conn:
+        ids = dict(conn.exec_driver_sql(
+            "select external_id, id from songs where source = 'probe'").all())
+    learned = set(store.open(outcome.version).array("song_ids").tolist())
+    assert {ids[f"{kept}-song-{p}"] for p in range(6)} <= learned  # the probe works
+    assert not {ids[f"{held}-song-{p}"] for p in range(6)} & learned

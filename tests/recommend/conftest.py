@@ -53,7 +53,7 @@ class FakeCatalog:
 
     def __init__(self, songs: dict[int, dict], playlists: list[list[int]]) -> None:
         self._songs = {i: {"id": i, **s} for i, s in songs.items()}
-        self.playlists = playlists
+        self.playlists = list(playlists)  # tests may add some: never the shared fixture's
         self.queries = 0
 
     def add(self, song_id: int, artist: str) -> None:

@@ -32,19 +32,31 @@ def test_picks_up_a_promotion(bundle_store, tmp_path):
     assert holder.get() is new  # loaded once
 
 
-def test_background_reload_keeps_serving_old_until_ready(bundle_store, tmp_path):
+def test_background_reload_keeps_serving_old_until_ready(bundle_store, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from recsys.recommend import holder as holder_module
+
     store = _copy_store(bundle_store, tmp_path)
     store.set_current("v1")
     holder = ModelHolder(store, poll_seconds=0, background=True)
     first = holder.get()
-    store.set_current("v2")
-    during = holder.get()  # starts loading in the background, answers with the old model
-    assert during is first or during.bundle.path.name == "v2"
-    for _ in range(200):
-        if holder.model.bundle.path.name == "v2":
-            break
-        import time
+    release, real_open = threading.Event(), holder_module.ServingModel.open
 
+    def slow_open(path):  # a big bundle that takes a while to load
+        release.wait(10)
+        return real_open(path)
+
+    monkeypatch.setattr(holder_module.ServingModel, "open", slow_open)
+    store.set_current("v2")
+    started = time.monotonic()
+    during = holder.get()  # starts the load in the background and answers at once
+    assert during is first and time.monotonic() - started < 1.0
+    assert holder.get() is first  # still loading: requests keep the old model
+    release.set()
+    deadline = time.monotonic() + 10
+    while holder.model.bundle.path.name != "v2" and time.monotonic() < deadline:
         time.sleep(0.01)
     assert holder.model.bundle.path.name == "v2"
 
@@ -67,10 +79,14 @@ def test_the_watcher_switches_an_idle_holder(bundle_store, tmp_path):
     store.set_current("v1")
     holder = ModelHolder(store, poll_seconds=0.05)
     holder.get()
-    assert holder.watch().daemon
+    watcher = holder.watch()
+    assert watcher.daemon
     store.set_current("v2")  # no request arrives; the watcher loads it anyway
     deadline = time.monotonic() + 10
     while holder.model.bundle.path.name != "v2" and time.monotonic() < deadline:
         time.sleep(0.02)
     assert holder.model.bundle.path.name == "v2"
+    holder.stop()
+    watcher.join(5)
+    assert not watcher.is_alive()
     assert ModelHolder(store, poll_seconds=0).watch() is None  # polling off: no thread

@@ -32,6 +32,22 @@ def test_downgrade_to_base_and_back(db_url):
     eng.dispose()
 
 
+def _schema(url: str) -> dict[str, list[str]]:
+    eng = make_engine(url)
+    insp = inspect(eng)
+    schema = {t: sorted(c["name"] for c in insp.get_columns(t)) for t in insp.get_table_names()}
+    eng.dispose()
+    return schema
+
+
 def test_upgrade_is_idempotent(db_url):
     migrate.upgrade(db_url)
+    before = _schema(db_url)
     migrate.upgrade(db_url)
+    assert _schema(db_url) == before and migrate.revision_of(db_url) == _head()
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()

@@ -96,3 +96,15 @@ def test_no_lists_above_the_size_limit(tmp_path, blend_model, planted_playlists,
                            songs_for(blend_model.song_ids), backend="exact", version="v")
     model = ServingModel.open(store.path("v"))
     assert model.manifest["neighbours"] is None and model.neighbours == {}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_list_recall_measures_against_exact_search(large_store, mode):
+    _, bare = _pair(large_store)
+    exact = np.stack([exact_top(bare, mode, s, 10) for s in range(len(bare))])
+    assert list_recall(bare, mode, exact) == 1.0
+    half = exact.copy()
+    wrong = np.array([[r for r in range(len(bare)) if r not in set(exact[s]) and r != s][:5]
+                      for s in range(len(bare))])
+    half[:, 5:] = wrong  # five of every ten replaced by songs outside the exact top 10
+    assert list_recall(bare, mode, half) == pytest.approx(0.5)

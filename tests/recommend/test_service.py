@@ -115,3 +115,16 @@ def test_cold_start_max_per_artist_still_fills_k(service):
     body = service.similar(6000, k=10, max_per_artist=1)
     artists = [item["song"]["artist"] for item in body["items"]]
     assert len(artists) == 10 and len(set(artists)) == 10
+
+
+def test_explain_counts_by_hand_for_several_seeds(service, planted_playlists):
+    seeds = [5, 6]
+    body = service.recommend(seeds, k=5, explain=True)
+    for item in body["items"]:
+        song = item["song"]["id"]
+        shared = sum(1 for s in seeds for p in planted_playlists if s in p and song in p)
+        after = sum(1 for s in seeds for p in planted_playlists
+                    for a, b in zip(p, p[1:], strict=False) if (a, b) == (s, song))
+        assert item["why"]["playlists_with_seeds"] == shared
+        assert item["why"]["times_after_seeds"] == after
+    assert any(item["why"]["times_after_seeds"] > 0 for item in body["items"])

@@ -115,3 +115,19 @@ def test_the_login_throttle_lifts_after_its_window(anon, admin_app):
     assert login(anon).status_code == 429
     _sql(admin_app, update(LoginFailure).values(at=datetime.now(UTC) - timedelta(minutes=6)))
     assert login(anon).status_code == 302
+
+
+def test_sessions_and_throttle_on_both_databases(build_app, db_url, tmp_path):
+    app = build_app(url=db_url, ADMIN_USERNAME=USER, ADMIN_PASSWORD=PASSWORD,
+                    ADMIN_LOGIN_DELAY=0)
+    client, copy = app.test_client(), app.test_client()
+    assert login(client).status_code == 302
+    _copy_cookie(client, copy)
+    assert copy.get("/admin/").status_code == 200
+    _sql(app, update(AdminSession).values(last_seen_at=datetime.now(UTC) - timedelta(minutes=5)))
+    assert client.get("/admin/").status_code == 200  # time-zone-aware arithmetic on both
+    assert post_form(client, "/admin/logout").status_code == 302
+    assert copy.get("/admin/").status_code == 302
+    for _ in range(5):
+        login(client, password="guess")
+    assert login(client).status_code == 429

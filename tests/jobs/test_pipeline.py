@@ -170,3 +170,14 @@ def test_gate_scores_bundles_with_the_served_next_formula(small_db, store, quick
     joint = BundleNext(served).score_seeds(rows)
     np.testing.assert_allclose(joint[session.rows], session.scores, rtol=1e-5, atol=1e-5)
     assert not np.allclose(joint, dense.sum(axis=0))
+
+
+def test_nightly_job_and_prune_on_both_databases(sample_engine, store, quick_settings):
+    from recsys.index.registry import prune, rollback_target
+
+    first = run_nightly(sample_engine, store, quick_settings, holdout_frac=0.2, backend="exact")
+    second = run_nightly(sample_engine, store, quick_settings, holdout_frac=0.2,
+                         backend="exact", keep=1)
+    assert first.promoted and second.promoted and second.pruned == []  # first: rollback target
+    assert rollback_target(sample_engine, store) == first.version
+    assert prune(sample_engine, store, 1) == [] and len(store.versions()) == 2

@@ -99,6 +99,20 @@ def test_login_promote_and_map_in_chromium(page, live_url, store):
     assert page.evaluate("window.recsysMap.points.length") == page.evaluate(
         "window.recsysMap.data.n_points")
     assert page.locator("#map-legend span").count() > 0
+    legend = page.inner_text("#map-legend")
+    # hovering a point highlights it and shows its song; the legend stays as it is
+    point = page.evaluate("(() => { const p = window.recsysMap.points[0], c = "
+                          "document.getElementById('map'), r = c.getBoundingClientRect(); "
+                          "return [r.left + p.x * r.width / c.width, "
+                          "r.top + p.y * r.height / c.height]; })()")
+    page.mouse.move(*point)
+    assert _poll(page, "window.recsysMap.hover >= 0")
+    assert page.is_visible("#map-tip") and page.inner_text("#map-legend") == legend
+    page.evaluate("window.legendBefore = document.getElementById('map-legend').innerText")
+    page.select_option("#map-colour", "artist")  # another colouring: another legend
+    assert _poll(page, "document.getElementById('map-legend').innerText !== "
+                       "window.legendBefore")
+    assert page.inner_text("#map-legend") != legend
     assert errors == []
 
 

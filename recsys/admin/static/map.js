@@ -4,7 +4,7 @@
   var PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
     "#ff9da7", "#9c755f", "#2f4b7c", "#a05195", "#d45087", "#665191", "#008080"];
   var OTHER = "#b8bcc4";
-  var state = { data: null, points: [], colourBy: "tag", hover: -1, dpr: 1, drawn: 0 };
+  var state = { data: null, points: [], colourBy: "tag", hover: -1, dpr: 1, drawn: 0, colours: null };
   window.recsysMap = state; // inspected by the browser test
 
   function colours(data, by) {
@@ -41,7 +41,10 @@
 
   function draw(canvas) {
     var ctx = canvas.getContext("2d"), data = state.data;
-    var c = colours(data, state.colourBy);
+    // colours and legend only change with the data or the colour choice, not with the hover
+    var fresh = !state.colours || state.colours.data !== data || state.colours.by !== state.colourBy;
+    if (fresh) { state.colours = { data: data, by: state.colourBy, c: colours(data, state.colourBy) }; }
+    var c = state.colours.c;
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     state.points.forEach(function (p) {
       ctx.fillStyle = c.of(p.i);
@@ -49,6 +52,8 @@
       ctx.arc(p.x, p.y, (p.i === state.hover ? 6 : 3) * state.dpr, 0, 2 * Math.PI);
       ctx.fill();
     });
+    state.drawn = state.points.length;
+    if (!fresh) { return; }
     var legend = document.getElementById("map-legend");
     legend.textContent = "";
     c.legend.forEach(function (entry) {
@@ -59,7 +64,6 @@
       item.appendChild(document.createTextNode(entry[0] + " (" + entry[2].toLocaleString("en") + ")"));
       legend.appendChild(item);
     });
-    state.drawn = state.points.length;
   }
 
   function nearest(canvas, event) {

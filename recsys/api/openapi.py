@@ -129,6 +129,7 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json(_ref("SongPage"), "One page"), **_errors(400)}}},
         "/api/songs/{song_id}": {"get": {
             "summary": "One song with tags", "operationId": "getSong",
+            "description": "Takes no query parameters (any is rejected with 400).",
             "parameters": [_SONG_ID],
             "responses": {"200": _json(_ref("SongDetail"), "The song"), **_errors(400, 404)}}},
         "/api/songs/{song_id}/similar": {"get": {

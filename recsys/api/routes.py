@@ -52,6 +52,7 @@ def get_song(song_id: str):
     from recsys.extensions import db
 
     sid = params.song_id(song_id)
+    params.query_args(())  # takes none: a stray parameter is a client bug, as elsewhere
     song = song_detail(db.session, sid)
     if song is None:
         raise ApiError(404, f"unknown song id: {sid}")

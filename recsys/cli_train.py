@@ -81,8 +81,8 @@ def _epoch_progress(total_epochs: int):
 def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_no_model) -> None:
     """Train word2vec on the database's playlists and write a model bundle."""
     from recsys.index.registry import promote
-    from recsys.jobs.nightly import JobLockedError, job_lock
-    from recsys.jobs.training import fail_interrupted_runs, train_and_bundle
+    from recsys.jobs.nightly import JobLockedError, pipeline_lock
+    from recsys.jobs.training import train_and_bundle
 
     settings = load_settings(config_path, overrides)
     engine, store = _engine_and_store()
@@ -90,9 +90,7 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
         click.echo(f"model {store.current_version()} is current; not training (--if-no-model)")
         return
     try:  # the nightly job's lock: its clean-up must never delete this run's bundle
-        with job_lock(store.root / "retrain.lock"):
-            store.clean_temporary()  # what a killed run left (safe: we hold the lock)
-            fail_interrupted_runs(engine)
+        with pipeline_lock(engine, store):
             outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout,
                                        source=source, backend=backend,
                                        progress=_epoch_progress(settings.epochs))

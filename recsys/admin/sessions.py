@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from recsys.db.models import AdminSession, LoginFailure
@@ -70,19 +70,6 @@ def end(db: Session, token: str | None) -> None:
     if token:
         db.execute(delete(AdminSession).where(AdminSession.token_hash == _hash(str(token))))
         db.commit()
-
-
-def end_all(db: Session, username: str) -> int:
-    """Log out every session of ``username``; returns how many there were."""
-    result = db.execute(delete(AdminSession).where(AdminSession.username == username))
-    db.commit()
-    return result.rowcount or 0
-
-
-def count(db: Session, username: str) -> int:
-    """How many sessions of ``username`` are recorded (expired ones included until purged)."""
-    return db.scalar(select(func.count()).select_from(AdminSession)
-                     .where(AdminSession.username == username)) or 0
 
 
 def retry_after(db: Session, address: str, max_failures: int, window: timedelta) -> int:

@@ -90,9 +90,6 @@ def promote_version(version: str):
     store = _store()
     if _changed_since_page_load(store):
         return redirect(url_for("admin.models"))
-    if version == store.current_version():
-        flash(f"{version} is already the current model; nothing done.", "info")
-        return redirect(url_for("admin.models"))
     try:
         previous = promote(db.engine, store, version, actor=current_user(),
                            note="admin dashboard")
@@ -100,6 +97,9 @@ def promote_version(version: str):
         log.warning("admin: promotion of %r refused: %s", version, exc)
         flash(f"Promotion of {version} refused: {exc}", "error")
     else:
+        if previous == version:  # the registry records nothing for the current version
+            flash(f"{version} is already the current model; nothing done.", "info")
+            return redirect(url_for("admin.models"))
         deps.holder().refresh(wait=False)  # this process starts loading it now
         flash(f"Promoted {version} (was {previous or 'none'}).", "success")
     return redirect(url_for("admin.models"))

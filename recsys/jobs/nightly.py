@@ -76,6 +76,18 @@ def job_lock(path: Path) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def pipeline_lock(engine: Engine, store: ModelStore,
+                  lock_path: Path | None = None) -> Iterator[None]:
+    """The job lock of the store, then clean-up after a killed run (safe only while holding
+    it): unfinished bundle directories removed, runs left ``running`` marked failed."""
+    with job_lock(lock_path or store.root / "retrain.lock"):
+        if (n := store.clean_temporary()):
+            log.warning("removed %d unfinished bundle(s) left by a crashed run", n)
+        fail_interrupted_runs(engine)
+        yield
+
+
 def run_imports(engine: Engine, imports: Sequence[ImportSpec]) -> list[dict[str, Any]]:
     """Run each import (each its own transaction); stop at the first bad file."""
     from recsys.ingest import importers
@@ -109,7 +121,7 @@ def run_nightly(
     log.info("nightly run started: imports %s, dry_run=%s",
              [f"{s.kind}:{s.path}" for s in imports] or "none", dry_run)
     try:
-        with job_lock(lock_path or store.root / "retrain.lock"):
+        with pipeline_lock(engine, store, lock_path):
             _run_locked(engine, store, settings, report, imports, holdout_frac, tolerance,
                         backend, source, dry_run)
             if keep:
@@ -125,9 +137,6 @@ def run_nightly(
 
 def _run_locked(engine, store, settings, report, imports, holdout_frac, tolerance, backend,
                 source, dry_run) -> None:
-    if (n := store.clean_temporary()):
-        log.warning("removed %d unfinished bundle(s) left by a crashed run", n)
-    fail_interrupted_runs(engine)
     report.imports = run_imports(engine, imports)
     outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout_frac,
                                source=source, backend=backend)

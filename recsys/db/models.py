@@ -56,6 +56,10 @@ class Song(Base):
         }
 
 
+# The cold-start fallback matches artists regardless of case (migration 0004).
+Index("ix_songs_artist_lower", func.lower(Song.artist))
+
+
 class Tag(Base):
     """A free-text tag (genre, mood...), shared by all sources."""
 

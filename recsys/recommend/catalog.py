@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from recsys.db.models import PlaylistItem, Song
@@ -69,12 +69,21 @@ class SqlCatalog:
 
     def same_artist(self, artists: Collection[str], limit: int,
                     exclude: Collection[int] = ()) -> list[int]:
-        """Ids of songs by any of ``artists`` (empty artist names are ignored)."""
+        """Ids of songs by any of ``artists``, ignoring case (empty names are ignored).
+
+        Exact names always match; other spellings match by the database's ``lower()``, which
+        on SQLite folds ASCII letters only.
+        """
         names = [a for a in artists if a]
         if not names:
             return []
-        query = select(Song.id).where(Song.artist.in_(names)).order_by(Song.id).limit(
-            limit + len(exclude))
+        lowered = sorted({a.lower() for a in names})
+        query = (
+            select(Song.id)
+            .where(or_(Song.artist.in_(names), func.lower(Song.artist).in_(lowered)))
+            .order_by(Song.id)
+            .limit(limit + len(exclude))
+        )
         found = [int(i) for i in self.session.scalars(query) if int(i) not in set(exclude)]
         return found[:limit]
 

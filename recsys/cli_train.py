@@ -197,6 +197,9 @@ GATE_REFUSED_EXIT = 3
               help="Fraction of playlists held out (stable by source:external_id) for the gate.")
 @click.option("--tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Promote if each gate metric >= production * (1 - tolerance).")
+@click.option("--noise-z", type=click.FloatRange(0, 10), default=0.0, show_default=True,
+              help="Also promote if each metric is less than this many standard errors of the "
+                   "paired difference below production.")
 @click.option("--backend", type=click.Choice(["annoy", "exact"]), default="annoy",
               show_default=True, help="ANN index of the bundle.")
 @click.option("--dry-run", is_flag=True, help="Train and gate, but never promote.")
@@ -204,8 +207,8 @@ GATE_REFUSED_EXIT = 3
               help="Then delete all but this many newest bundles (never the current one or "
                    "the rollback target).")
 @with_appcontext
-def retrain_cmd(config_path, overrides, imports, holdout, tolerance, backend, dry_run,
-                keep) -> None:
+def retrain_cmd(config_path, overrides, imports, holdout, tolerance, noise_z, backend,
+                dry_run, keep) -> None:
     """The nightly job: import, train, evaluate against production, promote if not worse.
 
     Exit status: 0 promoted (or passed with --dry-run), 3 the gate kept production, 1 error.
@@ -224,7 +227,8 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, backend, dr
     engine, store = _engine_and_store()
     try:
         report = run_nightly(engine, store, settings, imports=specs, holdout_frac=holdout,
-                             tolerance=tolerance, backend=backend, dry_run=dry_run, keep=keep)
+                             tolerance=tolerance, noise_z=noise_z, backend=backend,
+                             dry_run=dry_run, keep=keep)
     except (IngestError, JobLockedError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     for item in report.imports:

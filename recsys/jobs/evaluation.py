@@ -14,7 +14,13 @@ import numpy as np
 
 from recsys.ml.base import MatrixRecommender
 from recsys.ml.compare import BASELINES, baseline_rows
-from recsys.ml.evaluate import evaluate, tag_coherence
+from recsys.ml.evaluate import (
+    continuation_metrics,
+    next_song_metrics,
+    next_song_ranks,
+    summarize_next_song,
+    tag_coherence_per_seed,
+)
 from recsys.recommend.model import ServingModel
 
 Playlists = Sequence[Sequence[int]]
@@ -54,20 +60,29 @@ class BundleNext(MatrixRecommender):
 
 def recommender_metrics(similar: MatrixRecommender, nxt: MatrixRecommender, holdout: Playlists,
                         tags: Mapping[int, frozenset[int]] | None, k: int = 10,
-                        tag_seeds: Collection[int] | None = None) -> dict[str, Any]:
+                        tag_seeds: Collection[int] | None = None,
+                        per_query: bool = False) -> dict[str, Any]:
     """Metrics of both modes on ``holdout``: next-song and continuation for ``next``,
     tag coherence (over ``tag_seeds`` if given, else every tagged song of the model) and
-    next-song, for reference, for ``similar``."""
-    next_row = evaluate("next", nxt, holdout, k=k, tags=None)
-    similar_row = evaluate("similar", similar, holdout, k=k, tags=None, continuation=False)
+    next-song, for reference, for ``similar``.
+
+    With ``per_query`` the result also holds ``"per_query"``: the ``next`` rank of every
+    held-out transition and the tag coherence of every seed song (arrays, for paired
+    comparisons; not JSON).
+    """
+    ranks, top, unknown = next_song_ranks(nxt, holdout, k)
+    next_row = summarize_next_song(ranks, top, unknown, nxt.n_items, k)
+    next_row.update(continuation_metrics(nxt, holdout, k))
+    similar_row = next_song_metrics(similar, holdout, k)
+    detail: dict[str, Any] = {"next_ranks": ranks}
     if tags:
-        similar_row["tag_coherence"] = tag_coherence(similar, tags, k, seeds=tag_seeds)
-    drop = {"method", "eval_s"}
-    return {
-        "holdout_playlists": len(holdout),
-        "next": {key: v for key, v in next_row.items() if key not in drop},
-        "similar": {key: v for key, v in similar_row.items() if key not in drop},
-    }
+        seeds, values = tag_coherence_per_seed(similar, tags, k, seeds=tag_seeds)
+        similar_row["tag_coherence"] = float(values.mean()) if len(values) else float("nan")
+        detail.update(tag_seeds=seeds, tag_values=values)
+    out = {"holdout_playlists": len(holdout), "next": next_row, "similar": similar_row}
+    if per_query:
+        out["per_query"] = detail
+    return out
 
 
 #: Metrics kept per counting baseline (the ``next`` ones that compare with the model's).
@@ -93,7 +108,8 @@ def baseline_metrics(train: Playlists, holdout: Playlists, next_hr: float | None
 
 def bundle_metrics(model: ServingModel, holdout: Playlists,
                    tags: Mapping[int, frozenset[int]] | None, k: int = 10,
-                   tag_seeds: Collection[int] | None = None) -> dict[str, Any]:
+                   tag_seeds: Collection[int] | None = None,
+                   per_query: bool = False) -> dict[str, Any]:
     """Metrics of a served bundle on ``holdout`` (see :func:`recommender_metrics`)."""
     return recommender_metrics(BundleSimilar(model), BundleNext(model), holdout, tags, k,
-                               tag_seeds)
+                               tag_seeds, per_query)

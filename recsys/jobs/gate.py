@@ -5,21 +5,29 @@ pipeline model trains on): ``next`` HR@10 and ``similar`` tag coherence (over th
 models know) must each reach the production value times ``1 - tolerance``. The holdout is the
 smaller of the requested one and the one production was trained with (holdouts of different
 fractions are nested), so production is never scored on playlists it saw in training.
+
+Both models answer the same queries, so the gate also measures the paired difference and its
+standard error (clustered by playlist for ``next``; :mod:`recsys.ml.significance`) and states
+it in the reason. With ``noise_z > 0`` a candidate below production by less than ``noise_z``
+standard errors passes too: an equally good retrain is not refused because of sampling noise.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 
 from recsys.index.bundle import BundleError
 from recsys.index.store import ModelStore
 from recsys.jobs import data
 from recsys.jobs.evaluation import bundle_metrics
+from recsys.ml.significance import PairedDifference, paired_difference, transition_playlists
 from recsys.recommend.model import ServingModel
 
 log = logging.getLogger("recsys.jobs")
@@ -37,25 +45,52 @@ class GateDecision:
     candidate: dict[str, Any] = field(default_factory=dict)
     production: dict[str, Any] | None = None
     production_version: str | None = None
+    #: ``"mode metric"`` -> paired difference candidate - production (mean, se, n).
+    differences: dict[str, PairedDifference] = field(default_factory=dict)
 
 
-def compare(candidate: dict[str, Any], production: dict[str, Any],
-            tolerance: float) -> tuple[bool, str]:
-    """Whether ``candidate`` metrics reach ``production`` ones; with a readable reason."""
+def compare(candidate: dict[str, Any], production: dict[str, Any], tolerance: float,
+            differences: dict[str, PairedDifference] | None = None,
+            noise_z: float = 0.0) -> tuple[bool, str]:
+    """Whether ``candidate`` metrics reach ``production`` ones; with a readable reason.
+
+    ``differences`` maps ``"mode metric"`` to the paired difference of the two models;
+    with ``noise_z > 0`` a metric within ``noise_z`` standard errors below production passes.
+    """
     parts, ok = [], True
     for mode, metric in GATE_METRICS:
         new = candidate.get(mode, {}).get(metric)
         old = production.get(mode, {}).get(metric)
         if new is None or old is None or (isinstance(old, float) and math.isnan(old)):
             continue
+        diff = (differences or {}).get(f"{mode} {metric}")
         passed = new >= old * (1.0 - tolerance) - 1e-12
+        verdict = "ok" if passed else "worse"
+        if not passed and noise_z > 0 and diff is not None and diff.within(noise_z):
+            passed, verdict = True, f"ok within {noise_z:g} SE"
         ok &= passed
-        parts.append(f"{mode} {metric} {new:.4f} vs {old:.4f} ({'ok' if passed else 'worse'})")
+        noise = ("" if diff is None or math.isnan(diff.se)
+                 else f", diff {diff.mean:+.4f} ± {diff.se:.4f} SE")
+        parts.append(f"{mode} {metric} {new:.4f} vs {old:.4f} ({verdict}{noise})")
     return ok, "; ".join(parts) or "no comparable metric"
 
 
+def paired_differences(candidate: dict[str, Any], production: dict[str, Any],
+                       holdout: Sequence[Sequence[int]], k: int = 10
+                       ) -> dict[str, PairedDifference]:
+    """Paired differences of the gate metrics from :func:`bundle_metrics`' ``per_query``."""
+    cand, prod = candidate["per_query"], production["per_query"]
+    out = {f"next hr@{k}": paired_difference(cand["next_ranks"] > 0, prod["next_ranks"] > 0,
+                                             transition_playlists(holdout))}
+    if ("tag_values" in cand and "tag_values" in prod
+            and np.array_equal(cand["tag_seeds"], prod["tag_seeds"])):
+        out["similar tag_coherence"] = paired_difference(cand["tag_values"], prod["tag_values"])
+    return out
+
+
 def gate(engine: Engine, store: ModelStore, candidate: str, *, holdout_frac: float,
-         source: str | None = None, tolerance: float = 0.0) -> GateDecision:
+         source: str | None = None, tolerance: float = 0.0,
+         noise_z: float = 0.0) -> GateDecision:
     """Measure candidate and production on the holdout and decide."""
     current = store.current_version()
     if current is None:
@@ -80,12 +115,14 @@ def gate(engine: Engine, store: ModelStore, candidate: str, *, holdout_frac: flo
                                    "hand", production_version=current)
     tags = data.load_tags(engine)
     common = set(cand_model.song_ids.tolist()) & set(production.song_ids.tolist())
-    cand = bundle_metrics(cand_model, holdout, tags, tag_seeds=common)
-    prod = bundle_metrics(production, holdout, tags, tag_seeds=common)
-    ok, reason = compare(cand, prod, tolerance)
+    cand = bundle_metrics(cand_model, holdout, tags, tag_seeds=common, per_query=True)
+    prod = bundle_metrics(production, holdout, tags, tag_seeds=common, per_query=True)
+    differences = paired_differences(cand, prod, holdout)
+    cand.pop("per_query"), prod.pop("per_query")
+    ok, reason = compare(cand, prod, tolerance, differences, noise_z)
     log.info("gate %s vs %s: %s -> %s", candidate, current, reason,
              "promote" if ok else "keep production")
-    return GateDecision(ok, reason, cand, prod, current)
+    return GateDecision(ok, reason, cand, prod, current, differences)
 
 
 def trained_holdout(model: ServingModel) -> float | None:

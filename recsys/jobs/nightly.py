@@ -111,10 +111,11 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec]) -> list[dict[str,
 def run_nightly(
     engine: Engine, store: ModelStore, settings: TrainSettings, *,
     imports: Sequence[ImportSpec] = (), holdout_frac: float = 0.1, tolerance: float = 0.0,
-    backend: str = "annoy", source: str | None = None, lock_path: Path | None = None,
-    dry_run: bool = False, keep: int | None = None,
+    noise_z: float = 0.0, backend: str = "annoy", source: str | None = None,
+    lock_path: Path | None = None, dry_run: bool = False, keep: int | None = None,
 ) -> NightlyReport:
-    """Run the whole pipeline once; ``dry_run`` trains and gates but never promotes; ``keep``
+    """Run the whole pipeline once; ``tolerance`` and ``noise_z`` are the gate's margins
+    (:func:`~recsys.jobs.gate.gate`); ``dry_run`` trains and gates but never promotes; ``keep``
     then deletes all but that many of the newest bundles (see :func:`registry.prune`)."""
     started = time.perf_counter()
     report = NightlyReport(dry_run=dry_run)
@@ -122,8 +123,8 @@ def run_nightly(
              [f"{s.kind}:{s.path}" for s in imports] or "none", dry_run)
     try:
         with pipeline_lock(engine, store, lock_path):
-            _run_locked(engine, store, settings, report, imports, holdout_frac, tolerance,
-                        backend, source, dry_run)
+            _run_locked(engine, store, settings, report, imports, holdout_frac,
+                        (tolerance, noise_z), backend, source, dry_run)
             if keep:
                 report.pruned = prune(engine, store, keep)
     except BaseException as exc:
@@ -135,7 +136,7 @@ def run_nightly(
     return report
 
 
-def _run_locked(engine, store, settings, report, imports, holdout_frac, tolerance, backend,
+def _run_locked(engine, store, settings, report, imports, holdout_frac, margins, backend,
                 source, dry_run) -> None:
     report.imports = run_imports(engine, imports)
     outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout_frac,
@@ -144,7 +145,7 @@ def _run_locked(engine, store, settings, report, imports, holdout_frac, toleranc
     report.next_hr_over_best_baseline = (
         outcome.metrics.get("baselines", {}).get("next_hr_over_best"))
     decision = gate(engine, store, outcome.version, holdout_frac=holdout_frac,
-                    source=source, tolerance=tolerance)
+                    source=source, tolerance=margins[0], noise_z=margins[1])
     report.reason = decision.reason
     report.gate_passed = decision.promote
     if decision.promote and not dry_run:

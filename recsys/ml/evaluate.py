@@ -83,9 +83,11 @@ def rank_metrics(ranks: np.ndarray, k: int) -> dict[str, float]:
             f"ndcg@{k}": float(np.where(hit, 1.0 / np.log2(safe + 1.0), 0.0).sum() / n)}
 
 
-def next_song_metrics(rec: MatrixRecommender, playlists: Playlists,
-                      k: int = 10) -> dict[str, Any]:
-    """HR/MRR/NDCG@k over every transition of ``playlists`` plus catalog coverage."""
+def next_song_ranks(rec: MatrixRecommender, playlists: Playlists,
+                    k: int = 10) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-transition 1-based ranks of the true next song (0 = miss), in the order of
+    :func:`transitions_of`; also the top-k rows of each unique known seed and the share of
+    queries whose seed or target the recommender does not know."""
     src, dst = transitions_of(playlists)
     src_rows, dst_rows = _lookup(rec, src), _lookup(rec, dst)
     known = src_rows >= 0
@@ -95,10 +97,23 @@ def next_song_metrics(rec: MatrixRecommender, playlists: Playlists,
     if len(uniq):
         eq = top[inv] == dst_rows[known][:, None]
         ranks[known] = np.where(eq.any(axis=1), eq.argmax(axis=1) + 1, 0)
+    unknown = float(((src_rows < 0) | (dst_rows < 0)).mean()) if len(src) else 0.0
+    return ranks, top, unknown
+
+
+def next_song_metrics(rec: MatrixRecommender, playlists: Playlists,
+                      k: int = 10) -> dict[str, Any]:
+    """HR/MRR/NDCG@k over every transition of ``playlists`` plus catalog coverage."""
+    return summarize_next_song(*next_song_ranks(rec, playlists, k), rec.n_items, k)
+
+
+def summarize_next_song(ranks: np.ndarray, top: np.ndarray, unknown_frac: float,
+                        n_items: int, k: int = 10) -> dict[str, Any]:
+    """The metrics of :func:`next_song_metrics` from :func:`next_song_ranks`' output."""
     out: dict[str, Any] = rank_metrics(ranks, k)
-    out.update(n_queries=int(len(src)), n_unique_seeds=int(len(uniq)),
-               unknown_frac=float(((src_rows < 0) | (dst_rows < 0)).mean()) if len(src) else 0.0,
-               coverage=float(len(np.unique(top)) / max(rec.n_items, 1)))
+    out.update(n_queries=int(len(ranks)), n_unique_seeds=int(len(top)),
+               unknown_frac=unknown_frac,
+               coverage=float(len(np.unique(top)) / max(n_items, 1)))
     return out
 
 
@@ -126,18 +141,28 @@ def tag_coherence(rec: MatrixRecommender, tags: TagSets, k: int = 10,
                   seeds: Collection[int] | None = None) -> float:
     """Mean Jaccard(seed tags, result tags) over catalog seeds that have tags (only those in
     ``seeds`` when given: two models compared on the same seed songs)."""
+    values = tag_coherence_per_seed(rec, tags, k, seeds)[1]
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def tag_coherence_per_seed(rec: MatrixRecommender, tags: TagSets, k: int = 10,
+                           seeds: Collection[int] | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Seed song ids (ascending) and each one's mean Jaccard with its top-k results' tags."""
     seed_rows = np.array([i for i, s in enumerate(rec.item_ids) if tags.get(int(s))
                           and (seeds is None or int(s) in seeds)], dtype=np.int64)
     if len(seed_rows) == 0:
-        return float("nan")
+        return np.empty(0, np.int64), np.empty(0)
     top = rec.topk_rows(seed_rows, k)[0]
     empty: frozenset[int] = frozenset()
     item_tags = [tags.get(int(s), empty) for s in rec.item_ids]
-    total = 0.0
-    for seed, row in zip(seed_rows, top, strict=True):
+    values = np.empty(len(seed_rows))
+    for i, (seed, row) in enumerate(zip(seed_rows, top, strict=True)):
         st = item_tags[seed]
-        total += sum(jaccard(st, item_tags[j]) for j in row) / len(row)
-    return total / len(seed_rows)
+        values[i] = sum(jaccard(st, item_tags[j]) for j in row) / len(row)
+    ids = np.asarray(rec.item_ids)[seed_rows]
+    order = np.argsort(ids, kind="stable")
+    return ids[order], values[order]
 
 
 def evaluate(name: str, rec: MatrixRecommender, test: Playlists, k: int = 10,

@@ -86,6 +86,21 @@ def test_gate_compare():
     assert not compare({"next": {"hr@10": 0.3}, "similar": {"tag_coherence": 0.4}}, prod, 0)[0]
 
 
+def test_gate_compare_within_noise():
+    from recsys.ml.significance import PairedDifference
+
+    prod = {"next": {"hr@10": 0.20}, "similar": {"tag_coherence": 0.5}}
+    cand = {"next": {"hr@10": 0.19}, "similar": {"tag_coherence": 0.5}}
+    diffs = {"next hr@10": PairedDifference(-0.01, 0.008, 900),
+             "similar tag_coherence": PairedDifference(0.0, 0.001, 50)}
+    ok, reason = compare(cand, prod, 0, diffs)  # noise_z 0: the point estimates decide
+    assert not ok and "diff -0.0100 ± 0.0080 SE" in reason
+    ok, reason = compare(cand, prod, 0, diffs, noise_z=1.5)  # 1.25 SE below: noise
+    assert ok and "ok within 1.5 SE" in reason
+    assert not compare(cand, prod, 0, diffs, noise_z=1.0)[0]  # 1.25 SE below: worse
+    assert not compare(cand, prod, 0, None, noise_z=5)[0]  # no paired measurement: strict
+
+
 def test_nightly_promotes_first_then_refuses_a_worse_model(small_db, store,
                                                            quick_settings):
     first = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
@@ -109,6 +124,23 @@ def test_equal_model_is_promoted(small_db, store, quick_settings):
     again = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
     assert again.promoted, again.reason
     assert store.current_version() == again.version != first.version
+
+
+def test_gate_pairs_the_two_models_on_the_same_queries(small_db, store, quick_settings):
+    from recsys.jobs.gate import gate
+
+    run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    other = quick_settings.replace(vector_size=4, epochs=2, next_transition_weight=0.0)
+    version = train_and_bundle(small_db, store, other, holdout_frac=0.2, backend="exact").version
+    decision = gate(small_db, store, version, holdout_frac=0.2)
+    for mode, metric in (("next", "hr@10"), ("similar", "tag_coherence")):
+        diff = decision.differences[f"{mode} {metric}"]
+        # paired over the same queries: the mean difference is the difference of the means
+        expected = decision.candidate[mode][metric] - decision.production[mode][metric]
+        assert diff.mean == pytest.approx(expected, abs=1e-9)
+        assert diff.se > 0 and f"{diff.se:.4f} SE" in decision.reason
+    assert decision.differences["next hr@10"].n == decision.candidate["next"]["n_queries"]
+    assert "per_query" not in decision.candidate  # arrays stay out of the recorded metrics
 
 
 def test_crash_mid_job_keeps_production(small_db, store, quick_settings, monkeypatch):

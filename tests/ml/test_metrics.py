@@ -14,10 +14,12 @@ from recsys.ml.evaluate import (
     format_table,
     jaccard,
     next_song_metrics,
+    next_song_ranks,
     rank_metrics,
     split_playlists,
     split_train_val_test,
     tag_coherence,
+    tag_coherence_per_seed,
 )
 
 
@@ -58,6 +60,13 @@ def test_next_song_hand_computed():
     assert res["coverage"] == pytest.approx(1.0)
 
 
+def test_next_song_ranks_per_transition():
+    # transitions in playlist order: 1->2 (rank 1), 2->3 (1), 3->2 (2), 2->1 (2), 3->9 (unknown)
+    ranks, top, unknown = next_song_ranks(Fixed(), [[1, 2, 3, 2], [2, 1], [3, 9]], k=2)
+    np.testing.assert_array_equal(ranks, [1, 1, 2, 2, 0])
+    assert top.shape == (3, 2) and unknown == pytest.approx(1 / 5)
+
+
 def test_k1_and_coverage():
     res = next_song_metrics(Fixed(), [[1, 2], [2, 1]], k=1)
     assert res["hr@1"] == pytest.approx(0.5)
@@ -88,6 +97,10 @@ def test_jaccard_and_tag_coherence():
     # restricted to given seed songs (two models compared on the songs both know)
     assert tag_coherence(Fixed(), tags, k=1, seeds={1}) == pytest.approx(1 / 2)
     assert tag_coherence(Fixed(), tags, k=1, seeds={2, 3}) == pytest.approx(0.0)
+    seeds, values = tag_coherence_per_seed(Fixed(), tags, k=2, seeds={3, 1})
+    # top-2: 1 -> [2, 3]: (1/2 + 0) / 2; 3 -> [1, 2]: (0 + 0) / 2
+    np.testing.assert_array_equal(seeds, [1, 3])
+    np.testing.assert_allclose(values, [0.25, 0.0])
 
 
 def test_splits_are_seeded_disjoint_and_complete():

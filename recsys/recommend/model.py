@@ -32,8 +32,11 @@ log = logging.getLogger("recsys.recommend")
 
 MODES = ("similar", "next")
 COLUMNS = ("source", "external_id", "title", "artist")
-# Candidates per term (ANN, each count table) for several seeds, as a multiple of those wanted.
-SESSION_POOL = 4
+# Candidates per term (ANN, each count table) when no precomputed list answers, as a multiple
+# of those wanted: the best blended scores lie deeper in each term's own ranking. On yes_big,
+# one seed's top 10 overlaps the exact one by 0.945 at 1x, 0.993 at 2x and 0.998 at 4x, for the
+# same CPU time per query (the scoring, not the pool, dominates).
+POOL_WIDTH = 4
 # Catalogs up to this size get their metadata decoded once per process (see ServingModel).
 DECODE_MAX_SONGS = 100_000
 
@@ -213,8 +216,7 @@ class ServingModel:
             rows, scores = self.indexes["similar"].query(query, n, exclude=banned)
             return Scored(rows, scores)
         query = np.append(self.w2v_weight * self._mean_in(seeds), 1.0)
-        # several seeds: the best combined scores lie deeper in each term's own ranking
-        wide = n if len(seeds) == 1 else min(len(self), n * SESSION_POOL)
+        wide = min(len(self), n * POOL_WIDTH)
         ann_rows, _ = self.indexes["next"].query(query.astype(np.float32), wide, exclude=banned)
         extra = self._count_neighbours(seeds, wide)
         pool = np.union1d(ann_rows, extra)

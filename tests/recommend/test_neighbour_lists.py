@@ -87,6 +87,30 @@ def test_lists_equal_exact_backend_computation(bundle_store, mode):
             assert set(fast.rows.tolist()) == set(slow.rows.tolist())
 
 
+def test_computed_next_path_finds_the_exact_top(bundle_store, monkeypatch):
+    """Without lists (huge catalogs, filters past the list) one seed's ``next`` candidates come
+    from a pool of each term's best; it must be wide enough to hold the blended top 10."""
+    import recsys.recommend.model as served
+
+    model = _served(bundle_store)
+    monkeypatch.setattr(model, "neighbours", {})
+    every = np.arange(len(model))
+
+    def overlap() -> float:
+        total = 0
+        for seed in range(len(model)):
+            scores = model.next_scores(np.array([seed]), every)
+            scores[seed] = -np.inf
+            exact = set(np.argsort(-scores, kind="stable")[:10].tolist())
+            total += len(exact & set(model.candidates("next", np.array([seed]), 10,
+                                                      set()).rows.tolist()))
+        return total / (10 * len(model))
+
+    assert overlap() >= 0.998
+    monkeypatch.setattr(served, "POOL_WIDTH", 1)  # the pool of the top 10 per term misses some
+    assert overlap() < 0.998
+
+
 def test_too_short_lists_fall_back(bundle_store):
     model = _served(bundle_store)
     n_lists = model.neighbours["similar"][0].shape[1]

@@ -23,7 +23,8 @@ Choices (see ``gunicorn_options``):
   set (and emptied) before any worker starts; dead workers are marked so live gauges stay right.
 
 A newly promoted model needs no restart: each worker's ``ModelHolder`` polls ``current`` every
-``RECSYS_MODEL_POLL_SECONDS`` and swaps in the new version once it is loaded.
+``RECSYS_MODEL_POLL_SECONDS`` and swaps in the new version once it is loaded, and writes the
+version it serves to ``<model dir>/workers/`` for the dashboard (``recsys.recommend.beacon``).
 """
 
 from __future__ import annotations
@@ -78,11 +79,23 @@ def prepare_metrics_dir(var_dir: str | Path) -> Path:
 
 def _post_worker_init(worker) -> None:
     from recsys.api.deps import holder, warm
+    from recsys.recommend.beacon import Beacon, workers_dir
 
     model = warm(worker.wsgi)
-    holder(worker.wsgi).watch()  # idle workers pick up promotions too
+    served = holder(worker.wsgi)
+    served.beacon = Beacon(workers_dir(served.store.root))  # the dashboard lists every worker
+    served.watch()  # idle workers pick up promotions too
     worker.log.info("worker %s ready (model %s)", worker.pid,
                     model.version if model is not None else "none")
+
+
+def _worker_exit(_server, worker) -> None:
+    from recsys.api.deps import holder
+
+    served = holder(worker.wsgi)
+    served.stop()
+    if served.beacon is not None:  # a clean exit: the dashboard stops listing the worker
+        served.beacon.remove()
 
 
 def _child_exit(_server, worker) -> None:
@@ -153,6 +166,7 @@ def gunicorn_options(host: str, port: int, workers: int | None, threads: int,
         "loglevel": "info",
         "proc_name": "recsys",
         "post_worker_init": _post_worker_init,
+        "worker_exit": _worker_exit,
         "child_exit": _child_exit,
         "when_ready": _when_ready,
     }

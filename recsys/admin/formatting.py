@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from recsys.admin import bp
@@ -55,10 +55,12 @@ def fmt_num(value: Any, digits: int = 4) -> str:
 
 
 @bp.app_template_filter("when")
-def fmt_when(value: datetime | str | None) -> str:
-    """``YYYY-MM-DD HH:MM:SS UTC`` (times are stored in UTC), or ``–``."""
+def fmt_when(value: datetime | str | float | None) -> str:
+    """``YYYY-MM-DD HH:MM:SS UTC`` (times are stored in UTC; numbers are Unix times), or ``–``."""
     if value is None or value == "":
         return "–"
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, tz=UTC)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)

@@ -14,6 +14,7 @@ from recsys.extensions import db
 from recsys.index.bundle import BundleError
 from recsys.index.registry import promote, rollback, rollback_target
 from recsys.index.store import ModelStore
+from recsys.recommend.beacon import read_workers, workers_dir
 
 log = logging.getLogger("recsys.admin")
 
@@ -23,6 +24,12 @@ MAX_PAGE = 10**9  # larger pages would overflow the database's OFFSET
 
 def _store() -> ModelStore:
     return deps.holder().store
+
+
+def _workers(store: ModelStore) -> list[dict]:
+    """Server workers that reported recently (they report at every model check)."""
+    poll = current_app.config.get("MODEL_POLL_SECONDS") or 0
+    return read_workers(workers_dir(store.root), max_age_s=max(3 * poll, 15))
 
 
 def page_arg() -> int:
@@ -66,6 +73,7 @@ def overview():
         loaded_songs=len(model) if model is not None else 0,
         load_error=deps.holder().last_error,
         poll_seconds=current_app.config.get("MODEL_POLL_SECONDS"),
+        workers=_workers(store),
     )
 
 
@@ -81,6 +89,7 @@ def models():
         current=store.current_version(),
         rollback_target=rollback_target(db.engine, store),
         loaded=model.version if model is not None else None,
+        workers=_workers(store),
     )
 
 

@@ -5,7 +5,8 @@ Requests call :meth:`ModelHolder.get`. At most every ``poll_seconds`` it compare
 keep using the old model. When the new model is ready, one reference assignment swaps it in:
 in-flight requests finish on the model object they already hold. A version that fails to load
 is logged and skipped; the old model keeps serving. A server also runs :meth:`watch`, so that
-idle workers switch too (and every worker within ``poll_seconds`` of a promotion).
+idle workers switch too (and every worker within ``poll_seconds`` of a promotion); with a
+:class:`~recsys.recommend.beacon.Beacon` it also records, at every check, which version it serves.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 
 from recsys.index.bundle import BundleError
 from recsys.index.store import ModelStore
+from recsys.recommend.beacon import Beacon
 from recsys.recommend.model import ServingModel
 
 log = logging.getLogger("recsys.recommend")
@@ -37,6 +39,9 @@ class ModelHolder:
         self._checked = 0.0
         self.last_error: str | None = None
         self._stop = threading.Event()
+        self.loaded_at: float | None = None  # wall-clock time of the last swap
+        #: Where :meth:`watch` reports the served version (None: nowhere).
+        self.beacon: Beacon | None = None
 
     @property
     def model(self) -> ServingModel | None:
@@ -58,16 +63,23 @@ class ModelHolder:
             return None
 
         def loop() -> None:
+            self.report()
             while not self._stop.wait(self.poll_seconds):
                 try:
                     self._checked = time.monotonic()
                     self.refresh(wait=True)  # this thread may block; requests never do
                 except Exception:  # a transient store error must not end the watcher
                     log.exception("checking for a promoted model failed")
+                self.report()
 
         thread = threading.Thread(target=loop, daemon=True, name="model-watcher")
         thread.start()
         return thread
+
+    def report(self) -> None:
+        """Write the served version to the beacon, if any."""
+        if self.beacon is not None:
+            self.beacon.beat(self._version, self.last_error, self.loaded_at)
 
     def stop(self) -> None:
         """End the :meth:`watch` thread (it finishes its current check first)."""
@@ -103,6 +115,7 @@ class ModelHolder:
                 self._loading = None
         self._model = model  # atomic swap of one reference
         self._version = version
+        self.loaded_at = time.time()
         self._failed = None
         self.last_error = None
         log.info("serving model %s (%d songs, loaded in %.2fs)", version, len(model),

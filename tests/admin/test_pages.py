@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,6 +29,23 @@ def test_overview_counts_imports_and_serving(admin, admin_app):
     assert "<td>planted</td>" in html and "<td>other</td>" in html  # songs per source
     assert "tags (2 song tags)" in html
     assert html.count("<code>v1</code>") >= 1 and "in sync" in html  # loaded == current
+
+
+def test_overview_lists_every_server_worker(admin, store):
+    from recsys.recommend.beacon import Beacon, workers_dir
+
+    html = admin.get("/admin/").get_data(as_text=True)
+    assert "No server worker has reported" in html and 'id="workers"' not in html
+    Beacon(workers_dir(store.root), "host-a-101").beat("v1", loaded_at=1_767_225_600.0)
+    Beacon(workers_dir(store.root), "host-b-202").beat("v0", error="model v2 could not be loaded")
+    html = admin.get("/admin/").get_data(as_text=True)
+    assert "host-a-101" in html and "host-b-202" in html
+    assert "1 of 2 on current" in html and html.count("not current") == 1
+    assert "model v2 could not be loaded" in html and "2026-01-01 00:00:00 UTC" in html
+    models = admin.get("/admin/models").get_data(as_text=True)
+    assert re.search(r'id="workers-synced">1 of 2</a>', models)
+    Beacon(workers_dir(store.root), "host-b-202").beat("v1")
+    assert "2 of 2 on current" in admin.get("/admin/").get_data(as_text=True)
 
 
 def _run(**values) -> TrainingRun:

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from recsys.db.session import make_engine
 from recsys.index.registry import promote
+from recsys.recommend.beacon import read_workers, workers_dir
 from tests.api.conftest import FIRST, copy_versions
 from tests.conftest import REPO
 
@@ -118,6 +119,12 @@ def test_promotion_under_load_switches_without_a_failed_request(server):
     assert not failures, failures[:5]
     assert {v for _, v in flat} == {"v1", "v2"}
     assert all({v for _, v in r[-10:]} == {"v2"} for r in results)
+    # every worker says, for the dashboard, that it serves v2
+    deadline = time.monotonic() + 10
+    while {w["version"] for w in read_workers(workers_dir(store.root), 30)} != {"v2"}:
+        assert time.monotonic() < deadline, read_workers(workers_dir(store.root), 30)
+        time.sleep(0.2)
+    assert len(read_workers(workers_dir(store.root), 30)) == 2
 
     # counters and histograms are summed over both workers
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -160,3 +167,4 @@ def test_promotion_under_load_switches_without_a_failed_request(server):
 
     proc.send_signal(signal.SIGTERM)  # graceful stop
     assert proc.wait(30) == 0, proc.log_path.read_text()[-3000:]
+    assert read_workers(workers_dir(store.root), 3600) == []  # stopped workers are not listed

@@ -1,4 +1,4 @@
-"""CLI commands for training, evaluation, tuning and the nightly retraining job."""
+"""CLI commands for training, evaluation and tuning (the nightly job: ``recsys.cli_nightly``)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def _yaml_error(path, exc) -> click.ClickException:
     return click.ClickException(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}")
 
 
-def _engine_and_store():
+def engine_and_store():
+    """The app's database engine and model store (inside an app context)."""
     from recsys.extensions import db
     from recsys.index.store import ModelStore
 
@@ -85,7 +86,7 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
     from recsys.jobs.training import train_and_bundle
 
     settings = load_settings(config_path, overrides)
-    engine, store = _engine_and_store()
+    engine, store = engine_and_store()
     if if_no_model and store.current_version():
         click.echo(f"model {store.current_version()} is current; not training (--if-no-model)")
         return
@@ -136,7 +137,7 @@ def evaluate_cmd(config_path, overrides, seeds, source, test_path, test_format,
 
     settings = load_settings(config_path, overrides)
     seed_list = _parse_seeds(seeds)
-    engine, _ = _engine_and_store()
+    engine, _ = engine_and_store()
     playlists = data.load_playlists(engine, part="all", source=source)
     if len(playlists) < 10:
         raise click.ClickException("not enough playlists to evaluate; import data first")
@@ -185,70 +186,6 @@ def _parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-#: Exit status of ``retrain`` when the gate kept production (1 = the job failed).
-GATE_REFUSED_EXIT = 3
-
-
-@click.command("retrain")
-@settings_options
-@click.option("--import", "imports", multiple=True, metavar="KIND:PATH[:SOURCE]",
-              help="Import first, e.g. --import yes:/data/yes_big:yes_big (repeatable).")
-@click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
-              help="Fraction of playlists held out (stable by source:external_id) for the gate.")
-@click.option("--tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Promote if each gate metric >= production * (1 - tolerance).")
-@click.option("--noise-z", type=click.FloatRange(0, 10), default=0.0, show_default=True,
-              help="Also promote if each metric is less than this many standard errors of the "
-                   "paired difference below production.")
-@click.option("--backend", type=click.Choice(["annoy", "exact"]), default="annoy",
-              show_default=True, help="ANN index of the bundle.")
-@click.option("--dry-run", is_flag=True, help="Train and gate, but never promote.")
-@click.option("--keep", type=click.IntRange(min=1), default=None,
-              help="Then delete all but this many newest bundles (never the current one or "
-                   "the rollback target).")
-@with_appcontext
-def retrain_cmd(config_path, overrides, imports, holdout, tolerance, noise_z, backend,
-                dry_run, keep) -> None:
-    """The nightly job: import, train, evaluate against production, promote if not worse.
-
-    Exit status: 0 promoted (or passed with --dry-run), 3 the gate kept production, 1 error.
-    """
-    from recsys.ingest.model import IngestError
-    from recsys.jobs.nightly import ImportSpec, JobLockedError, run_nightly
-
-    specs = []
-    for text in imports:
-        kind, _, rest = text.partition(":")
-        path, _, src = rest.partition(":")
-        if not kind or not path:
-            raise click.BadParameter(f"expected KIND:PATH[:SOURCE], got {text!r}")
-        specs.append(ImportSpec(kind, path, src or None))
-    settings = load_settings(config_path, overrides)
-    engine, store = _engine_and_store()
-    try:
-        report = run_nightly(engine, store, settings, imports=specs, holdout_frac=holdout,
-                             tolerance=tolerance, noise_z=noise_z, backend=backend,
-                             dry_run=dry_run, keep=keep)
-    except (IngestError, JobLockedError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    for item in report.imports:
-        click.echo(item["summary"])
-    if report.promoted:
-        verdict = "promoted"
-    elif dry_run and report.gate_passed:
-        verdict = "gate passed, not promoted (--dry-run)"
-    else:
-        verdict = "not promoted: the gate kept production"
-    click.echo(f"model {report.version}: {verdict} ({report.reason})")
-    if report.next_hr_over_best_baseline is not None:
-        click.echo("next HR@10 / best counting baseline on the holdout: "
-                   f"{report.next_hr_over_best_baseline:.3f}")
-    if report.pruned:
-        click.echo(f"deleted {len(report.pruned)} old bundle(s): {', '.join(report.pruned)}")
-    if not report.gate_passed:
-        sys.exit(GATE_REFUSED_EXIT)
-
-
 @click.command("tune")
 @settings_options
 @click.option("--space", "space_path", type=click.Path(dir_okay=False, exists=True),
@@ -280,7 +217,7 @@ def tune_cmd(config_path, overrides, space_path, trials, seed, source, out_path,
             raise _yaml_error(space_path, exc) from None
         if not isinstance(space, dict) or not all(isinstance(v, list) for v in space.values()):
             raise click.ClickException(f"{space_path}: expected a mapping of setting -> list")
-    engine, _ = _engine_and_store()
+    engine, _ = engine_and_store()
     playlists = data.load_playlists(engine, part="all", source=source)
     if len(playlists) < 10:
         raise click.ClickException("not enough playlists to tune on; import data first")
@@ -304,4 +241,4 @@ def tune_cmd(config_path, overrides, space_path, trials, seed, source, out_path,
         click.echo(f"wrote the winning settings to {write_config}")
 
 
-COMMANDS = [train_cmd, evaluate_cmd, retrain_cmd, tune_cmd]
+COMMANDS = [train_cmd, evaluate_cmd, tune_cmd]

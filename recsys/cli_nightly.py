@@ -1,0 +1,76 @@
+"""CLI command of the nightly retraining job (``retrain``), for cron or a scheduler."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from recsys.cli_train import engine_and_store, load_settings, settings_options
+
+#: Exit status of ``retrain`` when the gate kept production (1 = the job failed).
+GATE_REFUSED_EXIT = 3
+
+
+@click.command("retrain")
+@settings_options
+@click.option("--import", "imports", multiple=True, metavar="KIND:PATH[:SOURCE]",
+              help="Import first, e.g. --import yes:/data/yes_big:yes_big (repeatable).")
+@click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+              help="Fraction of playlists held out (stable by source:external_id) for the gate.")
+@click.option("--tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Promote if each gate metric >= production * (1 - tolerance).")
+@click.option("--noise-z", type=click.FloatRange(0, 10), default=0.0, show_default=True,
+              help="Also promote if each metric is less than this many standard errors of the "
+                   "paired difference below production.")
+@click.option("--backend", type=click.Choice(["annoy", "exact"]), default="annoy",
+              show_default=True, help="ANN index of the bundle.")
+@click.option("--dry-run", is_flag=True, help="Train and gate, but never promote.")
+@click.option("--keep", type=click.IntRange(min=1), default=None,
+              help="Then delete all but this many newest bundles (never the current one or "
+                   "the rollback target).")
+@with_appcontext
+def retrain_cmd(config_path, overrides, imports, holdout, tolerance, noise_z, backend,
+                dry_run, keep) -> None:
+    """The nightly job: import, train, evaluate against production, promote if not worse.
+
+    Exit status: 0 promoted (or passed with --dry-run), 3 the gate kept production, 1 error.
+    """
+    from recsys.ingest.model import IngestError
+    from recsys.jobs.nightly import ImportSpec, JobLockedError, run_nightly
+
+    specs = []
+    for text in imports:
+        kind, _, rest = text.partition(":")
+        path, _, src = rest.partition(":")
+        if not kind or not path:
+            raise click.BadParameter(f"expected KIND:PATH[:SOURCE], got {text!r}")
+        specs.append(ImportSpec(kind, path, src or None))
+    settings = load_settings(config_path, overrides)
+    engine, store = engine_and_store()
+    try:
+        report = run_nightly(engine, store, settings, imports=specs, holdout_frac=holdout,
+                             tolerance=tolerance, noise_z=noise_z, backend=backend,
+                             dry_run=dry_run, keep=keep)
+    except (IngestError, JobLockedError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for item in report.imports:
+        click.echo(item["summary"])
+    if report.promoted:
+        verdict = "promoted"
+    elif dry_run and report.gate_passed:
+        verdict = "gate passed, not promoted (--dry-run)"
+    else:
+        verdict = "not promoted: the gate kept production"
+    click.echo(f"model {report.version}: {verdict} ({report.reason})")
+    if report.next_hr_over_best_baseline is not None:
+        click.echo("next HR@10 / best counting baseline on the holdout: "
+                   f"{report.next_hr_over_best_baseline:.3f}")
+    if report.pruned:
+        click.echo(f"deleted {len(report.pruned)} old bundle(s): {', '.join(report.pruned)}")
+    if not report.gate_passed:
+        sys.exit(GATE_REFUSED_EXIT)
+
+
+COMMANDS = [retrain_cmd]

@@ -69,8 +69,9 @@ def compare(candidate: dict[str, Any], production: dict[str, Any], tolerance: fl
         if not passed and noise_z > 0 and diff is not None and diff.within(noise_z):
             passed, verdict = True, f"ok within {noise_z:g} SE"
         ok &= passed
+        shown = 0.0 if diff is None else round(diff.mean, 4) + 0.0  # + 0.0: no "-0.0000"
         noise = ("" if diff is None or math.isnan(diff.se)
-                 else f", diff {diff.mean:+.4f} ± {diff.se:.4f} SE")
+                 else f", diff {shown:+.4f} ± {diff.se:.4f} SE")
         parts.append(f"{mode} {metric} {new:.4f} vs {old:.4f} ({verdict}{noise})")
     return ok, "; ".join(parts) or "no comparable metric"
 

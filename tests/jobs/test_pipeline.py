@@ -99,6 +99,8 @@ def test_gate_compare_within_noise():
     assert ok and "ok within 1.5 SE" in reason
     assert not compare(cand, prod, 0, diffs, noise_z=1.0)[0]  # 1.25 SE below: worse
     assert not compare(cand, prod, 0, None, noise_z=5)[0]  # no paired measurement: strict
+    tiny = {"next hr@10": PairedDifference(-0.00001, 0.0006, 900)}
+    assert "diff +0.0000 ± 0.0006 SE" in compare(prod, prod, 0, tiny)[1]
 
 
 def test_nightly_promotes_first_then_refuses_a_worse_model(small_db, store,

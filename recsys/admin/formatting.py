@@ -145,8 +145,8 @@ def key_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, str]]
 @bp.app_template_global("all_metrics")
 def all_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
     """Every metric of the model, flattened, as ``(name, shown value, help)`` (the baselines
-    have their own table)."""
-    rows = flatten({k: v for k, v in (metrics or {}).items() if k != "baselines"})
+    and the promotion gate have their own tables)."""
+    rows = flatten({k: v for k, v in (metrics or {}).items() if k not in ("baselines", "gate")})
     return [(name, fmt_metric(v, name.split()[-1]), metric_help(name.split()[-1]))
             for name, v in rows]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 # Deterministic constraint names so Alembic migrations are reviewable and portable.
 NAMING_CONVENTION = {
@@ -17,8 +20,35 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-#: JSON on SQLite, JSONB on PostgreSQL.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+def finite_json(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None`` (JSON has no NaN:
+    PostgreSQL rejects it, SQLite would store a non-standard token)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value
+
+
+class FiniteJSON(TypeDecorator):
+    """JSON on SQLite, JSONB on PostgreSQL; non-finite floats are stored as null (a metric of
+    an empty set is NaN)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return finite_json(value)
+
+
+JSONType = FiniteJSON
 
 
 def utcnow() -> datetime:

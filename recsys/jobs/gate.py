@@ -76,6 +76,28 @@ def compare(candidate: dict[str, Any], production: dict[str, Any], tolerance: fl
     return ok, "; ".join(parts) or "no comparable metric"
 
 
+def decision_record(decision: GateDecision, verdict: str, tolerance: float,
+                    noise_z: float) -> dict[str, Any]:
+    """JSON record of a gate decision for the training run (what the dashboard shows)."""
+    production = decision.production or {}
+    return {
+        "verdict": verdict,
+        "reason": decision.reason,
+        "production_version": decision.production_version,
+        "tolerance": tolerance,
+        "noise_z": noise_z,
+        "metrics": {
+            f"{mode} {metric}": {
+                "candidate": decision.candidate.get(mode, {}).get(metric),
+                "production": production.get(mode, {}).get(metric),
+                **({"diff": d.mean, "se": d.se, "n": d.n}
+                   if (d := decision.differences.get(f"{mode} {metric}")) else {}),
+            }
+            for mode, metric in GATE_METRICS if metric in decision.candidate.get(mode, {})
+        },
+    }
+
+
 def paired_differences(candidate: dict[str, Any], production: dict[str, Any],
                        holdout: Sequence[Sequence[int]], k: int = 10
                        ) -> dict[str, PairedDifference]:

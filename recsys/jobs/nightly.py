@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 
 from recsys.index.registry import promote, prune
 from recsys.index.store import ModelStore
-from recsys.jobs.gate import gate
-from recsys.jobs.training import fail_interrupted_runs, train_and_bundle
+from recsys.jobs.gate import decision_record, gate
+from recsys.jobs.training import fail_interrupted_runs, record_gate, train_and_bundle
 from recsys.ml.settings import TrainSettings
 
 log = logging.getLogger("recsys.jobs")
@@ -148,7 +148,9 @@ def _run_locked(engine, store, settings, report, imports, holdout_frac, margins,
                     source=source, tolerance=margins[0], noise_z=margins[1])
     report.reason = decision.reason
     report.gate_passed = decision.promote
+    verdict = "kept production" if not decision.promote else "passed (dry run)"
     if decision.promote and not dry_run:
         report.previous_version = promote(engine, store, outcome.version, actor="nightly",
                                           note=decision.reason)
-        report.promoted = True
+        report.promoted, verdict = True, "promoted"
+    record_gate(engine, outcome.run_id, decision_record(decision, verdict, *margins))

@@ -45,6 +45,13 @@ def _finish(engine: Engine, run_id: int, **values: Any) -> None:
         run.finished_at = utcnow()
 
 
+def record_gate(engine: Engine, run_id: int, gate: dict[str, Any]) -> None:
+    """Store the promotion gate's decision on a run, as ``metrics["gate"]`` (JSON)."""
+    with session_scope(engine) as session:
+        run = session.get(TrainingRun, run_id)
+        run.metrics = {**(run.metrics or {}), "gate": gate}  # a new dict: the JSON column sees it
+
+
 def fail_interrupted_runs(engine: Engine) -> int:
     """Mark runs a killed process left ``running`` as failed (call under the job lock)."""
     from sqlalchemy import select

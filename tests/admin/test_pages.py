@@ -59,6 +59,25 @@ def _run(**values) -> TrainingRun:
     return TrainingRun(**{**defaults, **values})
 
 
+def test_run_page_shows_the_gate_decision(admin, admin_app):
+    gate = {"verdict": "kept production", "reason": "next hr@10 0.1051 vs 0.1061 (worse, ...)",
+            "production_version": "v1", "tolerance": 0.0, "noise_z": 1.0,
+            "metrics": {"next hr@10": {"candidate": 0.1051, "production": 0.1061,
+                                       "diff": -0.001, "se": 0.0007, "n": 14136},
+                        "similar tag_coherence": {"candidate": 0.2, "production": 0.2,
+                                                  "diff": 0.0, "se": None, "n": 5}}}
+    run = _run(metrics={"next": {"hr@10": 0.1051}, "gate": gate})
+    _add(admin_app, run)
+    run_id = run.id
+    html = admin.get(f"/admin/runs/{run_id}").get_data(as_text=True)
+    assert 'id="gate"' in html and "kept production" in html and "#v-v1" in html
+    assert "-0.0010 ± 0.0007" in html and "-1.43" in html  # z of the difference
+    assert "less than 1.0 standard errors below it" in html
+    assert "gate verdict" not in html and "gate metrics" not in html  # not in the flat table
+    listing = admin.get("/admin/runs").get_data(as_text=True)
+    assert f"/admin/runs/{run_id}#gate" in listing and "gate: kept production" in listing
+
+
 def test_training_runs_table_and_detail(admin, admin_app):
     _add(admin_app, _run(), _run(status="failed", model_version=None, metrics={},
                                  error="RuntimeError: <boom>", duration_s=2.0))

@@ -119,6 +119,13 @@ def test_nightly_promotes_first_then_refuses_a_worse_model(small_db, store,
         recorded = runs[report.run_id].metrics["baselines"]["next_hr_over_best"]
         assert report.next_hr_over_best_baseline == recorded
     assert second.next_hr_over_best_baseline < first.next_hr_over_best_baseline
+    # each run records the gate's decision for the dashboard
+    gate1, gate2 = runs[first.run_id].metrics["gate"], runs[second.run_id].metrics["gate"]
+    assert gate1["verdict"] == "promoted" and gate1["reason"] == "no model in production"
+    assert gate2["verdict"] == "kept production" and gate2["reason"] == second.reason
+    assert gate2["production_version"] == first.version and gate2["noise_z"] == 0.0
+    nxt = gate2["metrics"]["next hr@10"]
+    assert nxt["diff"] == pytest.approx(nxt["candidate"] - nxt["production"]) and nxt["se"] > 0
 
 
 def test_equal_model_is_promoted(small_db, store, quick_settings):

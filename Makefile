@@ -14,7 +14,10 @@ help:
 	@echo "make run   - set up, load the sample, train, promote and serve at http://$(HOST):$(PORT)"
 	@echo "make test  - set up and run the whole test-suite (SQLite and PostgreSQL)"
 	@echo "make lint  - ruff"
-	@echo "make bench - benchmarks (see docs/benchmarks.md)"
+	@echo "make test-fast - the tests without the slow and PostgreSQL ones"
+	@echo "make install - create .venv and install the requirements"
+	@echo "make bench - the import benchmark (every benchmark's command: docs/benchmarks.md)"
+	@echo "make clean - delete var/ (databases, models, logs) and caches"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

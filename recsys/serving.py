@@ -14,6 +14,7 @@ Choices (see ``gunicorn_options``):
   ``post_worker_init`` warms the model, so the first request does not pay for loading.
 * ``timeout`` 60 s (loading and verifying a large bundle happens at worker start),
   ``graceful_timeout`` 30 s: on SIGTERM workers finish their in-flight requests.
+* The master's pid in ``var/run/serve-<port>.pid`` (removed on exit).
 * Access log to ``var/logs/access.log`` (``access_logger_class``: same lines, ~20 us less
   CPU per request than gunicorn's generic atoms); errors to stderr.
 * One BLAS thread per worker thread (``OPENBLAS_NUM_THREADS=1`` etc., unless set): the
@@ -145,8 +146,9 @@ def access_logger_class():
 def gunicorn_options(host: str, port: int, workers: int | None, threads: int,
                      var_dir: str | Path, timeout: int = 60) -> dict[str, Any]:
     """The gunicorn settings of ``serve``."""
-    logs = Path(var_dir) / "logs"
+    logs, run = Path(var_dir) / "logs", Path(var_dir) / "run"
     logs.mkdir(parents=True, exist_ok=True)
+    run.mkdir(parents=True, exist_ok=True)
     return {
         "bind": f"{host}:{port}",
         "workers": workers or default_workers(),
@@ -165,6 +167,8 @@ def gunicorn_options(host: str, port: int, workers: int | None, threads: int,
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "recsys",
+        # the master's pid, for logrotate (USR1: reopen the access log) and service managers
+        "pidfile": str(run / f"serve-{port}.pid"),
         "post_worker_init": _post_worker_init,
         "worker_exit": _worker_exit,
         "child_exit": _child_exit,

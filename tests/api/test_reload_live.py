@@ -165,6 +165,17 @@ def test_promotion_under_load_switches_without_a_failed_request(server):
         time.sleep(0.1)
     assert all(line.startswith("[") for line in lines)
 
+    pidfile = store.root.parent / "run" / f"serve-{port}.pid"
+    assert int(pidfile.read_text()) == proc.pid  # the master, for logrotate's USR1
+    access.rename(access.with_suffix(".log.1"))  # what logrotate does, then USR1: reopen logs
+    os.kill(proc.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while not access.exists():  # the workers reopen access.log and log the next request
+        _get(http.client.HTTPConnection("127.0.0.1", port, timeout=10), "/api/health")
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
     proc.send_signal(signal.SIGTERM)  # graceful stop
     assert proc.wait(30) == 0, proc.log_path.read_text()[-3000:]
     assert read_workers(workers_dir(store.root), 3600) == []  # stopped workers are not listed
+    assert not pidfile.exists()

@@ -115,9 +115,16 @@ def prune_cmd(keep: int, dry_run: bool) -> None:
     """Delete old model bundles (never the current one or the rollback target)."""
     from recsys.index.registry import prune
 
-    removed = _registry_call(lambda e, s: prune(e, s, keep, dry_run=dry_run))
+    def run(engine, store):
+        found = prune(engine, store, keep, dry_run=dry_run)
+        return found, [v for v in store.versions() if v not in found]
+
+    removed, left = _registry_call(run)
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb} {len(removed)} bundle(s){': ' if removed else ''}{', '.join(removed)}")
+    if len(left) > keep:
+        click.echo(f"{'would keep' if dry_run else 'kept'} {len(left)}: the {keep} newest plus the "
+                   "current version and the rollback target, which are never deleted")
 
 
 COMMANDS: list[click.Command] = [serve_cmd, promote_cmd, rollback_cmd, models_cmd]

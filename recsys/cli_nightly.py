@@ -26,7 +26,9 @@ GATE_REFUSED_EXIT = 3
                    "paired difference below production.")
 @click.option("--backend", type=click.Choice(["annoy", "exact"]), default="annoy",
               show_default=True, help="ANN index of the bundle.")
-@click.option("--dry-run", is_flag=True, help="Train and gate, but never promote.")
+@click.option("--dry-run", is_flag=True,
+              help="Import, train and gate, but do not promote (the imports, the bundle and "
+                   "the training run are kept).")
 @click.option("--keep", type=click.IntRange(min=1), default=None,
               help="Then delete all but this many newest bundles (never the current one or "
                    "the rollback target).")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -90,6 +91,7 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
     if if_no_model and store.current_version():
         click.echo(f"model {store.current_version()} is current; not training (--if-no-model)")
         return
+    started = time.perf_counter()
     try:  # the nightly job's lock: its clean-up must never delete this run's bundle
         with pipeline_lock(engine, store):
             outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout,
@@ -99,8 +101,11 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
         raise click.ClickException(str(exc)) from exc
     stats = outcome.stats
     click.echo(f"model {outcome.version} (training run {outcome.run_id}): "
-               f"{stats.get('vocab_size')} songs, {stats.get('words_per_s', 0):,.0f} words/s, "
-               f"{stats.get('duration_s')} s")
+               f"{stats.get('vocab_size')} songs, {stats.get('words_per_s', 0):,.0f} words/s; "
+               f"word2vec {stats.get('duration_s')} s, whole run "
+               f"{time.perf_counter() - started:.1f} s")
+    if not outcome.metrics:
+        click.echo("  no metrics: no held-out playlists (--holdout 0, or too few playlists)")
     metrics = dict(outcome.metrics)
     baselines = metrics.pop("baselines", {})
     for mode, values in {**metrics, **baselines}.items():
@@ -112,6 +117,8 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
     if do_promote:
         promote(engine, store, outcome.version, actor="cli")
         click.echo(f"promoted {outcome.version}")
+    else:
+        click.echo(f"not promoted; to serve it: python -m recsys promote {outcome.version}")
 
 
 @click.command("evaluate")
@@ -145,13 +152,15 @@ def evaluate_cmd(config_path, overrides, seeds, source, test_path, test_format,
     result = compare_methods(playlists, data.load_tags(engine), settings, seed_list,
                              on_seed=lambda s: click.echo(f"seed {s} done", err=True),
                              test=test.playlists if test else None)
+    spread = len(seed_list) > 1
+    cells = " (mean ± std)" if spread else ""
     if test:
         result["test"] = test.as_dict()
         click.echo(f"{len(playlists)} training playlists, word2vec seeds {seed_list}")
-        click.echo(test.summary() + " (mean ± std)\n")
+        click.echo(test.summary() + cells + "\n")
     else:
-        click.echo(f"{len(playlists)} playlists, seeds {seed_list}, test = 20% (mean ± std)\n")
-    click.echo(format_summary(result["summary"]))
+        click.echo(f"{len(playlists)} playlists, seeds {seed_list}, test = 20%{cells}\n")
+    click.echo(format_summary(result["summary"], spread))
     for name, value in result["ratios"].items():
         click.echo(f"{name}: {value:.3f}")
     if json_path:

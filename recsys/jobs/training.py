@@ -96,8 +96,11 @@ def train_and_bundle(
         model = train(corpus, settings, progress, tmp_dir=store.versions_dir)
         train_playlists = data.load_playlists(engine, part="train", **opts)
         metrics: dict[str, Any] = {}
-        if holdout_frac > 0:
-            holdout = data.load_playlists(engine, part="holdout", **opts)
+        holdout = data.load_playlists(engine, part="holdout", **opts) if holdout_frac else []
+        if holdout_frac and not holdout:
+            log.warning("no held-out playlists (holdout %g of too few playlists): no metrics",
+                        holdout_frac)
+        if holdout:
             log.info("evaluating on %d held-out playlists", len(holdout))
             metrics = recommender_metrics(similar_recommender(model),
                                           next_recommender(model, train_playlists),

@@ -123,10 +123,11 @@ def ratios(summary: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return out
 
 
-def format_summary(summary: Sequence[Mapping[str, Any]]) -> str:
-    """Markdown table with ``mean ± std`` cells."""
+def format_summary(summary: Sequence[Mapping[str, Any]], spread: bool = True) -> str:
+    """Markdown table with ``mean ± std`` cells (just the mean without ``spread``)."""
     lines = ["| method | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for s in summary:
-        cells = [f"{s[m]:.4f} ± {s[m + '_std']:.4f}" if m in s else "" for m in METRICS]
+        cells = [(f"{s[m]:.4f} ± {s[m + '_std']:.4f}" if spread else f"{s[m]:.4f}")
+                 if m in s else "" for m in METRICS]
         lines.append(f"| {s['method']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -91,6 +91,7 @@ def test_prune_keeps_the_newest_the_current_and_the_rollback_target(cli, model_s
     assert cli(promote_cmd, "v3").exit_code == 0  # history: v1 -> v3; rollback target v1
     out = cli(models_cmd, "prune", "--keep", "1", "--dry-run")
     assert out.exit_code == 0 and "would delete 2 bundle(s): v2, v4" in out.output
+    assert "would keep 3: the 1 newest plus the current version and the rollback" in out.output
     assert len(model_store.versions()) == 5
     out = cli(models_cmd, "prune", "--keep", "1")
     assert out.exit_code == 0 and "deleted 2 bundle(s)" in out.output

@@ -21,9 +21,18 @@ def test_train_writes_and_promotes_a_bundle(loaded, runner):
     assert f"model {version}" in result.output and "hr@10=" in result.output
     assert "  cooccurrence: hr@10=" in result.output
     assert "next HR@10 / best counting baseline: " in result.output
+    assert "whole run" in result.output and "not promoted" not in result.output
     again = runner.invoke(args=["train", *QUICK, "--backend", "exact", "--if-no-model"])
     assert again.exit_code == 0 and "not training" in again.output
     assert store.versions() == [version]
+
+
+def test_train_without_holdout_says_so_and_how_to_promote(loaded, runner):
+    result = runner.invoke(args=["train", *QUICK, "--backend", "exact", "--holdout", "0"])
+    assert result.exit_code == 0, result.output
+    (version,) = ModelStore(loaded.config["MODEL_DIR"]).versions()
+    assert "no metrics: no held-out playlists" in result.output and "hr@10=" not in result.output
+    assert f"not promoted; to serve it: python -m recsys promote {version}" in result.output
 
 
 def test_train_rejects_bad_settings(loaded, runner):
@@ -43,6 +52,7 @@ def test_evaluate_prints_every_method_and_writes_json(loaded, runner, tmp_path):
     for method in ("popularity", "transitions", "cooccurrence", "handson_w2v_cosine",
                    "p2v_similar", "p2v_next"):
         assert f"| {method} |" in result.output
+    assert "±" not in result.output  # one seed: no spread to show
     doc = json.loads(out.read_text())
     assert {r["method"] for r in doc["summary"]} >= {"p2v_next", "cooccurrence"}
     assert "next_hr_over_best_baseline" in doc["ratios"]

@@ -226,6 +226,12 @@ def tune_cmd(config_path, overrides, space_path, trials, seed, source, out_path,
             raise _yaml_error(space_path, exc) from None
         if not isinstance(space, dict) or not all(isinstance(v, list) for v in space.values()):
             raise click.ClickException(f"{space_path}: expected a mapping of setting -> list")
+    from recsys.ml.settings import parse_overrides
+
+    searched = sorted(set(parse_overrides(overrides)) & set(space))
+    if searched:
+        click.echo(f"note: the search space sets {', '.join(searched)}; --set does not apply to "
+                   "those (edit the space to change them)", err=True)
     engine, _ = engine_and_store()
     playlists = data.load_playlists(engine, part="all", source=source)
     if len(playlists) < 10:

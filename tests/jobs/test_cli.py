@@ -63,9 +63,10 @@ def test_tune_writes_results_and_winning_config(loaded, runner, tmp_path):
     space.write_text("window: [2, 5]\nnext_cooc_weight: [0.0, 0.5]\n")
     best = tmp_path / "best.yaml"
     out = tmp_path / "tune.json"
-    result = runner.invoke(args=["tune", *QUICK, "--space", str(space), "--out", str(out),
-                                 "--write-config", str(best)])
+    result = runner.invoke(args=["tune", *QUICK, "--set", "window=3", "--space", str(space),
+                                 "--out", str(out), "--write-config", str(best)])
     assert result.exit_code == 0, result.output
+    assert "the search space sets window; --set does not apply" in result.output
     results = json.loads(out.read_text())["results"]
     assert len(results) == 4
     assert results[0]["hr@10"] >= results[-1]["hr@10"]

@@ -27,6 +27,11 @@ def _env_int(name: str, default: int) -> int:
         raise RuntimeError(f"environment variable {name} must be an integer, got {raw!r}") from exc
 
 
+#: Production refuses shorter (or blank) secrets.
+MIN_SECRET_KEY_CHARS = 16
+MIN_ADMIN_PASSWORD_CHARS = 8
+
+
 class Config:
     """Development configuration: SQLite under ``./var`` unless ``DATABASE_URL`` is set."""
 
@@ -50,6 +55,8 @@ class Config:
         self.ADMIN_IDLE_MINUTES = _env_int("RECSYS_ADMIN_IDLE_MINUTES", 120)
         # reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted
         self.TRUSTED_PROXIES = _env_int("RECSYS_TRUSTED_PROXIES", 0)
+        # PostgreSQL: longest statement of a web request, lock waits included (0: no limit)
+        self.DB_STATEMENT_TIMEOUT_MS = _env_int("RECSYS_DB_STATEMENT_TIMEOUT_MS", 5000)
         secret = os.environ.get("SECRET_KEY")
         # Development only: a random per-process key (sessions do not survive a restart).
         # There is never a fixed fallback key; production refuses to start without one.
@@ -97,6 +104,13 @@ class ProductionConfig(Config):
                 "production configuration is missing required environment variables: "
                 + ", ".join(missing)
             )
+        if len(self.SECRET_KEY.strip()) < MIN_SECRET_KEY_CHARS:
+            raise RuntimeError(f"SECRET_KEY must have at least {MIN_SECRET_KEY_CHARS} "
+                               "characters (e.g. python -c 'import secrets; "
+                               "print(secrets.token_urlsafe(32))')")
+        if len(self.ADMIN_PASSWORD.strip()) < MIN_ADMIN_PASSWORD_CHARS:
+            raise RuntimeError("RECSYS_ADMIN_PASSWORD must have at least "
+                               f"{MIN_ADMIN_PASSWORD_CHARS} characters")
         if os.environ.get("FLASK_DEBUG", "").lower() in {"1", "true", "yes"}:
             raise RuntimeError("FLASK_DEBUG must not be enabled in production")
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, g
+from flask import Flask, g, has_request_context
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from recsys.db.session import make_engine, make_session_factory
+from recsys.db.session import bound_statements, make_engine, make_session_factory
 
 
 class Database:
@@ -15,6 +15,8 @@ class Database:
 
     def init_app(self, app: Flask) -> None:
         engine = make_engine(app.config["DATABASE_URL"])
+        bound_statements(engine, app.config.get("DB_STATEMENT_TIMEOUT_MS", 0),
+                         has_request_context)
         app.extensions["recsys.db"] = (engine, make_session_factory(engine))
         app.teardown_appcontext(self._teardown)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import make_response, render_template
+from flask import g, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from recsys.admin import bp
+from recsys.db.session import is_unavailable
 
 log = logging.getLogger("recsys.admin")
 
@@ -27,6 +28,13 @@ def _http_error(exc: HTTPException):
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception):
+    g.admin_user = None  # the page header must not ask the database again
+    if is_unavailable(exc):
+        log.warning("database unavailable during %s: %s", request.path,
+                    str(exc).splitlines()[0][:300])
+        page, status = error_page(503, "Database unavailable",
+                                  "The database is unavailable or busy; try again shortly.")
+        return page, status, {"Retry-After": "5"}
     log.exception("unhandled error in admin request")
     return error_page(500, "Internal error",
                       "Something went wrong; the details are in the server log.")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify
+from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from recsys.api import bp
+from recsys.db.session import is_unavailable
 
 log = logging.getLogger("recsys.api")
 
@@ -55,8 +56,16 @@ def _http_error(exc: HTTPException):
     return http_error_response(exc)
 
 
+#: Message of a 503 when the database is down, unreachable, busy or too slow.
+DATABASE_UNAVAILABLE = "the database is unavailable or busy; retry shortly"
+
+
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception):
+    if is_unavailable(exc):  # transient: one line in the log, a retryable answer
+        log.warning("database unavailable during %s: %s", request.path,
+                    str(exc).splitlines()[0][:300])
+        return _api_error(ApiError(503, DATABASE_UNAVAILABLE))
     log.exception("unhandled error in API request")
     return error_response(500, "internal server error")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,7 +40,44 @@ def make_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # bounded waits for an unreachable server: connecting, and noticing a dead peer
+    kwargs["connect_args"] = {**PG_CONNECT_ARGS, **kwargs.get("connect_args", {})}
     return create_engine(url, **kwargs)
+
+
+#: libpq settings of every PostgreSQL connection: give up connecting after 10 s; TCP
+#: keepalives find a vanished server (network partition, host down) in about a minute.
+PG_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                   "keepalives_interval": 10, "keepalives_count": 3}
+
+
+def bound_statements(engine: Engine, timeout_ms: int, active: Callable[[], bool]) -> None:
+    """On PostgreSQL, limit every statement of transactions begun while ``active()`` (e.g.
+    during a web request) to ``timeout_ms``, lock waits included; jobs are not limited.
+
+    A request that would wait for an import's locks or run away then fails fast (see
+    :func:`is_unavailable`) instead of holding a server thread.
+    """
+    if engine.dialect.name != "postgresql" or timeout_ms <= 0:
+        return
+
+    def _begin(conn) -> None:
+        if active():
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+
+    event.listen(engine, "begin", _begin)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database is down, unreachable, busy or timed out (worth a
+    retry), rather than a bug or a schema problem."""
+    if isinstance(error, exc.TimeoutError):  # no pooled connection became free
+        return True
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, exc.OperationalError):
+        return "no such table" not in str(error.orig) and "no such column" not in str(error.orig)
+    return False
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -50,7 +50,7 @@ def test_production_names_every_missing_variable(clean_env):
 def test_production_refuses_debug(clean_env, tmp_path):
     clean_env.setenv("SECRET_KEY", "x" * 32)
     clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
-    clean_env.setenv("RECSYS_ADMIN_PASSWORD", "pw")
+    clean_env.setenv("RECSYS_ADMIN_PASSWORD", "a long password")
     clean_env.setenv("FLASK_DEBUG", "1")
     with pytest.raises(RuntimeError, match="FLASK_DEBUG"):
         ProductionConfig().validate()
@@ -60,10 +60,30 @@ def test_production_starts_with_secrets(clean_env, tmp_path):
     clean_env.setenv("RECSYS_ENV", "production")
     clean_env.setenv("SECRET_KEY", "x" * 32)
     clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
-    clean_env.setenv("RECSYS_ADMIN_PASSWORD", "pw")
+    clean_env.setenv("RECSYS_ADMIN_PASSWORD", "a long password")
     app = create_app()
     assert app.config["SECRET_KEY"] == "x" * 32
     assert not app.debug
+
+
+@pytest.mark.parametrize(("key", "password", "complaint"), [
+    (" " * 40, "a long password", "SECRET_KEY must have at least 16"),
+    ("short", "a long password", "SECRET_KEY must have at least 16"),
+    ("x" * 32, "        ", "RECSYS_ADMIN_PASSWORD must have at least 8"),
+    ("x" * 32, "pw", "RECSYS_ADMIN_PASSWORD must have at least 8"),
+])
+def test_production_refuses_trivial_secrets(clean_env, tmp_path, key, password, complaint):
+    clean_env.setenv("SECRET_KEY", key)
+    clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    clean_env.setenv("RECSYS_ADMIN_PASSWORD", password)
+    with pytest.raises(RuntimeError, match=complaint):
+        ProductionConfig().validate()
+
+
+def test_request_statement_timeout_setting(clean_env):
+    assert Config().DB_STATEMENT_TIMEOUT_MS == 5000
+    clean_env.setenv("RECSYS_DB_STATEMENT_TIMEOUT_MS", "250")
+    assert Config().DB_STATEMENT_TIMEOUT_MS == 250
 
 
 def test_unknown_environment_name_is_an_error(clean_env):
@@ -78,7 +98,7 @@ def test_production_refuses_flask_run(clean_env, tmp_path):
     clean_env.setenv("RECSYS_ENV", "production")
     clean_env.setenv("SECRET_KEY", "x" * 32)
     clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
-    clean_env.setenv("RECSYS_ADMIN_PASSWORD", "pw")
+    clean_env.setenv("RECSYS_ADMIN_PASSWORD", "a long password")
     group = click.Group("flask")
     with click.Context(group, info_name="flask") as parent, \
             click.Context(click.Command("run"), info_name="run", parent=parent), \

@@ -4,8 +4,12 @@ PostgreSQL checks a foreign key with a trigger per inserted row, which caps ``CO
 ``playlist_items`` at ~15-20k rows/s. For big loads we drop the table's foreign keys inside
 the import transaction and add them back (same definitions, read from ``pg_constraint``)
 before commit: adding validates all rows with one join, and if anything fails the rollback
-restores the constraints. While the transaction runs, the table is locked (ACCESS
-EXCLUSIVE), so readers of it wait for the import to finish. Small loads keep per-row checks.
+restores the constraints. Dropping a foreign key locks both the table and the tables it
+references (ACCESS EXCLUSIVE), so readers of them wait until the import commits (seconds per
+100k rows). The locks are taken first, referenced tables before the table (the order in
+which requests read them: a song, then its playlists), each attempt waiting at most
+``LOCK_WAIT_MS`` so that readers never queue for long behind a waiting import; if readers
+keep the tables busy, the load keeps its per-row checks instead. Small loads always do.
 
 On SQLite (foreign keys are not checked during imports, see ``writer``), a load at least as
 big as the table drops the table's secondary indexes and re-creates them from their stored
@@ -15,10 +19,12 @@ SQL after the load: sorting once is ~25% cheaper than inserting into a random-or
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger("recsys.ingest")
 
@@ -26,6 +32,10 @@ log = logging.getLogger("recsys.ingest")
 MIN_ROWS = 20_000
 #: ...and at least this fraction of the rows already in the table (validation re-reads them).
 MIN_FRACTION = 0.05
+#: PostgreSQL: longest wait for the tables' exclusive locks, per attempt, and the pauses
+#: between attempts (then per-row checks).
+LOCK_WAIT_MS = 1000
+LOCK_RETRY_PAUSES_S = (0.5, 1.0, 2.0)
 #: SQLite: build secondary indexes after the load for loads of at least this many rows (and
 #: at least the table's size): sorting once beats inserting in random key order.
 SQLITE_MIN_ROWS = 5_000
@@ -53,6 +63,14 @@ def foreign_keys_checked_once(conn: Connection, table: str, new_rows: int) -> It
         "WHERE conrelid = CAST(%(t)s AS regclass) AND contype = 'f' ORDER BY conname"
     )
     constraints = conn.exec_driver_sql(sql, {"t": table}).all()
+    referenced = conn.exec_driver_sql(
+        "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint "
+        "WHERE conrelid = CAST(%(t)s AS regclass) AND contype = 'f'", {"t": table}).scalars()
+    if constraints and not _lock_exclusively(conn, [*sorted(referenced), table]):
+        log.warning("%s: tables busy with readers; loading %d rows with per-row foreign-key "
+                    "checks (slower)", table, new_rows)
+        yield False
+        return
     for name, _definition in constraints:
         conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     yield True
@@ -60,6 +78,26 @@ def foreign_keys_checked_once(conn: Connection, table: str, new_rows: int) -> It
         conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
     log.debug("%s: %d foreign keys validated once for %d rows", table, len(constraints),
               new_rows)
+
+
+def _lock_exclusively(conn: Connection, tables: list[str]) -> bool:
+    """Take ACCESS EXCLUSIVE locks on ``tables`` in order, with bounded waits; False if every
+    attempt timed out (nothing is then held)."""
+    for pause in (*LOCK_RETRY_PAUSES_S, None):
+        try:
+            with conn.begin_nested():  # a timed-out attempt releases what it took
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(LOCK_WAIT_MS)}")
+                conn.exec_driver_sql(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+            conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+            return True
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            if pause is None:
+                return False
+            log.info("waiting for readers of %s to lock them for the load", ", ".join(tables))
+            time.sleep(pause)
+    return False
 
 
 def _sqlite_has_rows(conn: Connection, table: str, rows: int) -> bool:

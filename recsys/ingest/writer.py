@@ -120,8 +120,23 @@ def _sqlite_import_settings(conn: Connection) -> dict[str, object] | None:
     return previous
 
 
+#: PostgreSQL advisory lock key of imports: one at a time (two imports adding the same new tag
+#: would otherwise collide on its unique name). SQLite has a single writer anyway.
+IMPORT_LOCK_KEY = 0x70327620_696D7074  # "p2v impt"
+
+
+def _one_import_at_a_time(conn: Connection) -> None:
+    if conn.dialect.name != "postgresql":
+        return
+    key = {"k": IMPORT_LOCK_KEY}
+    if not conn.exec_driver_sql("SELECT pg_try_advisory_xact_lock(%(k)s)", key).scalar():
+        log.info("another import is running; waiting for it to finish")
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", key)
+
+
 def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progress: bool,
            t0: float) -> None:
+    _one_import_at_a_time(conn)
     started = utcnow()
     source = catalog.source
     song_ids = _id_map(conn, "songs", source)

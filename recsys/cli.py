@@ -101,8 +101,7 @@ def _run_import(func, *args, **kwargs) -> None:
         raise click.ClickException(f"import rolled back, nothing written: {exc.orig}") from None
     except (OperationalError, ProgrammingError) as exc:  # e.g. schema not created yet
         raise click.ClickException(
-            f"database error, nothing written: {exc.orig} (did you run `db upgrade`?)"
-        ) from None
+            f"database error, nothing written: {exc.orig}{db_hint(exc)}") from None
     finally:
         engine.dispose()
     click.echo(result.summary())
@@ -225,9 +224,18 @@ class _Main(click.Group):
         except CommandError as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
-            raise click.ClickException(
-                f"database error: {exc.orig} (is DATABASE_URL right? did you run `db upgrade`?)"
-            ) from None
+            raise click.ClickException(f"database error: {exc.orig}{db_hint(exc)}") from None
+
+
+def db_hint(exc: Exception) -> str:
+    """What to check for a database error: the schema, the URL, or nothing obvious."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return " (did you run `db upgrade`?)"
+    if any(s in text for s in ("connection", "could not connect", "unable to open",
+                               "authentication", "database \"", "timeout expired")):
+        return " (is DATABASE_URL right, and the database server up?)"
+    return ""
 
 
 @click.group(name="recsys", cls=_Main, help="playlist2vec command line.")

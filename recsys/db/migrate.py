@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
+from recsys.db.session import normalise_url
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 
 
@@ -14,7 +16,7 @@ def alembic_config(url: str) -> AlembicConfig:
     """Alembic configuration pointing at ``migrations/`` and ``url``."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return cfg
 
 
@@ -38,7 +40,7 @@ def revision_of(url: str) -> str | None:
     from alembic.migration import MigrationContext
     from sqlalchemy import create_engine
 
-    engine = create_engine(url)
+    engine = create_engine(normalise_url(url))
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

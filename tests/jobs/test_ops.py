@@ -102,6 +102,11 @@ def test_operator_errors_are_one_line_not_tracebacks(tmp_path):
         (("models",), {"RECSYS_ENV": "production"}, "missing required environment variables"),
         (("db", "downgrade", "nonsense"), {}, "Error: "),
         (("train",), {}, "did you run `db upgrade`?"),  # a database without tables
+        # a bare postgresql:// URL works for db commands too; an unreachable server says so
+        (("db", "current"), {"DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"},
+         "(is DATABASE_URL right, and the database server up?)"),
+        (("db", "upgrade"), {"DATABASE_URL": "postgres://nobody@127.0.0.1:9/none"},
+         "(is DATABASE_URL right, and the database server up?)"),
     ]
     for args, env, expected in cases:
         out = _cli(*args, RECSYS_VAR_DIR=var, **env)

@@ -20,7 +20,7 @@ MAP_CACHE_KEY = "recsys.admin.map"
 @bp.get("/explore")
 def explore():
     """Search songs by a title or artist substring, paginated."""
-    q = request.args.get("q", "").strip()[:200]
+    q = request.args.get("q", "").replace("\x00", "").strip()[:200]  # PostgreSQL text: no NUL
     page = page_arg()
     items, total = queries.search_songs(db.session, q or None, None, None, SONGS_PER_PAGE,
                                         (page - 1) * SONGS_PER_PAGE)

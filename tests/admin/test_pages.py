@@ -141,6 +141,18 @@ def test_explore_search_and_pagination(admin):
     assert admin.get("/admin/explore?page=abc").status_code == 200
 
 
+def test_explore_ignores_nul_bytes_on_both_databases(build_app, db_url):
+    from tests.admin.conftest import PASSWORD, USER, login
+
+    app = build_app(url=db_url, ADMIN_USERNAME=USER, ADMIN_PASSWORD=PASSWORD,
+                    ADMIN_LOGIN_DELAY=0)
+    client = app.test_client()
+    assert login(client).status_code == 302
+    resp = client.get("/admin/explore?q=BJ%00%C3%96RK")  # PostgreSQL text cannot hold NUL
+    assert resp.status_code == 200
+    assert f"/admin/songs/{COLD_ALONE}" in resp.get_data(as_text=True)
+
+
 def test_song_page_shows_similar_and_next_with_explanations(admin):
     html = admin.get(f"/admin/songs/{FIRST}").get_data(as_text=True)
     assert "Song 1000" in html and "calm" in html and "rock" in html  # metadata and tags

@@ -197,9 +197,11 @@ def serve(host: str, port: int, workers: int | None = None,
           threads: int = DEFAULT_THREADS) -> None:
     """Serve the API with gunicorn (configuration from the environment)."""
     from recsys.config import config_from_env
+    from recsys.db.migrate import check_schema
 
     cfg = config_from_env()
     cfg.validate()  # fail here, not in every worker
+    check_schema(cfg.DATABASE_URL)
     for var in BLAS_THREAD_VARS:  # read by numpy when a worker imports it, after the fork
         os.environ.setdefault(var, "1")
     prepare_metrics_dir(cfg.VAR_DIR)
@@ -214,7 +216,9 @@ def serve_dev(host: str, port: int) -> None:
         raise RuntimeError("--dev is refused when RECSYS_ENV=production; use gunicorn")
     from recsys import create_app
     from recsys.api.deps import warm
+    from recsys.db.migrate import check_schema
 
     app = create_app()
+    check_schema(app.config["DATABASE_URL"])
     warm(app)
     app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)

@@ -38,14 +38,41 @@ def current(url: str) -> None:
 def revision_of(url: str) -> str | None:
     """The database's schema revision (None: no schema yet)."""
     from alembic.migration import MigrationContext
-    from sqlalchemy import create_engine
 
-    engine = create_engine(normalise_url(url))
+    from recsys.db.session import make_engine
+
+    engine = make_engine(url)  # an SQLite file's directory is created: an empty database
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head() -> str:
+    """The newest revision of ``migrations/`` (what this code expects)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def check_schema(url: str) -> None:
+    """Raise ``RuntimeError`` when the database's schema is not at :func:`head`.
+
+    A database that cannot be reached is not an error here (the server can still answer
+    from its model, and reports the database in each request that needs it).
+    """
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        found = revision_of(url)
+    except OperationalError:
+        return
+    expected = head()
+    if found != expected:
+        raise RuntimeError(
+            f"the database schema is at revision {found or 'none (empty database)'} but this "
+            f"code needs {expected}: run `python -m recsys db upgrade` first")
 
 
 def history(url: str) -> None:

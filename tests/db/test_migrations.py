@@ -51,6 +51,4 @@ def test_upgrade_is_idempotent(db_url):
 
 
 def _head() -> str:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
+    return migrate.head()

@@ -118,6 +118,20 @@ def test_operator_errors_are_one_line_not_tracebacks(tmp_path):
     assert out.returncode == 1 and f"{bad}:3: invalid YAML" in out.stderr, out.stderr
 
 
+def test_serve_refuses_a_database_that_is_not_migrated(tmp_path):
+    var = str(tmp_path / "var")
+    for args in (("serve", "--port", "9"), ("serve", "--dev", "--port", "9")):
+        out = _cli(*args, RECSYS_VAR_DIR=var)
+        assert out.returncode == 1, (args, out.stderr)
+        assert "schema is at revision none (empty database)" in out.stderr
+        assert "run `python -m recsys db upgrade` first" in out.stderr
+    assert _cli("db", "upgrade", RECSYS_VAR_DIR=var).returncode == 0
+    out = _cli("db", "downgrade", "-1", RECSYS_VAR_DIR=var)
+    assert out.returncode == 0, out.stderr
+    out = _cli("serve", "--port", "9", RECSYS_VAR_DIR=var)
+    assert out.returncode == 1 and "but this code needs" in out.stderr
+
+
 def test_db_downgrade_takes_a_relative_revision(tmp_path):
     var = str(tmp_path / "var")
     assert "no schema yet" in _cli("db", "current", RECSYS_VAR_DIR=var).stdout

@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session, aliased
 
 from recsys.db.models import PlaylistItem, Song
 
+#: Co-occurrence fallback: count at most this many (the newest) playlists holding the seeds.
+MAX_SEED_PLAYLISTS = 500
+
 
 class Catalog(Protocol):
     """What the recommendation service asks of the catalog."""
@@ -51,16 +54,29 @@ class SqlCatalog:
 
     def cooccurring(self, ids: Collection[int], limit: int,
                     exclude: Collection[int] = ()) -> list[tuple[int, int]]:
-        """Songs sharing playlists with ``ids``: ``(song_id, n_playlists)``, most first."""
+        """Songs sharing playlists with ``ids``: ``(song_id, n_playlists)``, most first.
+
+        Only the newest ``MAX_SEED_PLAYLISTS`` playlists holding a seed are counted, so a
+        popular new song costs one bounded query (a song in 3,000 playlists took 0.1-0.2 s
+        per seed on PostgreSQL before the cap).
+        """
         if not ids:
             return []
-        seed, other = aliased(PlaylistItem), aliased(PlaylistItem)
+        other = aliased(PlaylistItem)
         banned = list({*ids, *exclude})
+        playlists = (
+            select(PlaylistItem.playlist_id)
+            .where(PlaylistItem.song_id.in_(list(ids)))
+            .distinct()
+            .order_by(PlaylistItem.playlist_id.desc())
+            .limit(MAX_SEED_PLAYLISTS)
+            .subquery()
+        )
         n = func.count(func.distinct(other.playlist_id)).label("n")
         query = (
             select(other.song_id, n)
-            .join(seed, seed.playlist_id == other.playlist_id)
-            .where(seed.song_id.in_(list(ids)), other.song_id.not_in(banned))
+            .where(other.playlist_id.in_(select(playlists.c.playlist_id)),
+                   other.song_id.not_in(banned))
             .group_by(other.song_id)
             .order_by(n.desc(), other.song_id)
             .limit(limit)

@@ -53,6 +53,17 @@ def test_cooccurring_counts_playlists_and_excludes(session):
     assert catalog.cooccurring([], limit=10) == []
 
 
+def test_cooccurring_counts_only_the_newest_seed_playlists(session, monkeypatch):
+    from recsys.recommend import catalog as catalog_mod
+
+    monkeypatch.setattr(catalog_mod, "MAX_SEED_PLAYLISTS", 1)
+    # song 1's newest playlist is 4 ([1, 6]); song 2's is 3 ([2, 4])
+    assert SqlCatalog(session).cooccurring([1], limit=10) == [(6, 1)]
+    assert SqlCatalog(session).cooccurring([1, 2], limit=10) == [(6, 1)]  # playlist 4 only
+    monkeypatch.setattr(catalog_mod, "MAX_SEED_PLAYLISTS", 2)
+    assert SqlCatalog(session).cooccurring([2], limit=10) == [(1, 1), (4, 1), (5, 1)]
+
+
 def test_songs_returns_only_existing(session):
     found = SqlCatalog(session).songs([2, 99])
     assert list(found) == [2] and found[2]["artist"] == "CHRIS AND CONRAD"

@@ -68,16 +68,33 @@ def bound_statements(engine: Engine, timeout_ms: int, active: Callable[[], bool]
     event.listen(engine, "begin", _begin)
 
 
+#: PostgreSQL error classes / codes worth a retry: connection problems (08), insufficient
+#: resources (53), shutdown or start-up (57P01-57P03), statement timeout (57014),
+#: serialization failure and deadlock (40001, 40P01), lock not available (55P03).
+TRANSIENT_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03", "57014", "40001", "40P01",
+                       "55P03")
+#: SQLite messages worth a retry (another connection holds the write lock).
+TRANSIENT_SQLITE = ("database is locked", "database table is locked", "database is busy")
+
+
 def is_unavailable(error: BaseException) -> bool:
     """Whether ``error`` means the database is down, unreachable, busy or timed out (worth a
-    retry), rather than a bug or a schema problem."""
+    retry), rather than a bug or a schema problem (those stay 500s with a traceback)."""
     if isinstance(error, exc.TimeoutError):  # no pooled connection became free
         return True
-    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
         return True
-    if isinstance(error, exc.OperationalError):
-        return "no such table" not in str(error.orig) and "no such column" not in str(error.orig)
-    return False
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith(TRANSIENT_SQLSTATES)
+    if type(orig).__module__.startswith("psycopg"):
+        # client-side, without a server error code: connecting failed or the link broke
+        return isinstance(error, exc.OperationalError)
+    return isinstance(error, exc.OperationalError) and any(
+        m in str(orig).lower() for m in TRANSIENT_SQLITE)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -36,6 +36,10 @@ MIN_FRACTION = 0.05
 #: between attempts (then per-row checks).
 LOCK_WAIT_MS = 1000
 LOCK_RETRY_PAUSES_S = (0.5, 1.0, 2.0)
+#: The order in which requests read the tables (a song, its tags, its playlists); locks are
+#: taken in this order, then the loaded table's, so no reader holds one the import waits for
+#: while waiting for one the import holds.
+LOCK_ORDER = {"songs": 0, "tags": 1, "playlists": 2}
 #: SQLite: build secondary indexes after the load for loads of at least this many rows (and
 #: at least the table's size): sorting once beats inserting in random key order.
 SQLITE_MIN_ROWS = 5_000
@@ -66,7 +70,8 @@ def foreign_keys_checked_once(conn: Connection, table: str, new_rows: int) -> It
     referenced = conn.exec_driver_sql(
         "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint "
         "WHERE conrelid = CAST(%(t)s AS regclass) AND contype = 'f'", {"t": table}).scalars()
-    if constraints and not _lock_exclusively(conn, [*sorted(referenced), table]):
+    order = sorted(referenced, key=lambda name: (LOCK_ORDER.get(name, len(LOCK_ORDER)), name))
+    if constraints and not _lock_exclusively(conn, [*order, table]):
         log.warning("%s: tables busy with readers; loading %d rows with per-row foreign-key "
                     "checks (slower)", table, new_rows)
         yield False
@@ -91,7 +96,8 @@ def _lock_exclusively(conn: Connection, tables: list[str]) -> bool:
             conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
             return True
         except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            # lock_not_available (our timeout), deadlock_detected (a reader in another order)
+            if getattr(exc.orig, "sqlstate", None) not in ("55P03", "40P01"):
                 raise
             if pause is None:
                 return False

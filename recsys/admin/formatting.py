@@ -138,7 +138,9 @@ def key_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, str]]
                 break
     if out:
         return out
-    flat = [(k, v) for k, v in flatten(metrics) if isinstance(v, int | float)][:4]
+    model_only = {k: v for k, v in metrics.items() if k not in ("baselines", "gate")}
+    flat = [(k, v) for k, v in flatten(model_only)
+            if isinstance(v, int | float) and not isinstance(v, bool)][:4]
     return [(k, fmt_metric(v, k.split()[-1]), metric_help(k.split()[-1])) for k, v in flat]
 
 

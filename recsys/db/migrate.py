@@ -69,10 +69,26 @@ def check_schema(url: str) -> None:
     except OperationalError:
         return
     expected = head()
+    if found is not None and found != expected and not _known(found):
+        raise RuntimeError(
+            f"the database schema is at revision {found}, newer than this code knows "
+            f"(its newest is {expected}): deploy the matching code, or `db downgrade "
+            f"{expected}` with the newer code")
     if found != expected:
         raise RuntimeError(
             f"the database schema is at revision {found or 'none (empty database)'} but this "
             f"code needs {expected}: run `python -m recsys db upgrade` first")
+
+
+def _known(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(
+            revision) is not None
+    except CommandError:
+        return False
 
 
 def history(url: str) -> None:

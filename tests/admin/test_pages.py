@@ -59,6 +59,15 @@ def _run(**values) -> TrainingRun:
     return TrainingRun(**{**defaults, **values})
 
 
+def test_headline_metrics_never_show_gate_settings():
+    from recsys.admin.formatting import key_metrics
+
+    gate_only = {"gate": {"verdict": "promoted", "noise_z": 2.0, "tolerance": 0.0}}
+    assert key_metrics(gate_only) == []  # a run without holdout metrics: nothing to show
+    shown = key_metrics({**gate_only, "custom": {"score": 0.5}})
+    assert [label for label, _, _ in shown] == ["custom score"]
+
+
 def test_run_page_shows_the_gate_decision(admin, admin_app):
     gate = {"verdict": "kept production", "reason": "next hr@10 0.1051 vs 0.1061 (worse, ...)",
             "production_version": "v1", "tolerance": 0.0, "noise_z": 1.0,

@@ -130,6 +130,12 @@ def test_serve_refuses_a_database_that_is_not_migrated(tmp_path):
     assert out.returncode == 0, out.stderr
     out = _cli("serve", "--port", "9", RECSYS_VAR_DIR=var)
     assert out.returncode == 1 and "but this code needs" in out.stderr
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "var" / "recsys.db") as conn:  # newer code migrated it
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    out = _cli("serve", "--port", "9", RECSYS_VAR_DIR=var)
+    assert out.returncode == 1 and "newer than this code knows" in out.stderr, out.stderr
 
 
 def test_db_downgrade_takes_a_relative_revision(tmp_path):

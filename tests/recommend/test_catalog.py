@@ -59,7 +59,8 @@ def test_cooccurring_counts_only_the_newest_seed_playlists(session, monkeypatch)
     monkeypatch.setattr(catalog_mod, "MAX_SEED_PLAYLISTS", 1)
     # song 1's newest playlist is 4 ([1, 6]); song 2's is 3 ([2, 4])
     assert SqlCatalog(session).cooccurring([1], limit=10) == [(6, 1)]
-    assert SqlCatalog(session).cooccurring([1, 2], limit=10) == [(6, 1)]  # playlist 4 only
+    # per seed: song 1's playlist 4 and song 2's playlist 3 ([2, 4]; 2 is a seed)
+    assert SqlCatalog(session).cooccurring([1, 2], limit=10) == [(4, 1), (6, 1)]
     monkeypatch.setattr(catalog_mod, "MAX_SEED_PLAYLISTS", 2)
     assert SqlCatalog(session).cooccurring([2], limit=10) == [(1, 1), (4, 1), (5, 1)]
 

@@ -60,6 +60,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def clear_stale_pidfile(path: str | Path) -> bool:
+    """Remove ``path`` when it names no running recsys server (left by a killed master whose
+    pid may now belong to another process); True if removed. gunicorn refuses to start while
+    a live server's pidfile exists."""
+    path = Path(path)
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        pid = None
+    if pid is not None and _alive(pid) and _is_recsys(pid):
+        return False
+    if path.exists() or path.is_symlink():
+        path.unlink(missing_ok=True)
+        log.warning("removed the stale pid file %s (pid %s is not a running server)", path, pid)
+        return True
+    return False
+
+
+def _is_recsys(pid: int) -> bool:
+    try:
+        return b"recsys" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no /proc (or no access): assume it is, as gunicorn would
+        return True
+
+
 def prepare_metrics_dir(var_dir: str | Path) -> Path:
     """Create an empty ``var/prometheus/<pid>`` and export it as ``PROMETHEUS_MULTIPROC_DIR``.
 
@@ -207,7 +232,9 @@ def serve(host: str, port: int, workers: int | None = None,
     prepare_metrics_dir(cfg.VAR_DIR)
     import prometheus_client.multiprocess  # noqa: F401  (for _child_exit, after the env var)
 
-    run_gunicorn(gunicorn_options(host, port, workers, threads, cfg.VAR_DIR))
+    options = gunicorn_options(host, port, workers, threads, cfg.VAR_DIR)
+    clear_stale_pidfile(options["pidfile"])
+    run_gunicorn(options)
 
 
 def serve_dev(host: str, port: int) -> None:

@@ -119,7 +119,7 @@ def _worker_exit(_server, worker) -> None:
     from recsys.api.deps import holder
 
     served = holder(worker.wsgi)
-    served.stop()
+    served.stop(wait_s=5)  # a check in progress must not write the file again after removal
     if served.beacon is not None:  # a clean exit: the dashboard stops listing the worker
         served.beacon.remove()
 

@@ -26,10 +26,19 @@ def _store() -> ModelStore:
     return deps.holder().store
 
 
+#: Workers silent for longer than this are no longer listed (a stopped server's files).
+WORKERS_FORGET_S = 600
+
+
 def _workers(store: ModelStore) -> list[dict]:
-    """Server workers that reported recently (they report at every model check)."""
+    """Server workers seen in the last ``WORKERS_FORGET_S``; those that missed a few of their
+    model checks (every poll interval) are marked ``stale``."""
     poll = current_app.config.get("MODEL_POLL_SECONDS") or 0
-    return read_workers(workers_dir(store.root), max_age_s=max(3 * poll, 15))
+    fresh = max(3 * poll, 15)
+    workers = read_workers(workers_dir(store.root), max_age_s=WORKERS_FORGET_S)
+    for worker in workers:
+        worker["stale"] = worker["age_s"] > fresh
+    return workers
 
 
 def page_arg() -> int:

@@ -40,10 +40,12 @@ class Beacon:
         self.path = self.directory / f"{self.name}.json"
 
     def beat(self, version: str | None, error: str | None = None,
-             loaded_at: float | None = None) -> None:
-        """Record the served ``version`` now; never raises (status is best effort)."""
+             loaded_at: float | None = None, loading: str | None = None) -> None:
+        """Record the served ``version`` (and the one being ``loading``, if any) now; never
+        raises (status is best effort)."""
         status = {"worker": self.name, "pid": os.getpid(), "version": version,
-                  "loaded_at": loaded_at, "error": error, "seen_at": time.time()}
+                  "loaded_at": loaded_at, "loading": loading, "error": error,
+                  "seen_at": time.time()}
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             tmp = self.directory / f".{self.name}-{uuid.uuid4().hex}.tmp"

@@ -42,6 +42,7 @@ class ModelHolder:
         self.loaded_at: float | None = None  # wall-clock time of the last swap
         #: Where :meth:`watch` reports the served version (None: nowhere).
         self.beacon: Beacon | None = None
+        self._watcher: threading.Thread | None = None
 
     @property
     def model(self) -> ServingModel | None:
@@ -74,16 +75,20 @@ class ModelHolder:
 
         thread = threading.Thread(target=loop, daemon=True, name="model-watcher")
         thread.start()
+        self._watcher = thread
         return thread
 
-    def report(self) -> None:
-        """Write the served version to the beacon, if any."""
-        if self.beacon is not None:
-            self.beacon.beat(self._version, self.last_error, self.loaded_at)
+    def report(self, loading: str | None = None) -> None:
+        """Write the served version (and one being ``loading``) to the beacon, if any."""
+        if self.beacon is not None and not self._stop.is_set():
+            self.beacon.beat(self._version, self.last_error, self.loaded_at, loading)
 
-    def stop(self) -> None:
-        """End the :meth:`watch` thread (it finishes its current check first)."""
+    def stop(self, wait_s: float = 0.0) -> None:
+        """End the :meth:`watch` thread (it finishes its current check first; wait up to
+        ``wait_s`` for that)."""
         self._stop.set()
+        if wait_s and self._watcher is not None:
+            self._watcher.join(wait_s)
 
     def refresh(self, wait: bool = True) -> None:
         """Load the store's current version if it differs from the served one."""
@@ -102,6 +107,7 @@ class ModelHolder:
 
     def _load(self, version: str) -> None:
         started = time.perf_counter()
+        self.report(loading=version)  # a slow load still shows on the dashboard
         try:
             model = ServingModel.open(self.store.path(version))
         except (BundleError, OSError, ValueError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -38,9 +39,14 @@ def test_overview_lists_every_server_worker(admin, store):
     assert "No server worker has reported" in html and 'id="workers"' not in html
     Beacon(workers_dir(store.root), "host-a-101").beat("v1", loaded_at=1_767_225_600.0)
     Beacon(workers_dir(store.root), "host-b-202").beat("v0", error="model v2 could not be loaded")
+    stale = Beacon(workers_dir(store.root), "host-c-303")  # stopped answering checks
+    stale.beat("v0")
+    status = json.loads(stale.path.read_text())
+    stale.path.write_text(json.dumps({**status, "seen_at": status["seen_at"] - 120}))
     html = admin.get("/admin/").get_data(as_text=True)
-    assert "host-a-101" in html and "host-b-202" in html
-    assert "1 of 2 on current" in html and html.count("not current") == 1
+    assert "host-a-101" in html and "host-b-202" in html and "host-c-303" in html
+    assert "1 of 2 on current" in html and html.count("not current") == 2
+    assert html.count("not reporting") == 1
     assert "model v2 could not be loaded" in html and "2026-01-01 00:00:00 UTC" in html
     models = admin.get("/admin/models").get_data(as_text=True)
     assert re.search(r'id="workers-synced">1 of 2</a>', models)

@@ -91,3 +91,36 @@ def test_watcher_reports_the_version_it_serves(tmp_path, bundle_store):
         assert status()["error"] is None and abs(status()["loaded_at"] - time.time()) < 60
     finally:
         holder.stop()
+
+
+def test_a_slow_load_is_reported_while_it_runs(tmp_path, bundle_store, monkeypatch):
+    import threading
+
+    from recsys.recommend import holder as holder_module
+    from tests.recommend.test_holder import _copy_store
+
+    directory = tmp_path / "workers"
+    store = _copy_store(bundle_store, tmp_path)
+    store.set_current("v1")
+    holder = ModelHolder(store, poll_seconds=0, background=False)
+    holder.beacon = Beacon(directory, "w")
+    holder.get()
+    release, real_open = threading.Event(), holder_module.ServingModel.open
+
+    def slow_open(path, *args, **kwargs):
+        release.wait(10)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(holder_module.ServingModel, "open", slow_open)
+    store.set_current("v2")
+    loader = threading.Thread(target=holder.refresh)
+    loader.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not (found := read_workers(directory, 60)) or found[0]["loading"] != "v2":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert found[0]["version"] == "v1"  # still serving the old one meanwhile
+    finally:
+        release.set()
+        loader.join(30)

@@ -150,6 +150,23 @@ def test_gate_pairs_the_two_models_on_the_same_queries(small_db, store, quick_se
         assert diff.se > 0 and f"{diff.se:.4f} SE" in decision.reason
     assert decision.differences["next hr@10"].n == decision.candidate["next"]["n_queries"]
     assert "per_query" not in decision.candidate  # arrays stay out of the recorded metrics
+    # the pairing: the standard error is the one of query-by-query differences, computed here
+    # independently; any other alignment of the two models' hits gives another one
+    from recsys.jobs import data
+    from recsys.jobs.evaluation import BundleNext
+    from recsys.ml.evaluate import next_song_ranks
+    from recsys.ml.significance import paired_difference, transition_playlists
+    from recsys.recommend.model import ServingModel
+
+    holdout = data.load_playlists(small_db, part="holdout", holdout_frac=0.2)
+    hits = {v: next_song_ranks(BundleNext(ServingModel.open(store.path(v))), holdout)[0] > 0
+            for v in (version, decision.production_version)}
+    cand, prod = hits[version], hits[decision.production_version]
+    groups = transition_playlists(holdout)
+    expected = paired_difference(cand, prod, groups)
+    assert decision.differences["next hr@10"].se == pytest.approx(expected.se)
+    shuffled = paired_difference(cand, prod[::-1], groups)
+    assert shuffled.se != pytest.approx(expected.se)
 
 
 def test_crash_mid_job_keeps_production(small_db, store, quick_settings, monkeypatch):

@@ -76,6 +76,12 @@ def training_runs(session: Session, limit: int, offset: int) -> tuple[list[Train
     return list(rows), total
 
 
+def latest_training_run(session: Session) -> TrainingRun | None:
+    """The most recent training run (any status), or None."""
+    return session.scalars(select(TrainingRun).order_by(
+        TrainingRun.started_at.desc(), TrainingRun.id.desc()).limit(1)).first()
+
+
 def training_run(session: Session, run_id: int) -> TrainingRun | None:
     """One training run, or None."""
     return session.get(TrainingRun, run_id)

@@ -76,6 +76,7 @@ def overview():
         "admin/overview.html",
         counts=queries.data_counts(db.session),
         imports=queries.latest_imports(db.session),
+        last_run=queries.latest_training_run(db.session),
         current=current,
         manifest=current_row,
         loaded=model.version if model is not None else None,

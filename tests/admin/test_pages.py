@@ -91,6 +91,9 @@ def test_run_page_shows_the_gate_decision(admin, admin_app):
     assert "gate verdict" not in html and "gate metrics" not in html  # not in the flat table
     listing = admin.get("/admin/runs").get_data(as_text=True)
     assert f"/admin/runs/{run_id}#gate" in listing and "gate: kept production" in listing
+    overview = admin.get("/admin/").get_data(as_text=True)  # the newest run, on the overview
+    last = overview[overview.index('id="last-run"'):]
+    assert f"#{run_id}</a>" in last[:400] and "kept production" in last[:800]
 
 
 def test_training_runs_table_and_detail(admin, admin_app):

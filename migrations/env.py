@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from recsys.db import Base
+from recsys.db import Base, include_in_autogenerate
 from recsys.db.session import make_engine
 
 config = context.config
@@ -16,6 +16,7 @@ def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
+        include_object=include_in_autogenerate,
         literal_binds=True,
         render_as_batch=True,
     )
@@ -41,6 +42,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_in_autogenerate,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,6 +1,6 @@
 """Database layer: models and session helpers (no Flask here)."""
 
-from recsys.db.base import Base
+from recsys.db.base import OPTIONAL_INDEXES, Base, include_in_autogenerate
 from recsys.db.models import (
     AdminSession,
     ImportRun,
@@ -19,6 +19,7 @@ from recsys.db.session import make_engine, make_session_factory, session_scope
 __all__ = [
     "AdminSession",
     "Base",
+    "OPTIONAL_INDEXES",
     "ImportRun",
     "LoginFailure",
     "ModelEvent",
@@ -29,6 +30,7 @@ __all__ = [
     "SongTag",
     "Tag",
     "TrainingRun",
+    "include_in_autogenerate",
     "make_engine",
     "make_session_factory",
     "session_scope",

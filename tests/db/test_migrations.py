@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from recsys.db import Base, migrate
+from recsys.db import Base, include_in_autogenerate, migrate
 from recsys.db.session import make_engine
 
 
@@ -15,7 +15,8 @@ from recsys.db.session import make_engine
 @pytest.mark.filterwarnings("ignore:.*expression-based index")
 def test_migrated_schema_matches_models(engine):
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={
+            "compare_type": True, "include_object": include_in_autogenerate})
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from recsys.serving import clear_stale_pidfile, gunicorn_options
 
@@ -26,6 +28,11 @@ def test_stale_pidfiles_are_removed_live_servers_kept(tmp_path):
     procs = {name: subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", name])
              for name in ("other-program", "recsys")}
     try:
+        for name, proc in procs.items():  # until each child has exec'd (its own command line)
+            deadline = time.monotonic() + 10
+            while name.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
         pidfile.write_text(str(procs["other-program"].pid))  # the pid was reused
         assert clear_stale_pidfile(pidfile) and not pidfile.exists()
         pidfile.write_text(str(procs["recsys"].pid))  # a running server: gunicorn refuses

@@ -46,9 +46,11 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 #: libpq settings of every PostgreSQL connection: give up connecting after 10 s; TCP
-#: keepalives find a vanished server (network partition, host down) in about a minute.
+#: keepalives find a vanished server (network partition, host down) in about a minute while
+#: idle, and ``tcp_user_timeout`` drops a connection whose sent data stays unacknowledged 60 s.
 PG_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
-                   "keepalives_interval": 10, "keepalives_count": 3}
+                   "keepalives_interval": 10, "keepalives_count": 3,
+                   "tcp_user_timeout": 60_000}
 
 
 def bound_statements(engine: Engine, timeout_ms: int, active: Callable[[], bool]) -> None:

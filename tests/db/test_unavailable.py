@@ -47,3 +47,23 @@ def test_pool_timeout_and_invalidated_connections_are_transient():
     assert is_unavailable(exc.DBAPIError("x", {}, PgError("XX000"),
                                          connection_invalidated=True))
     assert not is_unavailable(ValueError("not a database error"))
+
+
+def test_postgresql_connections_have_bounded_waits(monkeypatch):
+    import psycopg
+
+    from recsys.db.session import make_engine
+
+    seen = {}
+
+    def fake_connect(*args, **kwargs):
+        seen.update(kwargs)
+        raise psycopg.OperationalError("no server here")
+
+    monkeypatch.setattr(psycopg, "connect", fake_connect)
+    engine = make_engine("postgresql://u@127.0.0.1:9/db")
+    with pytest.raises(exc.OperationalError) as info:
+        engine.connect()
+    assert is_unavailable(info.value)
+    assert seen["connect_timeout"] == 10 and seen["keepalives"] == 1
+    assert seen["tcp_user_timeout"] == 60_000

@@ -132,16 +132,19 @@ def build_yes_setup(yes_dir: Path, var_dir: Path, train_sets: list[str]) -> tupl
     """Database + promoted model of a Yes.com playlist directory under ``var_dir`` (once).
 
     Runs the project's own commands, as an operator would: ``db upgrade``, ``import yes``,
-    ``train --promote`` (settings from data/train.yaml, overridden by ``train_sets``).
+    ``train --promote`` (settings from data/train.yaml, overridden by ``train_sets``); an
+    existing setup is only migrated to the newest schema.
     Returns ``(model_dir, database_url)``.
     """
     import sys
 
+    from recsys.db import migrate
     from recsys.index.store import ModelStore
 
     var_dir = Path(var_dir).resolve()
     model_dir, db_url = var_dir / "models", f"sqlite:///{var_dir / 'recsys.db'}"
     if ModelStore(model_dir).current_version() is not None:
+        migrate.upgrade(db_url)  # a setup built by older code: `serve` wants the newest schema
         return model_dir, db_url
     var_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items()

@@ -63,23 +63,22 @@ def foreign_keys_checked_once(conn: Connection, table: str, new_rows: int) -> It
         yield False
         return
     sql = (
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = CAST(%(t)s AS regclass) AND contype = 'f' ORDER BY conname"
+        "SELECT conname, pg_get_constraintdef(oid), confrelid::regclass::text "
+        "FROM pg_constraint WHERE conrelid = CAST(%(t)s AS regclass) AND contype = 'f' "
+        "ORDER BY conname"
     )
     constraints = conn.exec_driver_sql(sql, {"t": table}).all()
-    referenced = conn.exec_driver_sql(
-        "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint "
-        "WHERE conrelid = CAST(%(t)s AS regclass) AND contype = 'f'", {"t": table}).scalars()
-    order = sorted(referenced, key=lambda name: (LOCK_ORDER.get(name, len(LOCK_ORDER)), name))
+    order = sorted({referenced for _, _, referenced in constraints},
+                   key=lambda name: (LOCK_ORDER.get(name, len(LOCK_ORDER)), name))
     if constraints and not _lock_exclusively(conn, [*order, table]):
         log.warning("%s: tables busy with readers; loading %d rows with per-row foreign-key "
                     "checks (slower)", table, new_rows)
         yield False
         return
-    for name, _definition in constraints:
+    for name, _definition, _referenced in constraints:
         conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     yield True
-    for name, definition in constraints:
+    for name, definition, _referenced in constraints:
         conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
     log.debug("%s: %d foreign keys validated once for %d rows", table, len(constraints),
               new_rows)

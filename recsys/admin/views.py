@@ -30,15 +30,18 @@ def _store() -> ModelStore:
 WORKERS_FORGET_S = 600
 
 
-def _workers(store: ModelStore) -> list[dict]:
-    """Server workers seen in the last ``WORKERS_FORGET_S``; those that missed a few of their
-    model checks (every poll interval) are marked ``stale``."""
+def _workers(store: ModelStore, current: str | None) -> dict:
+    """Server workers seen in the last ``WORKERS_FORGET_S`` (``rows``; those that missed a few
+    of their model checks, one per poll interval, are marked ``stale``), how many are still
+    reporting (``live``) and how many of those serve ``current`` (``on_current``)."""
     poll = current_app.config.get("MODEL_POLL_SECONDS") or 0
     fresh = max(3 * poll, 15)
-    workers = read_workers(workers_dir(store.root), max_age_s=WORKERS_FORGET_S)
-    for worker in workers:
+    rows = read_workers(workers_dir(store.root), max_age_s=WORKERS_FORGET_S)
+    for worker in rows:
         worker["stale"] = worker["age_s"] > fresh
-    return workers
+    live = [w for w in rows if not w["stale"]]
+    return {"rows": rows, "live": len(live),
+            "on_current": sum(w["version"] == current for w in live)}
 
 
 def page_arg() -> int:
@@ -83,7 +86,7 @@ def overview():
         loaded_songs=len(model) if model is not None else 0,
         load_error=deps.holder().last_error,
         poll_seconds=current_app.config.get("MODEL_POLL_SECONDS"),
-        workers=_workers(store),
+        workers=_workers(store, current),
     )
 
 
@@ -92,14 +95,15 @@ def models():
     """Every model version, its metrics and index parameters, and the event history."""
     store = _store()
     model = deps.current_model()
+    current = store.current_version()
     return render_template(
         "admin/models.html",
         rows=queries.model_rows(db.engine, store),
         events=queries.model_events(db.session),
-        current=store.current_version(),
+        current=current,
         rollback_target=rollback_target(db.engine, store),
         loaded=model.version if model is not None else None,
-        workers=_workers(store),
+        workers=_workers(store, current),
     )
 
 

@@ -49,11 +49,16 @@ def revision_of(url: str) -> str | None:
         engine.dispose()
 
 
-def head() -> str:
-    """The newest revision of ``migrations/`` (what this code expects)."""
+def _scripts():
+    """The revision scripts of ``migrations/``."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+def head() -> str:
+    """The newest revision of ``migrations/`` (what this code expects)."""
+    return _scripts().get_current_head()
 
 
 def check_schema(url: str) -> None:
@@ -81,12 +86,10 @@ def check_schema(url: str) -> None:
 
 
 def _known(revision: str) -> bool:
-    from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
     try:
-        return ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(
-            revision) is not None
+        return _scripts().get_revision(revision) is not None
     except CommandError:
         return False
 

@@ -48,8 +48,5 @@ def test_upgrade_is_idempotent(db_url):
     migrate.upgrade(db_url)
     before = _schema(db_url)
     migrate.upgrade(db_url)
-    assert _schema(db_url) == before and migrate.revision_of(db_url) == _head()
+    assert _schema(db_url) == before and migrate.revision_of(db_url) == migrate.head()
 
-
-def _head() -> str:
-    return migrate.head()

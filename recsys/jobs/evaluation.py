@@ -40,11 +40,6 @@ class BundleSimilar(MatrixRecommender):
         return self.unit[rows] @ self.unit.T
 
 
-#: Rows scored together by :class:`BundleNext`: bounds the dense temporaries (32 x songs;
-#: 32 and 128 ran equally fast on yes_big).
-SCORE_BLOCK = 32
-
-
 class BundleNext(MatrixRecommender):
     """``next`` scores of a served bundle, computed by the server's own ``next_scores``."""
 
@@ -56,19 +51,7 @@ class BundleNext(MatrixRecommender):
         self._all = np.arange(len(model), dtype=np.int64)
 
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
-        """``next_scores`` of each row against every song, a block of rows at a time (dense
-        count rows from the CSR tables instead of one look-up per seed and song)."""
-        m, out = self.m, np.empty((len(rows), len(self.m)), dtype=np.float32)
-        for start in range(0, len(rows), SCORE_BLOCK):
-            part = np.asarray(rows[start:start + SCORE_BLOCK], dtype=np.int64)
-            block = m.w2v_weight * (np.asarray(m.in_vectors[part]) @ m.out_vectors.T)
-            block += m.pop_term
-            for weight, table in ((m.transition_weight, m.transitions),
-                                  (m.cooc_weight, m.cooc_scoring)):
-                if weight:
-                    block += weight * np.log1p(table[part].toarray())
-            out[start:start + len(part)] = block
-        return out
+        return self.m.next_score_matrix(np.asarray(rows, dtype=np.int64))
 
     def score_seeds(self, rows: np.ndarray) -> np.ndarray:
         """Several seeds (continuation) are scored by the served session formula."""

@@ -59,6 +59,16 @@ class NightlyReport:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def log_line(self) -> str:
+        """One line for the log: the imports were logged when they ran."""
+        added = sum(item["playlists_added"] for item in self.imports)
+        ratio = self.next_hr_over_best_baseline
+        return (f"model {self.version} (run {self.run_id}) "
+                f"{'promoted' if self.promoted else 'not promoted'}: {self.reason}; "
+                f"{len(self.imports)} import(s), {added:,} playlists added; "
+                f"next HR@10 / best baseline {'n/a' if ratio is None else f'{ratio:.3f}'}; "
+                f"{len(self.pruned)} bundle(s) pruned; {self.duration_s:.1f} s")
+
 
 class JobLockedError(RuntimeError):
     """Another retraining run holds the lock."""
@@ -101,8 +111,7 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec]) -> list[dict[str,
         kwargs = {"progress": False}
         if spec.source:
             kwargs["source"] = spec.source
-        result = funcs[spec.kind](engine, spec.path, **kwargs)
-        log.info("nightly import: %s", result.summary())
+        result = funcs[spec.kind](engine, spec.path, **kwargs)  # logs its own summary
         done.append({"kind": spec.kind, "path": spec.path, "summary": result.summary(),
                      "playlists_added": result.playlists_added})
     return done
@@ -132,7 +141,7 @@ def run_nightly(
                   "".join(traceback.format_exception_only(exc)).strip())
         raise
     report.duration_s = round(time.perf_counter() - started, 2)
-    log.info("nightly run finished: %s", report.as_dict())
+    log.info("nightly run finished: %s", report.log_line())
     return report
 
 

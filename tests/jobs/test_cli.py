@@ -75,14 +75,17 @@ def test_tune_writes_results_and_winning_config(loaded, runner, tmp_path):
     assert written["next_cooc_weight"] == results[0]["next_cooc_weight"]
 
 
-def test_retrain_imports_trains_and_promotes(loaded, runner, tmp_path):
+def test_retrain_imports_trains_and_promotes(loaded, runner, tmp_path, caplog):
     extra = tmp_path / "new.csv"
     extra.write_text("playlist_id,position,song_id,title,artist\n"
                      "new-1,0,n1,New One,Newcomer\nnew-1,1,n2,New Two,Newcomer\n")
     args = ["retrain", *QUICK, "--backend", "exact", "--import", f"csv:{extra}:fresh"]
+    caplog.set_level("INFO", logger="recsys")
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
-    assert "source 'fresh': 2 songs added (0 already present), 1 playlists added" in result.output
+    assert f"import csv:{extra}: 1 playlists added" in result.output
+    summary = "source 'fresh': 2 songs added (0 already present), 1 playlists added"
+    assert summary in caplog.text and summary not in result.output  # said once, in the log
     assert ": promoted (" in result.output
     assert "next HR@10 / best counting baseline on the holdout: " in result.output
     result = runner.invoke(args=["retrain", *QUICK, "--import", "xml:/x"])

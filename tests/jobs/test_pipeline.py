@@ -183,6 +183,22 @@ def test_crash_mid_job_keeps_production(small_db, store, quick_settings, monkeyp
     assert _runs(small_db)[-1].status == "failed"
 
 
+def test_job_logs_each_import_once_and_ends_with_one_line(small_db, store, quick_settings,
+                                                          tmp_path, caplog):
+    new = tmp_path / "new.csv"
+    new.write_text("playlist_id,position,song_id,title,artist\n"
+                   "n1,0,x1,One,A\nn1,1,x2,Two,B\nn2,0,x2,Two,B\nn2,1,x3,Three,C\n")
+    caplog.set_level("INFO", logger="recsys")
+    report = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact",
+                         imports=[ImportSpec("csv", str(new), "extra")])
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum(f"imported {new}" in line for line in lines) == 1, lines  # the writer's line
+    finished = [line for line in lines if line.startswith("nightly run finished")]
+    assert finished == [f"nightly run finished: {report.log_line()}"]
+    assert f"model {report.version} (run {report.run_id}) promoted" in finished[0]
+    assert "1 import(s), 2 playlists added" in finished[0]
+
+
 def test_bad_import_stops_the_job_before_training(small_db, store, quick_settings,
                                                   tmp_path):
     from recsys.ingest.model import IngestError

@@ -96,7 +96,11 @@ def _run_import(func, *args, **kwargs) -> None:
     try:
         result = func(engine, *args, **kwargs)
     except IngestError as exc:
-        raise click.ClickException(str(exc)) from None
+        hint = ""
+        if "header says song" in str(exc):
+            hint = ("\nA subset cut out of a bigger file keeps the old counts: recount line 2, "
+                    "or import with --ignore-header-counts.")
+        raise click.ClickException(f"{exc}{hint}") from None
     except IntegrityError as exc:  # e.g. two imports of the same source at the same time
         raise click.ClickException(f"import rolled back, nothing written: {exc.orig}") from None
     except (OperationalError, ProgrammingError) as exc:  # e.g. schema not created yet
@@ -118,13 +122,18 @@ def import_group() -> None:
 @import_group.command("yes")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=str))
 @click.option("--source", default=None, help="Source name (default: the directory name).")
+@click.option("--ignore-header-counts", is_flag=True,
+              help="Accept a train.txt whose header line 2 (appearance counts) disagrees with "
+                   "its playlists, e.g. lines cut out of a bigger file (logged as a warning).")
 @_no_progress
 @with_appcontext
-def import_yes_cmd(directory: str, source: str | None, no_progress: bool) -> None:
+def import_yes_cmd(directory: str, source: str | None, ignore_header_counts: bool,
+                   no_progress: bool) -> None:
     """Import a Yes.com subset DIRECTORY (song_hash.txt, tags.txt, tag_hash.txt, train.txt)."""
     from recsys.ingest import import_yes
 
-    _run_import(import_yes, directory, source, progress=not no_progress)
+    _run_import(import_yes, directory, source, progress=not no_progress,
+                strict_counts=not ignore_header_counts)
 
 
 @import_group.command("csv")

@@ -57,9 +57,8 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, noise_z, ba
                              dry_run=dry_run, keep=keep)
     except (IngestError, JobLockedError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    for item in report.imports:  # the whole summary is in the log already
-        click.echo(f"import {item['kind']}:{item['path']}: "
-                   f"{item['playlists_added']:,} playlists added")
+    for item in report.imports:
+        click.echo(item["summary"])
     if report.promoted:
         verdict = "promoted"
     elif dry_run and report.gate_passed:

@@ -46,15 +46,17 @@ def _parse(parse: Callable[[], ParsedCatalog], what: str | Path) -> ParsedCatalo
 
 
 def import_yes(engine: Engine, directory: str | Path, source: str | None = None, *,
-               progress: bool = True) -> ImportResult:
-    """Import one Yes.com subset directory; ``source`` defaults to the directory name.
+               progress: bool = True, strict_counts: bool = True) -> ImportResult:
+    """Import one Yes.com subset directory; ``source`` defaults to the directory name;
+    ``strict_counts=False`` only warns when train.txt's header counts disagree with it.
 
     Raises:
         IngestError: bad or missing input; nothing is written.
     """
     directory = Path(directory)
     name = check_source(source if source is not None else directory.resolve().name)
-    return import_catalog(engine, _parse(lambda: parse_yes_dir(directory, name), directory),
+    return import_catalog(engine, _parse(
+        lambda: parse_yes_dir(directory, name, strict_counts=strict_counts), directory),
                           progress=progress)
 
 

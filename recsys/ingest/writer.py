@@ -93,7 +93,8 @@ def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = Tr
                     conn.exec_driver_sql(f"PRAGMA {name}={value}")
                 conn.commit()
     result.duration_s = time.perf_counter() - t0
-    log.info("%s", result.summary())
+    # the callers (import, sample, retrain) print the summary: log it to the file only
+    log.info("%s", result.summary(), extra={"printed": True})
     return result
 
 
@@ -134,6 +135,20 @@ def _one_import_at_a_time(conn: Connection) -> None:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", key)
 
 
+def _note_other_sources(conn: Connection, source: str, result: ImportResult) -> None:
+    """A new source beside existing ones is a second catalog: songs are never matched across
+    sources, so re-importing a subset under another name duplicates it. Say so."""
+    others = raw_rows(conn, "SELECT source, COUNT(*) FROM songs WHERE source <> ? "
+                      "GROUP BY source ORDER BY source", (source,))
+    if not others:
+        return
+    held = ", ".join(f"{name!r} ({count:,} songs)" for name, count in others)
+    note = (f"new source {source!r} beside {held}: songs are not matched across sources "
+            "(to add to an existing source, import with its name as --source)")
+    result.notes.append(note)
+    log.warning("%s", note)
+
+
 def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progress: bool,
            t0: float) -> None:
     _one_import_at_a_time(conn)
@@ -141,6 +156,8 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
     source = catalog.source
     song_ids = _id_map(conn, "songs", source)
     had_songs = bool(song_ids)
+    if not had_songs and catalog.songs:
+        _note_other_sources(conn, source, result)
     new_songs = [s for ext, s in catalog.songs.items() if ext not in song_ids]
     pl_ids = _id_map(conn, "playlists", source)
     new_pls = [p for p in catalog.playlists if p.external_id not in pl_ids]

@@ -180,8 +180,12 @@ def _playlist_ids(path: Path, line: int, text: str, names: list[str]) -> list[st
     return list(map(names.__getitem__, ids))
 
 
-def parse_yes_dir(directory: str | Path, source: str) -> ParsedCatalog:
+def parse_yes_dir(directory: str | Path, source: str, *, strict_counts: bool = True
+                  ) -> ParsedCatalog:
     """Parse and validate a Yes.com subset directory into a :class:`ParsedCatalog`.
+
+    ``strict_counts=False`` accepts a ``train.txt`` whose header line 2 disagrees with its
+    playlists (a subset cut out of a bigger file) with a warning.
 
     Raises:
         IngestError: the first bad line (``FILE:LINE: reason``) or a missing file.
@@ -190,10 +194,10 @@ def parse_yes_dir(directory: str | Path, source: str) -> ParsedCatalog:
     if not directory.is_dir():
         raise IngestError(directory, None, "no such directory")
     with gc_paused():
-        return _parse_yes_dir(directory, source)
+        return _parse_yes_dir(directory, source, strict_counts)
 
 
-def _parse_yes_dir(directory: Path, source: str) -> ParsedCatalog:
+def _parse_yes_dir(directory: Path, source: str, strict_counts: bool) -> ParsedCatalog:
     songs = parse_song_hash(directory / "song_hash.txt")
     tag_names = parse_tag_hash(directory / "tag_hash.txt")
     parse_song_tags(directory / "tags.txt", songs, tag_names)
@@ -201,7 +205,7 @@ def _parse_yes_dir(directory: Path, source: str) -> ParsedCatalog:
     catalog.songs = {s.external_id: s for s in songs}
     train = directory / "train.txt"
     if train.exists():
-        catalog.playlists = parse_train(train, len(songs))
+        catalog.playlists = parse_train(train, len(songs), strict_counts)
     else:
         catalog.notes.append("no train.txt: imported songs and tags only, 0 playlists")
         log.warning("%s has no train.txt: importing songs and tags only", directory)

@@ -44,3 +44,21 @@ def test_processes_append_to_one_file_and_a_moved_file_is_reopened(tmp_path):
         for handler in logger.handlers:
             handler.close()
         logger.handlers, logger._recsys_configured = saved
+
+
+def test_an_import_summary_is_said_once_on_the_terminal_and_once_in_the_file(tmp_path):
+    csv = tmp_path / "p.csv"
+    csv.write_text("playlist_id,position,song_id,title,artist\np1,0,s1,One,A\np1,1,s2,Two,B\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "RECSYS_VAR_DIR": str(tmp_path)}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "recsys", *args], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              check=True, timeout=120).stdout  # both streams, as cron keeps them
+
+    cli("db", "upgrade")
+    both = cli("import", "csv", str(csv), "--source", "mine")
+    summary = f"imported {csv} as source 'mine': 2 songs added"
+    assert both.count(summary) == 1, both
+    assert "reading" in both  # other log lines still reach the terminal
+    assert (tmp_path / "logs" / "recsys.log").read_text().count(summary) == 1

@@ -88,6 +88,31 @@ def test_cli_import_yes(runner, yes_tiny, app_engine):
     assert counts(app_engine)["playlist_items"] == 10
 
 
+def test_cli_import_of_lines_cut_from_a_bigger_file(runner, yes_tiny, app_engine):
+    train = yes_tiny / "train.txt"
+    lines = train.read_text().splitlines(keepends=True)
+    train.write_text("".join(lines[:4]))  # the first two playlists, header counts unchanged
+    refused = runner.invoke(args=["import", "yes", str(yes_tiny), "--source", "tiny"])
+    assert refused.exit_code == 1
+    assert "train.txt:2: header says song 0 appears 3 times" in refused.output
+    assert "--ignore-header-counts" in refused.output  # the way out is named
+    assert counts(app_engine)["playlists"] == 0
+    args = ["import", "yes", str(yes_tiny), "--source", "tiny", "--ignore-header-counts"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0 and "2 playlists added" in result.output, result.output
+    assert counts(app_engine)["playlist_items"] == 5
+
+
+def test_a_new_source_beside_others_is_named_as_a_second_catalog(engine, yes_tiny, caplog):
+    first = import_yes(engine, yes_tiny, "tiny", progress=False)
+    again = import_yes(engine, yes_tiny, "tiny", progress=False)  # same source: no note
+    assert "new source" not in first.summary() + again.summary()
+    other = import_yes(engine, yes_tiny, "copy", progress=False)
+    assert other.songs_added == 6
+    assert "new source 'copy' beside 'tiny' (6 songs)" in other.summary()
+    assert "not matched across sources" in caplog.text
+
+
 def test_foreign_keys_restored_after_bulk_load(engine, yes_tiny, monkeypatch):
     """The bulk-load shortcuts (SQLite pragma, PostgreSQL FK drop/re-add) leave FKs enforced."""
     monkeypatch.setattr(bulkload, "MIN_ROWS", 0)  # take the drop/re-add paths

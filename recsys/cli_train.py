@@ -153,13 +153,14 @@ def evaluate_cmd(config_path, overrides, seeds, source, test_path, test_format,
                              on_seed=lambda s: click.echo(f"seed {s} done", err=True),
                              test=test.playlists if test else None)
     spread = len(seed_list) > 1
-    cells = " (mean ± std)" if spread else ""
     if test:
         result["test"] = test.as_dict()
         click.echo(f"{len(playlists)} training playlists, word2vec seeds {seed_list}")
-        click.echo(test.summary() + cells + "\n")
+        click.echo(test.summary() + "\n")
     else:
-        click.echo(f"{len(playlists)} playlists, seeds {seed_list}, test = 20%{cells}\n")
+        click.echo(f"{len(playlists)} playlists, seeds {seed_list}, test = 20%\n")
+    if spread:
+        click.echo(f"mean ± std over the {len(seed_list)} seeds:")
     click.echo(format_summary(result["summary"], spread))
     for name, value in result["ratios"].items():
         click.echo(f"{name}: {value:.3f}")
@@ -179,9 +180,10 @@ def _external_test(engine, path, fmt, source, train_playlists):
                                       train=train_playlists)
     except IngestError as exc:
         raise click.ClickException(str(exc)) from None
-    if test.duplicates:
-        click.echo(f"warning: {test.duplicates:,} test playlists are identical to training "
-                   "playlists (was the file imported?)", err=True)
+    if test.looks_imported():
+        click.echo(f"warning: {test.duplicates:,} test playlists ({test.duplicate_frac:.1%}) are "
+                   "identical to training playlists, while the training playlists repeat each "
+                   f"other at {test.train_repeat_rate:.1%}: was the file imported?", err=True)
     return test
 
 

@@ -158,6 +158,9 @@ def choose_annoy_params(
             if row["recall"] >= target_recall or search_k >= 4 * len(data):
                 break
             previous = search_k
+        logger.info("annoy tuning (%s): %d trees, recall@%d %.3f at search_k %d (%.1fs so far)",
+                    metric, n_trees, k, candidates[-1]["recall"], candidates[-1]["search_k"],
+                    time.perf_counter() - start)
         if candidates[-1]["recall"] >= target_recall and not previous:
             break  # reached at the smallest search_k: bigger forests only cost more
     assert best is not None

@@ -9,6 +9,7 @@ negative ids, so the queries that need them count as misses, as in every other e
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -70,12 +71,26 @@ class ExternalTest:
     unknown_songs: int  # distinct songs of the file that the catalog does not have
     unknown_items: int
     duplicates: int = 0  # playlists (2+ songs) identical to a training playlist
+    #: Fraction of the training playlists (2+ songs) identical to another training playlist:
+    #: the rate at which test playlists drawn from the same data repeat training ones.
+    train_repeat_rate: float = 0.0
 
     def summary(self) -> str:
         return (f"test: {len(self.playlists):,} playlists ({self.n_items:,} items) from "
                 f"{self.path}; {self.unknown_songs:,} songs ({self.unknown_items:,} items) not "
                 f"in the catalog of {self.source!r}; {self.duplicates:,} playlists identical to "
-                "a training playlist")
+                f"a training playlist ({self.duplicate_frac:.1%}; the training playlists repeat "
+                f"each other at {self.train_repeat_rate:.1%})")
+
+    @property
+    def duplicate_frac(self) -> float:
+        """Fraction of the test playlists identical to a training playlist."""
+        return self.duplicates / len(self.playlists) if self.playlists else 0.0
+
+    def looks_imported(self) -> bool:
+        """Far more test playlists repeat training ones than the training data repeats itself:
+        the file (or part of it) was probably imported and is not held out."""
+        return self.duplicate_frac > 2 * self.train_repeat_rate + 0.01
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -103,7 +118,15 @@ def load_external(engine: Engine, path: str | Path, fmt: str, source: str,
     return ExternalTest(path=str(path), source=source, playlists=playlists,
                         n_items=sum(map(len, playlists)), unknown_songs=len(unknown),
                         unknown_items=n_unknown_items,
-                        duplicates=count_duplicates(playlists, train))
+                        duplicates=count_duplicates(playlists, train),
+                        train_repeat_rate=repeat_rate(train))
+
+
+def repeat_rate(playlists: Sequence[Sequence[int]]) -> float:
+    """Fraction of the playlists of 2+ songs that equal another one song for song."""
+    seen = Counter(tuple(p) for p in playlists if len(p) >= 2)
+    total = sum(seen.values())
+    return sum(n for n in seen.values() if n > 1) / total if total else 0.0
 
 
 def count_duplicates(test: Sequence[Sequence[int]], train: Sequence[Sequence[int]]) -> int:

@@ -37,6 +37,10 @@ class TrainOutcome:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _finish(engine: Engine, run_id: int, **values: Any) -> None:
     with session_scope(engine) as session:
         run = session.get(TrainingRun, run_id)
@@ -101,12 +105,18 @@ def train_and_bundle(
             log.warning("no held-out playlists (holdout %g of too few playlists): no metrics",
                         holdout_frac)
         if holdout:
+            t0 = time.perf_counter()
             log.info("evaluating on %d held-out playlists", len(holdout))
             metrics = recommender_metrics(similar_recommender(model),
                                           next_recommender(model, train_playlists),
                                           holdout, data.load_tags(engine))
+            log.info("holdout: next HR@10 %.4f (%.1fs); scoring the counting baselines",
+                     metrics["next"]["hr@10"], time.perf_counter() - t0)
             metrics["baselines"] = baseline_metrics(train_playlists, holdout,
                                                     metrics["next"]["hr@10"])
+            log.info("holdout: next HR@10 / best counting baseline %s (%.1fs in all)",
+                     _fmt(metrics["baselines"].get("next_hr_over_best")),
+                     time.perf_counter() - t0)
         snap |= {"train_playlists": len(train_playlists)}
         songs = data.song_metadata(engine, model.song_ids.tolist())
         version = build_bundle(store, model, train_playlists, songs, metrics=metrics,

@@ -10,6 +10,8 @@ playlists and scored on a separate test set (``compare_methods(..., test=...)``)
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +26,8 @@ from recsys.ml.evaluate import evaluate, split_train_val_test
 from recsys.ml.scoring import W2VSimilar, next_recommender
 from recsys.ml.settings import TrainSettings
 from recsys.ml.train import train
+
+log = logging.getLogger("recsys.ml")
 
 HANDS_ON = TrainSettings(vector_size=32, window=20, negative=50, min_count=1, sg=0, epochs=5,
                          sample=1e-3, ns_exponent=0.75, use_corpus_file=False)
@@ -42,30 +46,49 @@ def run_seed(playlists: Sequence[Sequence[int]], tags: Mapping[int, frozenset[in
     return run_split(train_pl + val_pl, test_pl, tags, settings, seed, hands_on)
 
 
+def _timed(name: str, score: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``score()``, with a log line saying what was scored and how long it took."""
+    t0 = time.perf_counter()
+    row = score()
+    log.info("evaluated %s: next HR@10 %.4f, tag coherence %s (%.1f s)", name, row["hr@10"],
+             "n/a" if row.get("tag_coherence") is None else f"{row['tag_coherence']:.4f}",
+             time.perf_counter() - t0)
+    return row
+
+
 def baseline_rows(fit: Sequence[Sequence[int]], test: Sequence[Sequence[int]],
                   tags: Mapping[int, frozenset[int]] | None = None,
                   k: int = 10) -> list[dict[str, Any]]:
     """The counting baselines (``BASELINES``, in order) fitted on ``fit``, scored on ``test``."""
-    recs = (PopularityRecommender(fit), transition_recommender(fit),
-            cooccurrence_recommender(fit), cooccurrence_recommender(fit, repeats=True))
-    return [evaluate(name, rec, test, k=k, tags=tags)
-            for name, rec in zip(BASELINES, recs, strict=True)]
+    makers = (lambda: PopularityRecommender(fit), lambda: transition_recommender(fit),
+              lambda: cooccurrence_recommender(fit),
+              lambda: cooccurrence_recommender(fit, repeats=True))
+    return [_timed(name, lambda make=make, name=name: evaluate(name, make(), test, k=k, tags=tags))
+            for name, make in zip(BASELINES, makers, strict=True)]
 
 
 def run_split(fit: Sequence[Sequence[int]], test: Sequence[Sequence[int]],
               tags: Mapping[int, frozenset[int]] | None, settings: TrainSettings, seed: int,
-              hands_on: bool = True) -> list[dict[str, Any]]:
-    """Every method trained on ``fit`` (word2vec with ``seed``) and scored on ``test``."""
-    rows = baseline_rows(fit, test, tags)
+              hands_on: bool = True, baselines: Sequence[Mapping[str, Any]] | None = None
+              ) -> list[dict[str, Any]]:
+    """Every method trained on ``fit`` (word2vec with ``seed``) and scored on ``test``;
+    ``baselines``: rows of :func:`baseline_rows` already computed on the same data."""
+    # with the same data the counts do not depend on the seed: copies of the rows
+    rows = (baseline_rows(fit, test, tags) if baselines is None
+            else [dict(row) for row in baselines])
     if hands_on:
+        log.info("seed %d: training word2vec with the Hands-On settings", seed)
         ho = train(fit, HANDS_ON.replace(seed=seed, workers=settings.workers))
-        rows.append(evaluate("handson_w2v_cosine", W2VSimilar(ho), test, tags=tags,
-                             extra={"train_s": ho.stats["train_s"]}))
+        rows.append(_timed("handson_w2v_cosine", lambda: evaluate(
+            "handson_w2v_cosine", W2VSimilar(ho), test, tags=tags,
+            extra={"train_s": ho.stats["train_s"]})))
+    log.info("seed %d: training word2vec with our settings", seed)
     model = train(fit, settings.replace(seed=seed))
     extra = {"train_s": model.stats["train_s"]}
-    rows.append(evaluate("p2v_similar", W2VSimilar(model), test, tags=tags, extra=extra))
-    rows.append(evaluate("p2v_next", next_recommender(model, fit), test, tags=tags,
-                         extra=extra))
+    rows.append(_timed("p2v_similar", lambda: evaluate(
+        "p2v_similar", W2VSimilar(model), test, tags=tags, extra=extra)))
+    rows.append(_timed("p2v_next", lambda: evaluate(
+        "p2v_next", next_recommender(model, fit), test, tags=tags, extra=extra)))
     for row in rows:
         row["seed"] = seed
     return rows
@@ -98,11 +121,12 @@ def compare_methods(playlists: Sequence[Sequence[int]], tags: Mapping[int, froze
     word2vec's initialisation.
     """
     rows: list[dict[str, Any]] = []
+    counted = baseline_rows(playlists, test, tags) if test is not None else None
     for seed in seeds:
         if test is None:
             rows += run_seed(playlists, tags, settings, seed)
         else:
-            rows += run_split(playlists, test, tags, settings, seed)
+            rows += run_split(playlists, test, tags, settings, seed, baselines=counted)
         if on_seed:
             on_seed(seed)
     summary = summarise(rows)

@@ -58,6 +58,17 @@ def test_yes_playlist_file_maps_to_catalog_ids(engine, yes_tiny, tmp_path):
     assert test.duplicates == 1  # "0 1 2" is line 3 of the imported train.txt
 
 
+def test_repeats_warn_only_beyond_the_training_datas_own_rate():
+    train = [[1, 2], [1, 2], [3, 4], [5, 6], [7], [7]]  # one-song lists never count
+    assert external.repeat_rate(train) == pytest.approx(2 / 4)
+    held_out = external.ExternalTest("f", "s", [[9, 8]] * 7 + [[1, 2]] * 3, 20, 0, 0,
+                                     duplicates=3, train_repeat_rate=0.5)
+    assert not held_out.looks_imported()  # 30% repeats where training repeats itself at 50%
+    imported = external.ExternalTest("f", "s", [[1, 2]] * 10, 20, 0, 0, duplicates=10,
+                                     train_repeat_rate=0.02)
+    assert imported.looks_imported() and "(100.0%; the training playlists" in imported.summary()
+
+
 def test_a_yes_directory_and_jsonl_are_read_too(yes_tiny, tmp_path):
     records = external.read_playlist_records(yes_tiny, "yes", "tiny")
     assert [r.songs for r in records] == [["0", "1", "2"], ["3", "4"], ["2"], ["0", "1", "0", "3"]]
@@ -144,10 +155,23 @@ def test_cli_evaluate_on_a_file_never_imported(loaded, runner, tmp_path):
     same = {tuple(p.songs) for p in first}
     repeats = sum(1 for p in later.playlists if len(p.songs) > 1 and tuple(p.songs) in same)
     assert doc["test"]["n_playlists"] == 200 and doc["test"]["duplicates"] == repeats
-    assert (f"{repeats:,} test playlists are identical" in result.output) == (repeats > 0)
+    natural = external.repeat_rate([p.songs for p in first])  # the sample repeats itself too
+    warned = f"{repeats:,} test playlists ({repeats / 200:.1%}) are identical" in result.output
+    assert warned == (repeats / 200 > 2 * natural + 0.01)
     by = {r["method"]: r for r in doc["summary"]}
     assert by["p2v_next"]["hr@10"] > by["popularity"]["hr@10"]  # the planted successors
     assert "next_hr_over_best_baseline" in doc["ratios"]
+
+
+def test_cli_evaluate_warns_when_the_test_file_was_imported(loaded, runner, tmp_path):
+    imported = generate_sample(600, 4)  # exactly what `loaded` imported
+    imported.playlists = imported.playlists[:100]
+    test_file = tmp_path / "imported.csv"
+    imported.write(test_file)
+    result = runner.invoke(args=["evaluate", *QUICK, "--seeds", "0", "--test", str(test_file)])
+    assert result.exit_code == 0, result.output
+    assert "are identical to training playlists" in result.output
+    assert "was the file imported?" in result.output
 
 
 def test_cli_evaluate_test_file_errors(app, runner, tmp_path):

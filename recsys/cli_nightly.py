@@ -37,10 +37,12 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, noise_z, ba
                 dry_run, keep) -> None:
     """The nightly job: import, train, evaluate against production, promote if not worse.
 
-    Exit status: 0 promoted (or passed with --dry-run), 3 the gate kept production, 1 error.
+    Exit status: 0 promoted (or passed with --dry-run), 3 the gate kept production, 1 error,
+    143 stopped by SIGTERM (cleaned up like an error).
     """
     from recsys.ingest.model import IngestError
     from recsys.jobs.nightly import ImportSpec, JobLockedError, run_nightly
+    from recsys.jobs.signals import TERMINATED_EXIT, Terminated, sigterm_raises
 
     specs = []
     for text in imports:
@@ -52,11 +54,15 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, noise_z, ba
     settings = load_settings(config_path, overrides)
     engine, store = engine_and_store()
     try:
-        report = run_nightly(engine, store, settings, imports=specs, holdout_frac=holdout,
-                             tolerance=tolerance, noise_z=noise_z, backend=backend,
-                             dry_run=dry_run, keep=keep)
+        with sigterm_raises():
+            report = run_nightly(engine, store, settings, imports=specs,
+                                 holdout_frac=holdout, tolerance=tolerance, noise_z=noise_z,
+                                 backend=backend, dry_run=dry_run, keep=keep)
     except (IngestError, JobLockedError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except Terminated as exc:
+        click.echo(f"retrain {exc}; production serves {store.current_version()}", err=True)
+        sys.exit(TERMINATED_EXIT)
     for item in report.imports:
         click.echo(item["summary"])
     if report.promoted:

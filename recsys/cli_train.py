@@ -84,6 +84,7 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
     """Train word2vec on the database's playlists and write a model bundle."""
     from recsys.index.registry import promote
     from recsys.jobs.nightly import JobLockedError, pipeline_lock
+    from recsys.jobs.signals import TERMINATED_EXIT, Terminated, sigterm_raises
     from recsys.jobs.training import train_and_bundle
 
     settings = load_settings(config_path, overrides)
@@ -93,12 +94,15 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
         return
     started = time.perf_counter()
     try:  # the nightly job's lock: its clean-up must never delete this run's bundle
-        with pipeline_lock(engine, store):
+        with sigterm_raises(), pipeline_lock(engine, store):
             outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout,
                                        source=source, backend=backend,
                                        progress=_epoch_progress(settings.epochs))
     except (JobLockedError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except Terminated as exc:
+        click.echo(f"training {exc}; the run is recorded as failed", err=True)
+        sys.exit(TERMINATED_EXIT)
     stats = outcome.stats
     click.echo(f"model {outcome.version} (training run {outcome.run_id}): "
                f"{stats.get('vocab_size')} songs, {stats.get('words_per_s', 0):,.0f} words/s; "

@@ -2,7 +2,9 @@
 
 The store's ``current`` link decides what is served; the ``model_events`` table records every
 switch (who, when, from which version). Promotion verifies the bundle first, so a corrupt
-bundle is never made current.
+bundle is never made current. Switches hold the store's switch lock; the link and the table
+cannot change in one transaction, so a process killed between the two leaves the link ahead of
+the history, and the next switch first records what the link says (:func:`reconcile`).
 """
 
 from __future__ import annotations
@@ -52,12 +54,38 @@ def promotion_stack(engine: Engine) -> list[str]:
     return stack
 
 
+class ProductionChangedError(BundleError):
+    """The current model is no longer the one the caller decided against."""
+
+
+def reconcile(engine: Engine, store: ModelStore) -> bool:
+    """Record a switch of ``current`` that a killed process made without its history row
+    (actor ``recovered``); returns whether one was recorded. Call under the switch lock."""
+    current = store.current_version()
+    with session_scope(engine) as session:
+        last = session.scalars(select(ModelEvent).order_by(ModelEvent.id.desc()).limit(1)).first()
+    if current is None or last is None or current == last.version:
+        return False  # consistent, or a link set up by hand before any history
+    stack = promotion_stack(engine)
+    action = "rollback" if len(stack) >= 2 and stack[-2] == current else "promote"
+    register(engine, store, current)
+    with session_scope(engine) as session:
+        session.add(ModelEvent(action=action, version=current, previous_version=last.version,
+                               actor="recovered", note="the current link was switched but the "
+                               "process stopped before recording it"))
+    log.warning("recorded an interrupted %s: current model %s -> %s", action, last.version,
+                current)
+    return True
+
+
 def _switch(
     engine: Engine, store: ModelStore, version: str, action: str, actor: str | None,
     note: str | None,
 ) -> str | None:
+    """Switch ``current`` and record it (the caller holds the switch lock)."""
     store.open(version, verify=True)  # refuses missing or corrupt bundles
     register(engine, store, version)
+    reconcile(engine, store)
     previous = store.current_version()
     with session_scope(engine) as session:
         session.add(ModelEvent(action=action, version=version, previous_version=previous,
@@ -74,20 +102,30 @@ def _switch(
     return previous
 
 
+_UNSET = object()
+
+
 def promote(
     engine: Engine, store: ModelStore, version: str, actor: str | None = None,
-    note: str | None = None,
+    note: str | None = None, expect_current: str | None | object = _UNSET,
 ) -> str | None:
     """Make ``version`` current; returns the previous current version.
 
     Promoting the version that is already current changes nothing and records no event (a
     repeated command or form must not push a duplicate that a later rollback would pop).
+    ``expect_current``: refuse (:class:`ProductionChangedError`) unless this version is still
+    current, e.g. the one a gate compared against (an operator may have switched since).
     """
-    if version == store.current_version():
-        store.open(version, verify=True)  # still refuses a corrupt current bundle
-        log.info("promote: %s is already the current model; nothing done", version)
-        return version
-    return _switch(engine, store, version, "promote", actor, note)
+    with store.switch_lock():
+        current = store.current_version()
+        if expect_current is not _UNSET and current != expect_current:
+            raise ProductionChangedError(f"the current model changed from {expect_current} to "
+                                    f"{current} since the decision; {version} not promoted")
+        if version == current:
+            store.open(version, verify=True)  # still refuses a corrupt current bundle
+            log.info("promote: %s is already the current model; nothing done", version)
+            return version
+        return _switch(engine, store, version, "promote", actor, note)
 
 
 def rollback_target(engine: Engine, store: ModelStore) -> str | None:
@@ -100,11 +138,13 @@ def rollback_target(engine: Engine, store: ModelStore) -> str | None:
 
 def rollback(engine: Engine, store: ModelStore, actor: str | None = None) -> str:
     """Return to the version that was current before the current one; returns it."""
-    current = store.current_version()
-    target = rollback_target(engine, store)
-    if target is None:
-        raise BundleError("nothing to roll back to: no earlier promoted version")
-    _switch(engine, store, target, "rollback", actor, f"rolled back from {current}")
+    with store.switch_lock():
+        reconcile(engine, store)
+        current = store.current_version()
+        target = rollback_target(engine, store)
+        if target is None:
+            raise BundleError("nothing to roll back to: no earlier promoted version")
+        _switch(engine, store, target, "rollback", actor, f"rolled back from {current}")
     return target
 
 

@@ -8,10 +8,14 @@ version current.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,6 +85,14 @@ class ModelStore:
         finally:
             os.close(fd)
 
+    @contextmanager
+    def switch_lock(self) -> Iterator[None]:
+        """Serialise switches of ``current`` and their history (waits; switches are short)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "switch.lock").open("w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
     def remove(self, version: str) -> None:
         """Delete a bundle that is not current: renamed away first (one atomic step, so a crash
         never leaves half a bundle that looks committed), then deleted."""
@@ -90,11 +102,19 @@ class ModelStore:
         os.replace(self.path(version), doomed)
         shutil.rmtree(doomed, ignore_errors=True)
 
-    def clean_temporary(self) -> int:
-        """Remove leftovers of crashed writes; returns how many were removed."""
-        if not self.versions_dir.is_dir():
-            return 0
-        leftovers = [p for p in self.versions_dir.iterdir() if p.name.startswith(".tmp-")]
-        for path in leftovers:
-            shutil.rmtree(path, ignore_errors=True)
-        return len(leftovers)
+    def clean_temporary(self, min_age_s: float = 60.0) -> int:
+        """Remove leftovers of crashed writes; returns how many were removed: unfinished
+        bundle directories, and ``current`` links never renamed into place (only those older
+        than ``min_age_s``: a promotion may be making one right now)."""
+        removed = 0
+        if self.versions_dir.is_dir():
+            for path in self.versions_dir.iterdir():
+                if path.name.startswith(".tmp-"):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed += 1
+        if self.root.is_dir():
+            for path in self.root.glob(".current-*"):
+                if time.time() - path.lstat().st_mtime >= min_age_s:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed

@@ -19,10 +19,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from recsys.index.registry import promote, prune
+from recsys.index.registry import ProductionChangedError, promote, prune
 from recsys.index.store import ModelStore
 from recsys.jobs.gate import decision_record, gate
-from recsys.jobs.training import fail_interrupted_runs, record_gate, train_and_bundle
+from recsys.jobs.recovery import recover
+from recsys.jobs.training import record_gate, train_and_bundle
 from recsys.ml.settings import TrainSettings
 
 log = logging.getLogger("recsys.jobs")
@@ -90,11 +91,9 @@ def job_lock(path: Path) -> Iterator[None]:
 def pipeline_lock(engine: Engine, store: ModelStore,
                   lock_path: Path | None = None) -> Iterator[None]:
     """The job lock of the store, then clean-up after a killed run (safe only while holding
-    it): unfinished bundle directories removed, runs left ``running`` marked failed."""
+    it; :func:`recovery.recover`)."""
     with job_lock(lock_path or store.root / "retrain.lock"):
-        if (n := store.clean_temporary()):
-            log.warning("removed %d unfinished bundle(s) left by a crashed run", n)
-        fail_interrupted_runs(engine)
+        recover(engine, store)
         yield
 
 
@@ -153,13 +152,25 @@ def _run_locked(engine, store, settings, report, imports, holdout_frac, margins,
     report.version, report.run_id = outcome.version, outcome.run_id
     report.next_hr_over_best_baseline = (
         outcome.metrics.get("baselines", {}).get("next_hr_over_best"))
+    record_gate(engine, outcome.run_id, {  # what a job killed in the gate leaves behind
+        "verdict": "gating", "reason": "comparing with production", "metrics": {},
+        "production_version": store.current_version(), "tolerance": margins[0],
+        "noise_z": margins[1]})
     decision = gate(engine, store, outcome.version, holdout_frac=holdout_frac,
                     source=source, tolerance=margins[0], noise_z=margins[1])
     report.reason = decision.reason
     report.gate_passed = decision.promote
     verdict = "kept production" if not decision.promote else "passed (dry run)"
     if decision.promote and not dry_run:
-        report.previous_version = promote(engine, store, outcome.version, actor="nightly",
-                                          note=decision.reason)
-        report.promoted, verdict = True, "promoted"
+        record_gate(engine, outcome.run_id, decision_record(decision, "promoting", *margins))
+        try:
+            report.previous_version = promote(
+                engine, store, outcome.version, actor="nightly", note=decision.reason,
+                expect_current=decision.production_version)
+        except ProductionChangedError as exc:  # an operator promoted or rolled back meanwhile
+            log.warning("%s", exc)
+            report.reason = decision.reason = f"{exc} (gate: {decision.reason})"
+            report.gate_passed, verdict = False, "kept production"
+        else:
+            report.promoted, verdict = True, "promoted"
     record_gate(engine, outcome.run_id, decision_record(decision, verdict, *margins))

@@ -11,6 +11,7 @@ and a worker that exits leaves a file that simply goes stale.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -38,6 +39,7 @@ class Beacon:
         self.directory = Path(directory)
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.path = self.directory / f"{self.name}.json"
+        self._failing = False
 
     def beat(self, version: str | None, error: str | None = None,
              loaded_at: float | None = None, loading: str | None = None) -> None:
@@ -46,14 +48,20 @@ class Beacon:
         status = {"worker": self.name, "pid": os.getpid(), "version": version,
                   "loaded_at": loaded_at, "loading": loading, "error": error,
                   "seen_at": time.time()}
+        tmp = self.directory / f".{self.name}-{uuid.uuid4().hex}.tmp"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = self.directory / f".{self.name}-{uuid.uuid4().hex}.tmp"
             tmp.write_text(json.dumps(status), encoding="utf-8")
             os.replace(tmp, self.path)
             self._forget_old()
         except OSError as exc:
-            log.warning("could not write the worker status file %s: %s", self.path, exc)
+            with contextlib.suppress(OSError):  # e.g. a full disk: no empty file per check
+                tmp.unlink(missing_ok=True)
+            if not self._failing:  # once, not at every check; again after a success
+                log.warning("could not write the worker status file %s: %s", self.path, exc)
+            self._failing = True
+        else:
+            self._failing = False
 
     def remove(self) -> None:
         """Delete this worker's file (on a clean exit)."""

@@ -67,6 +67,27 @@ def test_unwritable_directory_only_logs(tmp_path, caplog):
     assert "could not write the worker status file" in caplog.text
 
 
+def test_a_full_disk_leaves_no_temporary_files_and_warns_once(tmp_path, caplog, monkeypatch):
+
+    b = Beacon(tmp_path, "w")
+    b.beat("v1")
+    real_replace = os.replace
+
+    def full(src, dst):  # the temporary file got created, then the disk filled up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(beacon_mod.os, "replace", full)
+    with caplog.at_level(logging.WARNING, "recsys.recommend"):
+        for _ in range(5):
+            b.beat("v2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.json"]  # no .tmp left behind
+    assert caplog.text.count("could not write the worker status file") == 1
+    monkeypatch.setattr(beacon_mod.os, "replace", real_replace)
+    b.beat("v2")  # space again: written, and a later failure warns again
+    assert [w["version"] for w in read_workers(tmp_path, 60)] == ["v2"]
+    assert not b._failing
+
+
 def test_watcher_reports_the_version_it_serves(tmp_path, bundle_store):
     from tests.recommend.test_holder import _copy_store
 

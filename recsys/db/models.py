@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -14,6 +15,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,13 +32,21 @@ def _created_at() -> Mapped[datetime]:
 
 
 class Song(Base):
-    """A song of one source (dataset or catalog); ``external_id`` is unique per source."""
+    """A song of one source (dataset or catalog); ``external_id`` is unique per source.
+
+    ``available`` false: the song is never recommended (a placeholder such as Yes.com's
+    ``MG_DELETED``, or a takedown), though its plays still train models and it still works as
+    a seed (migration 0006; ``python -m recsys songs hide|unhide``).
+    """
 
     __tablename__ = "songs"
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_songs_artist", "artist"),
         Index("ix_songs_title", "title"),
+        # the few hidden songs, read by every server every few seconds (UNAVAILABLE_SQL)
+        Index("ix_songs_unavailable", "id", postgresql_where=text("NOT available"),
+              sqlite_where=text("NOT available")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -43,6 +54,8 @@ class Song(Base):
     external_id: Mapped[str] = mapped_column(String(128), nullable=False)
     title: Mapped[str] = mapped_column(String(512), nullable=False, default="")
     artist: Mapped[str] = mapped_column(String(512), nullable=False, default="")
+    available: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
+                                            server_default=true())
     created_at: Mapped[datetime] = _created_at()
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,6 +68,10 @@ class Song(Base):
             "artist": self.artist,
         }
 
+
+#: Ids of the songs never to recommend: matches the partial index's predicate literally, so
+#: both databases read the index instead of scanning the table.
+UNAVAILABLE_SQL = "SELECT id FROM songs WHERE NOT available"
 
 # The cold-start fallback matches artists regardless of case (migration 0004).
 Index("ix_songs_artist_lower", func.lower(Song.artist))

@@ -24,12 +24,14 @@ class IngestError(Exception):
 
 @dataclass(slots=True)
 class SongRecord:
-    """One song of the file: its external id, metadata and tag names."""
+    """One song of the file: its external id, metadata and tag names; ``available`` false
+    for a placeholder that must never be recommended (``songs.available``)."""
 
     external_id: str
     title: str
     artist: str
     tags: tuple[str, ...] = ()
+    available: bool = True
 
 
 @dataclass(slots=True)

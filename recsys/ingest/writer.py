@@ -28,6 +28,8 @@ log = logging.getLogger("recsys.ingest")
 
 _tags = Tag.__table__
 _runs = ImportRun.__table__
+#: Columns of a new song row (``available`` explicitly: a placeholder is written false).
+SONG_COLUMNS = ("source", "external_id", "title", "artist", "available")
 
 
 def make_progress(total: int, desc: str, enabled: bool) -> tqdm:
@@ -166,10 +168,9 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
     result.playlists_existing = len(catalog.playlists) - len(new_pls)
     with make_progress(len(new_songs) + len(new_pls) + n_items, f"import {source}",
                        progress) as bar:
-        rows = ((source, s.external_id, s.title, s.artist) for s in new_songs)
+        rows = ((source, s.external_id, s.title, s.artist, s.available) for s in new_songs)
         with bulk_load(conn, "songs", len(new_songs)):
-            bulk_insert(conn, "songs", ("source", "external_id", "title", "artist"), rows,
-                        bar)
+            bulk_insert(conn, "songs", SONG_COLUMNS, rows, bar)
         if new_songs:
             song_ids = _id_map(conn, "songs", source)
         _write_tags(conn, catalog, song_ids, had_songs, result)

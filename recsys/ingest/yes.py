@@ -20,6 +20,14 @@ from recsys.ingest.textio import read_text, split_lines
 
 log = logging.getLogger("recsys.ingest")
 MAX_TEXT, MAX_TAG = 512, 128  # column sizes of songs.title/artist and tags.name
+#: A title or artist that stands for "nothing" in song_hash.txt (yes_big: 35 songs "-"/"-").
+EMPTY_TEXT = frozenset({"", "-"})
+
+
+def is_placeholder(title: str, artist: str) -> bool:
+    """Whether a Yes.com song is a placeholder, never to be recommended: the title
+    ``MG_DELETED`` (a deleted song), or no title and no artist (both empty or ``-``)."""
+    return title == "MG_DELETED" or (title in EMPTY_TEXT and artist in EMPTY_TEXT)
 
 
 def _int(path: Path, line: int, token: str, what: str) -> int:
@@ -42,7 +50,8 @@ def _ints(path: Path, line: int, text: str, what: str) -> list[int]:
 
 
 def parse_song_hash(path: Path) -> list[SongRecord]:
-    """Songs in id order; ids must run 0..n-1, one per line."""
+    """Songs in id order; ids must run 0..n-1, one per line. Placeholders (see
+    :func:`is_placeholder`) are marked unavailable: their plays still train models."""
     lines = split_lines(path, read_text(path), need_final_newline=True)
     songs: list[SongRecord] = []
     for idx, line in enumerate(lines):
@@ -60,7 +69,8 @@ def parse_song_hash(path: Path) -> list[SongRecord]:
             raise IngestError(path, idx + 1, f"title or artist longer than {MAX_TEXT} characters")
         if "\x00" in title or "\x00" in artist:
             raise IngestError(path, idx + 1, "title or artist contains a NUL character")
-        songs.append(SongRecord(str(song_id), title, artist))
+        songs.append(SongRecord(str(song_id), title, artist,
+                                available=not is_placeholder(title, artist)))
     return songs
 
 

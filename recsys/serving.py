@@ -242,10 +242,11 @@ def serve_dev(host: str, port: int) -> None:
     if os.environ.get("RECSYS_ENV", "").lower() == "production":
         raise RuntimeError("--dev is refused when RECSYS_ENV=production; use gunicorn")
     from recsys import create_app
-    from recsys.api.deps import warm
+    from recsys.api.deps import holder, warm
     from recsys.db.migrate import check_schema
 
     app = create_app()
     check_schema(app.config["DATABASE_URL"])
     warm(app)
+    holder(app).watch()  # promotions and hidden songs apply without a request, as in gunicorn
     app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)

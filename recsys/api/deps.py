@@ -1,7 +1,8 @@
 """Per-app model holder and per-request access to the recommendation service.
 
 ``init_app`` puts one :class:`ModelHolder` in ``app.extensions``; nothing is loaded until the
-first request (or :func:`warm`). A request takes the model once and keeps that object for its
+first request (or :func:`warm`). Its :meth:`~ModelHolder.watch` (started by servers) also
+follows the database's hidden songs. A request takes the model once and keeps that object for its
 whole duration, so requests in flight when a new version is swapped in finish on the old one.
 """
 
@@ -25,10 +26,15 @@ def init_app(app: Flask) -> None:
     from recsys.api.queries import register_sqlite_functions
     from recsys.extensions import db
     from recsys.metrics import init_app as init_metrics
+    from recsys.recommend.catalog import hidden_song_ids
 
-    register_sqlite_functions(db._state(app)[0])
+    engine = db._state(app)[0]
+    register_sqlite_functions(engine)
     store = ModelStore(app.config["MODEL_DIR"])
-    app.extensions[HOLDER_KEY] = ModelHolder(store, poll_seconds=app.config["MODEL_POLL_SECONDS"])
+    timeout_ms = app.config.get("DB_STATEMENT_TIMEOUT_MS", 0)
+    app.extensions[HOLDER_KEY] = ModelHolder(
+        store, poll_seconds=app.config["MODEL_POLL_SECONDS"],
+        hidden_source=lambda: hidden_song_ids(engine, timeout_ms))  # read by watch()
     init_metrics(app)
 
 

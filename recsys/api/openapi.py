@@ -61,6 +61,9 @@ def _schemas() -> dict[str, Any]:
         "Song": {"type": "object", "required": list(song_props), "properties": song_props},
         "SongDetail": {"allOf": [_ref("Song"), {"type": "object", "properties": {
             "tags": {"type": "array", "items": {"type": "string"}},
+            "available": {"type": "boolean",
+                          "description": "False: never recommended (a placeholder or a "
+                                         "takedown); the song still works as a seed."},
             "in_model": {"type": ["boolean", "null"],
                          "description": "Whether the served model knows the song (null: none)."},
             "model_version": {"type": ["string", "null"]}}}]},

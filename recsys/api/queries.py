@@ -55,11 +55,12 @@ def search_songs(session: Session, q: str | None, source: str | None,
 
 
 def song_detail(session: Session, song_id: int) -> dict[str, Any] | None:
-    """A song with its tags (sorted), or None when the id is unknown."""
+    """A song with its tags (sorted) and ``available`` (false: never recommended), or None
+    when the id is unknown."""
     song = session.get(Song, song_id)
     if song is None:
         return None
     tags = session.scalars(
         select(Tag.name).join(SongTag, SongTag.tag_id == Tag.id)
         .where(SongTag.song_id == song_id).order_by(Tag.name))
-    return {**song.to_dict(), "tags": list(tags)}
+    return {**song.to_dict(), "tags": list(tags), "available": song.available}

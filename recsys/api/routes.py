@@ -75,9 +75,13 @@ def similar(song_id: str):
         explain=params.flag(args.get("explain"), "explain"),
     )
     model = deps.require_model()  # one model object for the whole request
-    # a song the model knows: the answer depends on the URL and the model version only, so
-    # the version is its ETag and a client's cached copy is revalidated without recomputing
-    etag = model.version if model.row_of(sid) is not None else None
+    # a song the model knows: the answer depends on the URL, the model version and the hidden
+    # songs only, so those are its ETag and a client's cached copy is revalidated without
+    # recomputing
+    hidden = model.hidden
+    etag = None
+    if model.row_of(sid) is not None:
+        etag = f"{model.version}.{hidden.tag}" if hidden.tag else model.version
     if etag is not None and request.if_none_match.contains_weak(etag):
         return _cacheable(current_app.response_class(status=304), etag)
     svc = deps.service(model)
@@ -89,6 +93,8 @@ def similar(song_id: str):
         resp = current_app.response_class(f"{text}\n", mimetype=current_app.json.mimetype)
     else:
         resp = _run(lambda: svc.similar(sid, **options))
+    if model.hidden is not hidden:  # the hidden songs changed meanwhile: no validator
+        etag = None
     return _cacheable(resp, etag)
 
 

@@ -9,6 +9,9 @@ Layout of a bundle (all arrays are ``.npy``, loaded memory-mapped):
   (``cooc_scoring.*`` too when the score counts pairs: within a window, or plays with repeats),
 * string columns ``source``, ``external_id``, ``title``, ``artist``, and ``song_json`` (each
   song's public JSON object, pre-serialised: large catalogs join responses from it),
+* ``hidden_ids``: sorted ids of the songs never to recommend when the bundle was built
+  (``songs.available`` false; servers then follow the database, see
+  :class:`recsys.recommend.holder.ModelHolder`); the lists and indexes still hold them,
 * ANN indexes ``similar`` (cosine on input vectors) and ``next`` (dot product on output
   vectors augmented with the popularity term, see :mod:`recsys.recommend.model`),
 * for catalogs up to ``NEIGHBOURS_MAX_SONGS`` songs, exact neighbour lists per mode:
@@ -157,7 +160,8 @@ def build_bundle(
 
     Args:
         playlists: the training playlists (song ids), for the count tables.
-        songs: metadata per song id: ``source``, ``external_id``, ``title``, ``artist``.
+        songs: metadata per song id: ``source``, ``external_id``, ``title``, ``artist`` and
+            optionally ``available`` (false: recorded in ``hidden_ids``).
         backend: ``annoy`` (tuned to ``target_recall`` recall@10) or ``exact``.
         list_workers: processes computing the neighbour lists of large catalogs (default:
             one per CPU).
@@ -190,6 +194,9 @@ def build_bundle(
         writer.add_strings("song_json", [
             encode_song_json({"id": int(i), **{c: columns[c][row] for c in SONG_COLUMNS}})
             for row, i in enumerate(ids)])
+        hidden = np.array(sorted(int(i) for i in ids if not songs[int(i)].get("available", True)),
+                          dtype=np.int64)
+        writer.add_array("hidden_ids", hidden)
         log.info("building ANN indexes (%s)", backend)
         similar, similar_info = _index(backend, model.in_vectors, "cosine", None, target_recall)
         writer.add_index("similar", similar)
@@ -220,6 +227,7 @@ def build_bundle(
             "metrics": dict(metrics or {}),
             "training_run_id": training_run_id,
             "n_songs": len(ids),
+            "hidden_songs": len(hidden),
             "dim": int(model.in_vectors.shape[1]),
             "indexes": {"similar": similar_info, "next": next_info},
             "neighbours": neighbours,

@@ -81,17 +81,19 @@ def load_tags(engine: Engine) -> dict[int, frozenset[int]]:
     return {k: frozenset(v) for k, v in tags.items()}
 
 
-def song_metadata(engine: Engine, ids: Iterable[int]) -> dict[int, dict[str, str]]:
-    """``source``, ``external_id``, ``title``, ``artist`` per song id (5,000 ids a query)."""
-    cols = (Song.id, Song.source, Song.external_id, Song.title, Song.artist)
+def song_metadata(engine: Engine, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """``source``, ``external_id``, ``title``, ``artist`` and ``available`` (never to be
+    recommended when false: the bundle records it) per song id (5,000 ids a query)."""
+    cols = (Song.id, Song.source, Song.external_id, Song.title, Song.artist, Song.available)
     wanted = sorted({int(i) for i in ids})
-    out: dict[int, dict[str, str]] = {}
+    out: dict[int, dict[str, Any]] = {}
     with engine.connect() as conn:
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start:start + 5000]
-            for sid, src, ext, title, artist in conn.execute(select(*cols).where(
+            for sid, src, ext, title, artist, available in conn.execute(select(*cols).where(
                     Song.id.in_(chunk))):
-                out[sid] = {"source": src, "external_id": ext, "title": title, "artist": artist}
+                out[sid] = {"source": src, "external_id": ext, "title": title, "artist": artist,
+                            "available": bool(available)}
     return out
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from recsys.db.models import PlaylistItem, Song
+from recsys.db.models import UNAVAILABLE_SQL, PlaylistItem, Song
 
 #: Co-occurrence fallback: count at most this many (the newest) playlists holding each seed.
 MAX_SEED_PLAYLISTS = 500
@@ -54,7 +54,8 @@ class SqlCatalog:
 
     def cooccurring(self, ids: Collection[int], limit: int,
                     exclude: Collection[int] = ()) -> list[tuple[int, int]]:
-        """Songs sharing playlists with ``ids``: ``(song_id, n_playlists)``, most first.
+        """Available songs sharing playlists with ``ids``: ``(song_id, n_playlists)``, most
+        first.
 
         Only the newest ``MAX_SEED_PLAYLISTS`` playlists holding each seed are counted, so a
         popular new song costs one bounded query (a song in 3,000 playlists took 0.1-0.2 s
@@ -77,8 +78,9 @@ class SqlCatalog:
         n = func.count(func.distinct(other.playlist_id)).label("n")
         query = (
             select(other.song_id, n)
+            .join(Song, Song.id == other.song_id)
             .where(other.playlist_id.in_(playlists),
-                   other.song_id.not_in(banned))
+                   other.song_id.not_in(banned), Song.available)
             .group_by(other.song_id)
             .order_by(n.desc(), other.song_id)
             .limit(limit)
@@ -87,7 +89,8 @@ class SqlCatalog:
 
     def same_artist(self, artists: Collection[str], limit: int,
                     exclude: Collection[int] = ()) -> list[int]:
-        """Ids of songs by any of ``artists``, ignoring case (empty names are ignored).
+        """Ids of available songs by any of ``artists``, ignoring case (empty names are
+        ignored).
 
         Exact names always match; other spellings match by the database's ``lower()``, which
         on SQLite folds ASCII letters only.
@@ -98,12 +101,23 @@ class SqlCatalog:
         lowered = sorted({a.lower() for a in names})
         query = (
             select(Song.id)
-            .where(or_(Song.artist.in_(names), func.lower(Song.artist).in_(lowered)))
+            .where(or_(Song.artist.in_(names), func.lower(Song.artist).in_(lowered)),
+                   Song.available)
             .order_by(Song.id)
             .limit(limit + len(exclude))
         )
         found = [int(i) for i in self.session.scalars(query) if int(i) not in set(exclude)]
         return found[:limit]
+
+
+def hidden_song_ids(engine: Engine, timeout_ms: int = 5000) -> frozenset[int]:
+    """Ids of the songs never to recommend (``songs.available`` false): one read of a partial
+    index holding only them. On PostgreSQL the statement gives up after ``timeout_ms`` (e.g.
+    behind an import's lock on the table; ``0``: no limit)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql" and timeout_ms > 0:
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+        return frozenset(conn.exec_driver_sql(UNAVAILABLE_SQL).scalars())
 
 
 def seed_artists(songs: Sequence[dict[str, Any]]) -> list[str]:

@@ -7,6 +7,12 @@ in-flight requests finish on the model object they already hold. A version that 
 is logged and skipped; the old model keeps serving. A server also runs :meth:`watch`, so that
 idle workers switch too (and every worker within ``poll_seconds`` of a promotion); with a
 :class:`~recsys.recommend.beacon.Beacon` it also records, at every check, which version it serves.
+
+With a ``hidden_source`` (the database's hidden songs, ``songs.available`` false), :meth:`watch`
+also reads that set every ``poll_seconds`` in a second thread (a slow database never delays a
+promotion) and applies a change to the served model at once, so a takedown needs no new
+model; a model loaded later starts with the last set read. When the read fails (database down
+or busy) the last known set stays (before any read: the set the bundle recorded).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 
 from recsys.index.bundle import BundleError
 from recsys.index.store import ModelStore
@@ -27,10 +34,14 @@ class ModelHolder:
     """Loads the current model of a store once per process and keeps it fresh."""
 
     def __init__(self, store: ModelStore, poll_seconds: float = 2.0,
-                 background: bool = True) -> None:
+                 background: bool = True,
+                 hidden_source: Callable[[], Iterable[int]] | None = None) -> None:
         self.store = store
         self.poll_seconds = poll_seconds
         self.background = background
+        self.hidden_source = hidden_source
+        self._hidden_ids: frozenset[int] | None = None  # last set read from the source
+        self._hidden_failing = False
         self._model: ServingModel | None = None
         self._version: str | None = None  # store directory of the served model
         self._lock = threading.Lock()
@@ -43,6 +54,7 @@ class ModelHolder:
         #: Where :meth:`watch` reports the served version (None: nowhere).
         self.beacon: Beacon | None = None
         self._watcher: threading.Thread | None = None
+        self._hidden_watcher: threading.Thread | None = None
 
     @property
     def model(self) -> ServingModel | None:
@@ -76,7 +88,45 @@ class ModelHolder:
         thread = threading.Thread(target=loop, daemon=True, name="model-watcher")
         thread.start()
         self._watcher = thread
+        if self.hidden_source is not None:
+            self._hidden_watcher = threading.Thread(target=self._watch_hidden, daemon=True,
+                                                    name="hidden-songs-watcher")
+            self._hidden_watcher.start()
         return thread
+
+    def _watch_hidden(self) -> None:
+        while True:
+            self.check_hidden()
+            if self._stop.wait(self.poll_seconds):
+                return
+
+    def check_hidden(self) -> bool:
+        """Read the hidden songs and apply a change to the served model; a failed read keeps
+        the last known set (logged once per outage). Returns whether the read succeeded."""
+        if self.hidden_source is None:
+            return False
+        try:
+            ids = frozenset(self.hidden_source())
+        except Exception as exc:  # database down or busy: keep serving the last known set
+            if not self._hidden_failing:
+                log.warning("reading the hidden songs failed, keeping the last known set: %s",
+                            str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+            self._hidden_failing = True
+            return False
+        if self._hidden_failing:
+            log.info("reading the hidden songs works again (%d hidden)", len(ids))
+        self._hidden_failing = False
+        self._hidden_ids = ids
+        self._apply_hidden(self._model)
+        return True
+
+    def _apply_hidden(self, model: ServingModel | None) -> None:
+        ids = self._hidden_ids
+        if model is None or ids is None or model.hidden.ids == ids:
+            return
+        before = len(model.hidden)
+        model.set_hidden(ids)
+        log.info("model %s: %d songs hidden (was %d)", model.version, len(ids), before)
 
     def report(self, loading: str | None = None) -> None:
         """Write the served version (and one being ``loading``) to the beacon, if any."""
@@ -84,11 +134,13 @@ class ModelHolder:
             self.beacon.beat(self._version, self.last_error, self.loaded_at, loading)
 
     def stop(self, wait_s: float = 0.0) -> None:
-        """End the :meth:`watch` thread (it finishes its current check first; wait up to
+        """End the :meth:`watch` threads (each finishes its current check first; wait up to
         ``wait_s`` for that)."""
         self._stop.set()
-        if wait_s and self._watcher is not None:
-            self._watcher.join(wait_s)
+        deadline = time.monotonic() + wait_s
+        for thread in (self._watcher, self._hidden_watcher):
+            if wait_s and thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def refresh(self, wait: bool = True) -> None:
         """Load the store's current version if it differs from the served one."""
@@ -119,7 +171,9 @@ class ModelHolder:
         finally:
             with self._lock:
                 self._loading = None
+        self._apply_hidden(model)  # the last set read is newer than the bundle's
         self._model = model  # atomic swap of one reference
+        self._apply_hidden(model)  # in case a read landed on the old model meanwhile
         self._version = version
         self.loaded_at = time.time()
         self._failed = None

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from recsys.index.bundle import Bundle, StringColumn, encode_song_json
+from recsys.recommend.csr import csr_table, gather, row_sums
+from recsys.recommend.hidden import Hidden
 
 log = logging.getLogger("recsys.recommend")
 
@@ -42,51 +43,6 @@ POOL_WIDTH = 4
 SCORE_BLOCK = 32
 # Catalogs up to this size get their metadata decoded once per process (see ServingModel).
 DECODE_MAX_SONGS = 100_000
-
-
-def _csr(bundle: Bundle, name: str, n: int) -> sp.csr_matrix:
-    mat = sp.csr_matrix(
-        (bundle.array(f"{name}.data"), bundle.array(f"{name}.indices"),
-         bundle.array(f"{name}.indptr")),
-        shape=(n, n),
-    )
-    # row look-ups below binary-search each row's columns (build_bundle writes them sorted)
-    return mat if mat.has_sorted_indices else mat.sorted_indices()
-
-
-def _row_sums(table: sp.csr_matrix, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-zero columns (ascending) of ``table[seeds].sum(axis=0)`` and their values.
-
-    Reads the CSR arrays directly: ``table[seeds]`` would build a new sparse matrix and the
-    sum a dense row of every column.
-    """
-    indptr, indices, data = table.indptr, table.indices, table.data
-    if len(seeds) == 1:
-        start, end = indptr[seeds[0]], indptr[seeds[0] + 1]
-        cols, vals = indices[start:end], data[start:end]
-    else:
-        parts = [(indptr[s], indptr[s + 1]) for s in seeds.tolist()]
-        cols = np.concatenate([indices[a:b] for a, b in parts])
-        vals = np.concatenate([data[a:b] for a, b in parts])
-        cols, inverse = np.unique(cols, return_inverse=True)
-        vals = np.bincount(inverse, weights=vals, minlength=len(cols)).astype(data.dtype)
-    keep = vals != 0
-    return cols[keep].astype(np.int64), vals[keep]
-
-
-def _gather(table: sp.csr_matrix, seeds: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Dense ``table[seeds][:, rows]`` (``len(seeds) x len(rows)``) from the CSR arrays."""
-    indptr, indices, data = table.indptr, table.indices, table.data
-    out = np.zeros((len(seeds), len(rows)), dtype=data.dtype)
-    for i, s in enumerate(seeds.tolist()):
-        cols = indices[indptr[s]:indptr[s + 1]]  # sorted (bundles store sorted indices)
-        if len(cols) == 0:
-            continue
-        pos = np.searchsorted(cols, rows)
-        pos[pos == len(cols)] = 0
-        hit = cols[pos] == rows
-        out[i, hit] = data[indptr[s] + pos[hit]]
-    return out
 
 
 @dataclass
@@ -116,10 +72,10 @@ class ServingModel:
         self.out_vectors = bundle.array("out_vectors")
         self.counts = bundle.array("counts")
         n = len(self.song_ids)
-        self.transitions = _csr(bundle, "transitions", n)
-        self.cooc = _csr(bundle, "cooc", n)
+        self.transitions = csr_table(bundle, "transitions", n)
+        self.cooc = csr_table(bundle, "cooc", n)
         windowed = bundle.has("cooc_scoring.data.npy")
-        self.cooc_scoring = _csr(bundle, "cooc_scoring", n) if windowed else self.cooc
+        self.cooc_scoring = csr_table(bundle, "cooc_scoring", n) if windowed else self.cooc
         self.columns = {c: bundle.strings(c) for c in COLUMNS}
         # Small catalogs: decode the metadata once per process into Python lists (a few MB
         # at 10k songs) instead of decoding the memory-mapped blobs on every request. Large
@@ -145,6 +101,10 @@ class ServingModel:
                                          bundle.array(f"neighbours_{mode}_scores"))
         self.popular_rows = np.argsort(-np.asarray(self.counts), kind="stable")[:1000]
         self.pop_term = (self.pop_weight * np.log(np.maximum(self.counts, 1))).astype(np.float32)
+        #: Songs never to recommend: the bundle's record until the holder sets the live set.
+        self.hidden = Hidden(frozenset())
+        if bundle.has("hidden_ids.npy"):  # bundles built before songs.available lack it
+            self.set_hidden(bundle.array("hidden_ids").tolist())
 
     @classmethod
     def open(cls, path, verify: bool = True) -> ServingModel:
@@ -153,6 +113,10 @@ class ServingModel:
 
     def __len__(self) -> int:
         return len(self.song_ids)
+
+    def set_hidden(self, song_ids) -> None:
+        """Make ``song_ids`` (any catalog ids) the songs never recommended, at once."""
+        self.hidden = Hidden.of(song_ids, self.row_of, len(self))
 
     # -- lookups ----------------------------------------------------------------------------
     def row_of(self, song_id: int) -> int | None:
@@ -246,7 +210,7 @@ class ServingModel:
             return np.empty(0, np.int64)
         found = []
         for table in (self.transitions, self.cooc_scoring):
-            nz, values = _row_sums(table, seeds)
+            nz, values = row_sums(table, seeds)
             if len(nz) > n:
                 nz = nz[np.argpartition(-values, n - 1)[:n]]
             found.append(nz)
@@ -265,10 +229,10 @@ class ServingModel:
         scores = self.w2v_weight * (self.out_vectors[rows] @ self._mean_in(seeds))
         scores = scores + self.pop_term[rows]
         if self.transition_weight:
-            t = _gather(self.transitions, seeds, rows)
+            t = gather(self.transitions, seeds, rows)
             scores = scores + self.transition_weight * np.log1p(t).sum(axis=0)
         if self.cooc_weight:
-            c = _gather(self.cooc_scoring, seeds, rows)
+            c = gather(self.cooc_scoring, seeds, rows)
             scores = scores + self.cooc_weight * np.log1p(c).sum(axis=0)
         return np.asarray(scores, dtype=np.float32)
 
@@ -292,8 +256,8 @@ class ServingModel:
         if len(rows) == 0:
             return []
         rows = np.asarray(rows, dtype=np.int64)
-        cooc = _gather(self.cooc, seeds, rows).sum(axis=0)
-        trans = _gather(self.transitions, seeds, rows).sum(axis=0)
+        cooc = gather(self.cooc, seeds, rows).sum(axis=0)
+        trans = gather(self.transitions, seeds, rows).sum(axis=0)
         return [
             {"playlists_with_seeds": int(c), "times_after_seeds": int(t)}
             for c, t in zip(cooc, trans, strict=True)

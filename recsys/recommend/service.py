@@ -4,6 +4,8 @@
 ``exclude`` and ``max_per_artist`` filter results without returning fewer than ``k`` items
 while enough candidates exist. A seed the model has not seen gets a fallback — co-occurrence in
 the database, then songs by the same artist, then popularity — and the response names it.
+Hidden songs (``songs.available`` false, :mod:`recsys.recommend.hidden`) are never returned,
+by the model or by a fallback, but work as seeds.
 """
 
 from __future__ import annotations
@@ -125,11 +127,16 @@ class RecommendationService:
                 exclude: set[int]) -> tuple[np.ndarray, np.ndarray]:
         """Best ``k`` rows and scores for known ``seeds`` (filters applied)."""
         m = self.model
+        hidden = m.hidden  # one set for the whole request
         banned = {r for r in (m.row_of(i) for i in exclude) if r is not None}
         n = min(len(m), k * 3 if max_per_artist else k)
         while True:
             found = m.candidates(mode, seeds, n, banned)
-            rows, scores = _cap_artists(m, found.rows, found.scores, max_per_artist, k)
+            rows, scores = found.rows, found.scores
+            visible = hidden.visible(rows)
+            if visible is not None:
+                rows, scores = rows[visible], scores[visible]
+            rows, scores = _cap_artists(m, rows, scores, max_per_artist, k)
             if len(rows) >= k or n >= len(m):
                 return rows, scores
             n = min(len(m), n * 4)
@@ -138,6 +145,7 @@ class RecommendationService:
                   max_per_artist: int | None, exclude: set[int],
                   explain: bool) -> tuple[list[dict[str, Any]], str]:
         m = self.model
+        hidden = m.hidden
         banned = set(ids) | exclude
         chosen: list[tuple[int, float, str, int]] = []  # (song_id, score, via, n_playlists)
         for song_id, n in self.catalog.cooccurring(ids, limit=k * 5, exclude=banned):
@@ -145,12 +153,15 @@ class RecommendationService:
         for song_id in self.catalog.same_artist(seed_artists(seeds), limit=k * 5,
                                                 exclude=banned):
             chosen.append((song_id, 0.0, "same_artist", 0))
-        for row in m.popular_rows[: k * 5 + len(banned)]:
+        popular = m.popular_rows
+        if (visible := hidden.visible(popular)) is not None:
+            popular = popular[visible]
+        for row in popular[: k * 5 + len(banned)]:
             chosen.append((int(m.song_ids[row]), float(m.counts[row]), "popularity", 0))
         seen: set[int] = set()
         unique = []
-        for entry in chosen:
-            if entry[0] not in seen and entry[0] not in banned:
+        for entry in chosen:  # the database's queries skip hidden songs too (live)
+            if entry[0] not in seen and entry[0] not in banned and entry[0] not in hidden.ids:
                 seen.add(entry[0])
                 unique.append(entry)
         items, per_artist = [], {}

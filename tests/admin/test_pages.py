@@ -184,6 +184,15 @@ def test_song_page_shows_similar_and_next_with_explanations(admin):
     assert "fallback" not in html
 
 
+def test_song_page_says_when_a_song_is_hidden(admin, admin_app):
+    assert ">hidden</span>" not in admin.get(f"/admin/songs/{FIRST}").get_data(as_text=True)
+    _add(admin_app, Song(id=4243, source="yes", external_id="9633", title="MG_DELETED",
+                         artist="-", available=False))
+    html = admin.get("/admin/songs/4243").get_data(as_text=True)
+    assert '<span class="badge bad">hidden</span> never recommended' in html
+    assert "songs unhide 4243" in html
+
+
 @pytest.mark.parametrize(("song_id", "fallback"), [
     (COLD_COOC, "cooccurrence"), (COLD_ARTIST, "same artist"), (COLD_ALONE, "popularity")])
 def test_song_page_names_the_fallback_for_unseen_songs(admin, song_id, fallback):

@@ -36,6 +36,8 @@ def test_metadata_tags_and_snapshot(sample_engine):
     first = data.load_playlists(sample_engine, part="all")[0]
     meta = data.song_metadata(sample_engine, first)
     assert set(meta) == set(first)
-    assert {"source", "external_id", "title", "artist"} == set(next(iter(meta.values())))
+    assert {"source", "external_id", "title", "artist", "available"} == set(
+        next(iter(meta.values())))
+    assert all(m["available"] is True for m in meta.values())
     tags = data.load_tags(sample_engine)
     assert tags and all(isinstance(v, frozenset) and v for v in tags.values())

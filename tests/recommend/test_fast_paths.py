@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.index.bundle import StringColumn
-from recsys.recommend.model import _gather, _row_sums
+from recsys.recommend.csr import gather, row_sums
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def table() -> sp.csr_matrix:
 def test_row_sums_match_scipy(table, seeds):
     seeds = np.asarray(seeds)
     dense = np.asarray(table[seeds].sum(axis=0)).ravel()
-    cols, values = _row_sums(table, seeds)
+    cols, values = row_sums(table, seeds)
     assert cols.tolist() == np.flatnonzero(dense).tolist()
     assert values.tolist() == dense[cols].tolist()
 
@@ -35,12 +35,12 @@ def test_gather_matches_scipy(table, seeds):
     seeds = np.asarray(seeds)
     rows = np.array([0, 1, 2, 10, 33, 59, 58, 17], dtype=np.int64)
     expected = table[seeds][:, rows].toarray()
-    np.testing.assert_array_equal(_gather(table, seeds, rows), expected)
+    np.testing.assert_array_equal(gather(table, seeds, rows), expected)
 
 
 def test_gather_empty_row():
     empty = sp.csr_matrix((4, 4), dtype=np.float32)
-    got = _gather(empty, np.array([1]), np.array([0, 3]))
+    got = gather(empty, np.array([1]), np.array([0, 3]))
     assert got.tolist() == [[0.0, 0.0]]
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from recsys import __version__
 from recsys.api.params import (
     DEFAULT_LIMIT,
+    ID_LIMIT,
+    ID_RULE,
     MAX_BODY_BYTES,
     MAX_EXCLUDE,
     MAX_LIMIT,
@@ -32,8 +34,10 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
             "description": description}
 
 
-_SONG_ID = {"name": "song_id", "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1}, "description": "Song id."}
+_ID = {"type": "integer", "minimum": 1, "maximum": ID_LIMIT}
+_SONG_ID = {"name": "song_id", "in": "path", "required": True, "schema": _ID,
+            "description": f"Song id: {ID_RULE} (else 400); one that names no song is a 404 "
+                           "listing it in `ids`."}
 _K = {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}
 _MPA = {"type": "integer", "minimum": 1, "maximum": MAX_K}
 
@@ -92,12 +96,14 @@ def _schemas() -> dict[str, Any]:
             "items": {"type": "array", "items": _ref("Item")}, "fallback": fallback}},
         "RecommendationRequest": {
             "type": "object", "required": ["song_ids"], "additionalProperties": False,
+            "description": "A field sent as null is a 400 unless its type allows null "
+                           "(max_per_artist: no cap); leave a field out for its default. "
+                           "Seeds that name no song are a 404 listing them in `ids`.",
             "properties": {
                 "song_ids": {"type": "array", "minItems": 1, "maxItems": MAX_SEEDS,
-                             "items": {"type": "integer", "minimum": 1}},
+                             "items": _ID},
                 "k": _K, "max_per_artist": {**_MPA, "type": ["integer", "null"]},
-                "exclude": {"type": "array", "maxItems": MAX_EXCLUDE,
-                            "items": {"type": "integer", "minimum": 1}},
+                "exclude": {"type": "array", "maxItems": MAX_EXCLUDE, "items": _ID},
                 "explain": {"type": "boolean", "default": False},
                 "mode": {"type": "string", "enum": list(MODES), "default": "next"}}},
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {
@@ -168,10 +174,19 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def nullable_fields(schema: str) -> frozenset[str]:
+    """Properties of component ``schema`` whose type allows null."""
+    props = _schemas()[schema]["properties"]
+    return frozenset(name for name, prop in props.items()
+                     if isinstance(prop.get("type"), list) and "null" in prop["type"])
+
+
 def spec() -> dict[str, Any]:
     """The OpenAPI document as a dict."""
     responses = {f"E{c}": _json(_ref("Error"), text) for c, text in (
-        (400, "Invalid parameter or body"), (404, "Unknown song id"), (413, "Body too large"),
+        (400, "Invalid parameter or body"),
+        (404, "Unknown song id(s), listed in `ids` (an unknown URL: no `ids`)"),
+        (413, "Body too large"),
         (415, "Body is not JSON"), (503, "No model is loaded yet"))}
     return {
         "openapi": "3.1.0",

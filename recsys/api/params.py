@@ -25,6 +25,12 @@ MAX_OFFSET = 10**9
 MAX_QUERY_CHARS = 200
 MAX_BODY_BYTES = 256 * 1024
 _INT_RE = re.compile(r"^[+-]?[0-9]{1,30}$")
+#: A song id is a positive integer of at most ``ID_DIGITS`` digits; anything else cannot be
+#: an id (400). Every id of that form that names no song (above ``ID_MAX``, the largest the
+#: database holds, included) is a 404 of one shape: :func:`unknown_songs`.
+ID_DIGITS = 30
+ID_LIMIT = 10**ID_DIGITS - 1
+ID_RULE = f"a positive integer of at most {ID_DIGITS} digits"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -55,12 +61,23 @@ def parse_int(raw: Any, name: str, lo: int, hi: int, from_json: bool = False) ->
     return value
 
 
+def unknown_songs(ids: Iterable[int]) -> ApiError:
+    """The 404 of song ids that name no song, the same on every endpoint."""
+    ids = list(ids)
+    return ApiError(404, f"unknown song id(s): {', '.join(map(str, ids))}", ids=ids)
+
+
+def parse_song_id(raw: Any, name: str, from_json: bool = False) -> int:
+    """A song id (``ID_RULE``, else 400); whether it names a song is the caller's look-up."""
+    try:
+        return parse_int(raw, name, 1, ID_LIMIT, from_json)
+    except ApiError:
+        raise bad(f"{name} must be {ID_RULE}") from None
+
+
 def song_id(raw: str) -> int:
-    """A song id from the URL: a positive integer (larger than any id -> 404)."""
-    value = parse_int(raw, "song id", 1, 10**30)
-    if value > ID_MAX:
-        raise ApiError(404, f"unknown song id: {value}")
-    return value
+    """A song id from the URL (may be above ``ID_MAX``: then it is simply unknown)."""
+    return parse_song_id(raw, "song id")
 
 
 def k(raw: Any, default: int = 10, from_json: bool = False) -> int:
@@ -98,7 +115,7 @@ def flag(raw: Any, name: str, from_json: bool = False) -> bool:
 def _ids(values: Iterable[Any], name: str, cap: int, from_json: bool) -> list[int]:
     out = []
     for value in values:
-        out.append(parse_int(value, f"every entry of {name}", 1, 10**30, from_json))
+        out.append(parse_song_id(value, f"every entry of {name}", from_json))
         if len(out) > cap:
             raise bad(f"{name} may hold at most {cap} ids")
     return out
@@ -126,12 +143,15 @@ def seed_ids(raw: Any) -> list[int]:
         raise bad("song_ids must be a non-empty list of song ids")
     if not raw:
         raise bad("song_ids must name at least one song")
-    ids = _ids(raw, "song_ids", MAX_SEEDS, from_json=True)
-    too_big = [i for i in ids if i > ID_MAX]
-    if too_big:
-        raise ApiError(404, f"unknown song id(s): {', '.join(map(str, too_big))}",
-                       ids=too_big)
-    return ids
+    return _ids(raw, "song_ids", MAX_SEEDS, from_json=True)
+
+
+def no_nulls(body: Mapping[str, Any], nullable: Collection[str]) -> None:
+    """400 for a field sent as JSON ``null`` unless it is ``nullable`` (the OpenAPI document
+    says which): a typed field is given a value of its type, or left out for its default."""
+    nulls = sorted(name for name, value in body.items() if value is None and name not in nullable)
+    if nulls:
+        raise bad(f"{', '.join(nulls)} must not be null (leave a field out for its default)")
 
 
 def text(raw: str | None, name: str, max_chars: int = MAX_QUERY_CHARS) -> str | None:

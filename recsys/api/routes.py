@@ -7,11 +7,15 @@ from flask import current_app, jsonify, request
 from recsys import __version__
 from recsys.api import bp, deps, params
 from recsys.api.errors import ApiError
+from recsys.api.openapi import nullable_fields
+from recsys.db.models import ID_MAX
 from recsys.recommend import UnknownSongError
 
 SIMILAR_ARGS = {"k", "mode", "max_per_artist", "exclude", "explain"}
 SONGS_ARGS = {"q", "source", "external_id", "limit", "offset"}
 RECOMMEND_FIELDS = ("song_ids", "k", "exclude", "max_per_artist", "explain", "mode")
+#: Fields of a recommendation request that may be sent as null (as the OpenAPI document says)
+NULLABLE_FIELDS = nullable_fields("RecommendationRequest")
 
 
 @bp.get("/health")
@@ -53,9 +57,9 @@ def get_song(song_id: str):
 
     sid = params.song_id(song_id)
     params.query_args(())  # takes none: a stray parameter is a client bug, as elsewhere
-    song = song_detail(db.session, sid)
+    song = song_detail(db.session, sid) if sid <= ID_MAX else None
     if song is None:
-        raise ApiError(404, f"unknown song id: {sid}")
+        raise params.unknown_songs([sid])
     model = deps.current_model()
     song["in_model"] = None if model is None else model.row_of(sid) is not None
     song["model_version"] = None if model is None else model.version
@@ -112,6 +116,7 @@ def recommendations():
     """Continuation from several seed songs (seeds are never returned)."""
     params.query_args(())  # everything goes in the body
     body = params.json_object(RECOMMEND_FIELDS)
+    params.no_nulls(body, NULLABLE_FIELDS)
     seeds = params.seed_ids(body.get("song_ids"))
     options = dict(
         k=params.k(body.get("k"), from_json=True),
@@ -136,6 +141,6 @@ def _run(call):
     try:
         return jsonify(call())
     except UnknownSongError as exc:
-        raise ApiError(404, str(exc), ids=exc.ids) from exc
+        raise params.unknown_songs(exc.ids) from exc
     except ValueError as exc:
         raise params.bad(str(exc)) from exc

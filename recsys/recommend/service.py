@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from recsys.db.models import ID_MAX
 from recsys.recommend.catalog import Catalog, seed_artists
 from recsys.recommend.model import MODES, ServingModel
 
@@ -96,7 +97,9 @@ class RecommendationService:
         m = self.model
         rows = {i: m.row_of(i) for i in ids}
         unseen = [i for i, r in rows.items() if r is None]
-        db_songs = self.catalog.songs(unseen) if unseen else {}
+        # ids above any the database holds are unknown without asking it
+        lookup = [i for i in unseen if i <= ID_MAX]
+        db_songs = self.catalog.songs(lookup) if lookup else {}
         missing = [i for i in unseen if i not in db_songs]
         if missing:
             raise UnknownSongError(missing)

@@ -103,11 +103,70 @@ def test_wrong_methods_are_json_405(shared_api):
     assert shared_api.delete("/api/songs/1000").get_json()["error"]["status"] == 405
 
 
-def test_null_optional_fields_take_defaults(shared_api):
-    body = {"song_ids": [FIRST], "k": None, "exclude": None, "max_per_artist": None,
-            "explain": None, "mode": None}
-    resp = _post(shared_api, json.dumps(body))
+@pytest.mark.parametrize("field", ["song_ids", "k", "exclude", "explain", "mode"])
+def test_null_typed_fields_are_400(shared_api, field):
+    resp = _post(shared_api, json.dumps({"song_ids": [FIRST], field: None}))
+    assert resp.status_code == 400
+    assert resp.get_json()["error"]["message"] == (
+        f"{field} must not be null (leave a field out for its default)")
+
+
+def test_only_fields_the_openapi_document_declares_nullable_accept_null(shared_api):
+    schema = shared_api.get("/api/openapi.json").get_json()[
+        "components"]["schemas"]["RecommendationRequest"]
+    nullable = {name for name, prop in schema["properties"].items()
+                if "null" in (prop["type"] if isinstance(prop["type"], list) else [])}
+    assert nullable == {"max_per_artist"}
+    for field in schema["properties"]:
+        resp = _post(shared_api, json.dumps({"song_ids": [FIRST], field: None}))
+        assert (resp.status_code == 200) == (field in nullable), (field, resp.get_json())
+    body = _post(shared_api, json.dumps({"song_ids": [FIRST], "max_per_artist": None,
+                                         "k": 4})).get_json()
+    assert len(body["items"]) == 4  # null: no cap, as documented
+
+
+def test_absent_optional_fields_take_defaults(shared_api):
+    resp = _post(shared_api, json.dumps({"song_ids": [FIRST]}))
     assert resp.status_code == 200 and len(resp.get_json()["items"]) == 10
+    assert resp.get_json()["mode"] == "next"
+
+
+UNKNOWN_IDS = [999999, 2**31, 99999999999999999999, 10**30 - 1]
+
+
+@pytest.mark.parametrize("sid", UNKNOWN_IDS)
+@pytest.mark.parametrize("path", ["/api/songs/{}", "/api/songs/{}/similar",
+                                  "/api/songs/{}/similar?mode=next&k=3"])
+def test_every_unknown_song_id_is_the_same_404(shared_api, path, sid):
+    resp = shared_api.get(path.format(sid))
+    assert resp.status_code == 404
+    assert resp.get_json() == {"error": {"status": 404, "message": f"unknown song id(s): {sid}",
+                                         "ids": [sid]}}
+
+
+@pytest.mark.parametrize("sid", UNKNOWN_IDS)
+def test_unknown_seeds_are_the_same_404(shared_api, sid):
+    resp = _post(shared_api, json.dumps({"song_ids": [FIRST, sid, 424242]}))
+    assert resp.status_code == 404
+    assert resp.get_json() == {"error": {
+        "status": 404, "message": f"unknown song id(s): {sid}, 424242", "ids": [sid, 424242]}}
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-1", "1.5", "1e3", "9" * 31, "10" + "0" * 29])
+def test_what_cannot_be_a_song_id_is_400(shared_api, raw):
+    for url in (f"/api/songs/{raw}", f"/api/songs/{raw}/similar"):
+        resp = shared_api.get(url)
+        assert resp.status_code == 400, url
+        assert resp.get_json()["error"]["message"] == (
+            "song id must be a positive integer of at most 30 digits")
+    resp = _post(shared_api, json.dumps({"song_ids": [FIRST, 10**30]}))
+    assert resp.status_code == 400 and "at most 30 digits" in resp.get_json()["error"]["message"]
+
+
+def test_a_bad_parameter_is_400_before_the_id_is_looked_up(shared_api):
+    # the same order for every unknown id: parameters first, then the look-up
+    for sid in (999999, 99999999999999999999):
+        assert shared_api.get(f"/api/songs/{sid}/similar?k=0").status_code == 400
 
 
 def test_huge_exclude_ids_are_ignored(shared_api):

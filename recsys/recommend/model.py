@@ -15,6 +15,10 @@ Bundles of catalogs up to 200,000 songs also hold exact top-N neighbour lists pe
 (``neighbours_{mode}_rows``/``_scores``, see :mod:`recsys.index.build`): a one-seed request
 that needs at most N candidates after its excluded rows is answered from them (exact, recall
 1.0) without touching the ANN index.
+
+Candidates may include hidden songs (``songs.available`` false): ``hidden`` holds them as a row
+mask (:mod:`recsys.recommend.hidden`), which the service applies to every answer, so lists and
+indexes stay valid when a song is hidden or shown again.
 """
 
 from __future__ import annotations

@@ -76,9 +76,11 @@ def rollback_cmd() -> None:
 
 @click.group("models", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--verify", is_flag=True,
+              help="Also check every file's checksum (reads every bundle; exit 1 if one fails).")
 @click.pass_context
 @with_appcontext
-def models_cmd(ctx: click.Context, as_json: bool) -> None:
+def models_cmd(ctx: click.Context, as_json: bool, verify: bool) -> None:
     """List model versions: current mark, creation time, metrics (see also `models prune`)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -86,7 +88,7 @@ def models_cmd(ctx: click.Context, as_json: bool) -> None:
 
     from recsys.index.registry import list_models
 
-    rows = _registry_call(list_models)
+    rows = _registry_call(lambda e, s: list_models(e, s, verify=verify))
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -104,6 +106,12 @@ def models_cmd(ctx: click.Context, as_json: bool) -> None:
                          for k, v in sorted(metrics.items()) if not isinstance(v, dict))
         detail = row.get("error") or shown or "-"
         click.echo(f"{mark} {row['version']:<28} {row.get('created_at') or '-':<26} {detail}")
+    if verify:
+        broken = [row["version"] for row in rows if row.get("error")]
+        click.echo(f"verified {len(rows)} bundle(s): "
+                   + (f"{len(broken)} broken: {', '.join(broken)}" if broken else "all intact"))
+        if broken:
+            ctx.exit(1)
 
 
 @models_cmd.command("prune")

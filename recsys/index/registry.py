@@ -148,15 +148,18 @@ def rollback(engine: Engine, store: ModelStore, actor: str | None = None) -> str
     return target
 
 
-def list_models(engine: Engine, store: ModelStore) -> list[dict[str, Any]]:
-    """Every committed version with its metrics and whether it is current, newest first."""
+def list_models(engine: Engine, store: ModelStore, verify: bool = False
+                ) -> list[dict[str, Any]]:
+    """Every committed version with its metrics and whether it is current, newest first;
+    ``verify`` checks every file's checksum (a broken bundle's row carries its ``error``)."""
     current = store.current_version()
     rows = []
     for version in reversed(store.versions()):
         try:
-            manifest = store.open(version, verify=False).manifest
+            manifest = store.open(version, verify=verify).manifest
         except BundleError as exc:
-            rows.append({"version": version, "error": str(exc), "current": False})
+            rows.append({"version": version, "error": str(exc),
+                         "current": version == current})
             continue
         rows.append({
             "version": version,

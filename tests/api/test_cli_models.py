@@ -54,6 +54,17 @@ def test_promote_corrupt_version_is_refused(cli, model_store):
     assert model_store.current_version() == "v1"
 
 
+def test_models_verify_names_a_truncated_bundle(cli, model_store):
+    assert cli(models_cmd, "--verify").output.endswith("verified 2 bundle(s): all intact\n")
+    path = model_store.path("v2") / "out_vectors.npy"
+    path.write_bytes(path.read_bytes()[:-10])  # a disk that filled up, a bad copy
+    assert "checksum" not in cli(models_cmd).output  # the quick listing reads manifests only
+    out = cli(models_cmd, "--verify")
+    assert out.exit_code == 1, out.output
+    assert "checksum mismatch for out_vectors.npy" in out.output
+    assert "verified 2 bundle(s): 1 broken: v2" in out.output
+
+
 def test_rollback_without_history_fails_cleanly(cli):
     out = cli(rollback_cmd)
     assert out.exit_code == 1 and "nothing to roll back" in out.output

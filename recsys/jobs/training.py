@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -39,6 +41,24 @@ class TrainOutcome:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+#: Below this many free bytes where bundles are written, a failed write is put down to space.
+LOW_SPACE_BYTES = 256 * 2**20
+
+
+def describe_failure(exc: BaseException, where: Path) -> str:
+    """The run's error text; a write that failed on a (nearly) full disk says so, since numpy's
+    own message for it reads like "206418 requested and 149472 written"."""
+    text = "".join(traceback.format_exception_only(exc)).strip()
+    if isinstance(exc, OSError):
+        try:
+            free = shutil.disk_usage(where).free
+        except OSError:
+            return text
+        if free < LOW_SPACE_BYTES:
+            text += f" (disk full? {free / 2**20:.0f} MiB free under {where})"
+    return text
 
 
 def _finish(engine: Engine, run_id: int, **values: Any) -> None:
@@ -124,7 +144,7 @@ def train_and_bundle(
         register(engine, store, version)
     except BaseException as exc:
         _finish(engine, run_id, status="failed", duration_s=time.perf_counter() - started,
-                error="".join(traceback.format_exception_only(exc)).strip())
+                error=describe_failure(exc, store.root))
         raise
     _finish(engine, run_id, status="succeeded", duration_s=time.perf_counter() - started,
             words_per_sec=model.stats.get("words_per_s"), metrics=metrics,

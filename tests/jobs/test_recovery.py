@@ -136,3 +136,18 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
     versions = var / "models" / "versions"
     assert not versions.exists() or list(versions.iterdir()) == []  # temporary files removed
     assert "nightly run failed" in log.read_text()
+
+
+def test_a_failed_write_on_a_full_disk_says_so(tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    from recsys.jobs.training import describe_failure
+
+    usage = namedtuple("usage", "total used free")
+    error = OSError("206418 requested and 149472 written")
+    monkeypatch.setattr(training.shutil, "disk_usage", lambda _p: usage(10**9, 10**9, 2**20))
+    assert describe_failure(error, tmp_path) == (
+        f"OSError: 206418 requested and 149472 written (disk full? 1 MiB free under {tmp_path})")
+    assert describe_failure(ValueError("bad"), tmp_path) == "ValueError: bad"
+    monkeypatch.setattr(training.shutil, "disk_usage", lambda _p: usage(10**12, 0, 10**12))
+    assert describe_failure(error, tmp_path).endswith("written")  # plenty of space: not that

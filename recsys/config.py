@@ -38,6 +38,11 @@ class Config:
     ENV_NAME = "development"
     DEBUG = False
     TESTING = False
+    # request bodies: the dashboard's forms are small, the API raises its own JSON limit per
+    # request (recsys.api.params.MAX_BODY_BYTES); anything bigger is refused before it is read
+    MAX_CONTENT_LENGTH = 64 * 1024
+    MAX_FORM_MEMORY_SIZE = 64 * 1024
+    MAX_FORM_PARTS = 50
 
     def __init__(self) -> None:
         var = _var_dir()

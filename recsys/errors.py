@@ -1,5 +1,6 @@
 """App-level 404/405: URLs that match no route never reach a blueprint's handlers, so each
-surface's prefix gets its own format here (JSON under /api, the dashboard's page under /admin)."""
+surface's prefix gets its own format here (JSON under /api, the dashboard's page under /admin).
+Also the security headers every response carries."""
 
 from __future__ import annotations
 
@@ -20,7 +21,25 @@ def _unrouted(exc: HTTPException):
     return exc
 
 
+#: Headers every response gets unless its surface set its own (the dashboard sets a CSP that
+#: allows its scripts and styles): JSON and error pages need no content and no framing.
+BASELINE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _baseline_headers(response):
+    for name, value in BASELINE_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def register_error_routing(app: Flask) -> None:
-    """Send unrouted 404/405 to the surface that owns the URL."""
+    """Send unrouted 404/405 to the surface that owns the URL; baseline security headers on
+    every response (API, metrics, unrouted paths)."""
     app.register_error_handler(404, _unrouted)
     app.register_error_handler(405, _unrouted)
+    app.after_request(_baseline_headers)

@@ -103,7 +103,7 @@ def csrf_token() -> str:
 
 def _safe_next(target: str | None) -> str:
     """Only redirect to a path inside the dashboard (no open redirect)."""
-    if target:
+    if target and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):  # no CR/LF...
         parts = urlsplit(target)
         if (not parts.scheme and not parts.netloc and parts.path.startswith("/admin/")
                 and ".." not in unquote(parts.path).split("/")):  # no /admin/../api
@@ -179,7 +179,11 @@ def login():
     if not check_credentials(username, password):
         sessions.record_failure(db.session, client, WINDOW)
         time.sleep(float(current_app.config.get("ADMIN_LOGIN_DELAY", 1.0)))
-        current_app.logger.warning("admin: failed login for %r from %s", username[:64], client)
+        # never the typed name itself: it may be a password typed into the wrong field
+        known = hmac.compare_digest(username.encode(),
+                                    current_app.config["ADMIN_USERNAME"].encode())
+        current_app.logger.warning("admin: failed login (%s) from %s",
+                                   "wrong password" if known else "unknown user name", client)
         flash("Wrong user name or password.", "error")
         return render_template("admin/login.html", configured=True, next_url=next_url,
                                username=username), 401

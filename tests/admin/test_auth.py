@@ -36,6 +36,16 @@ def test_wrong_password_is_refused(anon):
     assert login(anon, username="root").status_code == 401
 
 
+def test_a_failed_login_never_logs_what_was_typed(anon, caplog):
+    typed = "Secret-Typed-In-The-Wrong-Field"
+    with caplog.at_level("WARNING"):
+        assert login(anon, username=typed, password="x").status_code == 401
+        assert login(anon, password="wrong").status_code == 401
+    assert typed not in caplog.text
+    assert "failed login (unknown user name)" in caplog.text
+    assert "failed login (wrong password)" in caplog.text
+
+
 def test_right_password_logs_in_and_follows_next(anon):
     resp = login(anon, next_url="/admin/models")
     assert resp.status_code == 302 and resp.headers["Location"] == "/admin/models"
@@ -44,7 +54,8 @@ def test_right_password_logs_in_and_follows_next(anon):
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/admin/", "/api/x",
-                                    "/admin/../api/health", "/admin/%2e%2e/api/health"])
+                                    "/admin/../api/health", "/admin/%2e%2e/api/health",
+                                    "/admin/\r\nX-Injected: 1", "/admin/\x7f"])
 def test_next_never_leaves_the_dashboard(anon, target):
     resp = login(anon, next_url=target)
     assert resp.status_code == 302 and resp.headers["Location"] == "/admin/"

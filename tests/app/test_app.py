@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
@@ -46,3 +47,27 @@ def test_python_m_recsys_db_upgrade_creates_the_database(tmp_path):
         cwd=REPO, env=env, capture_output=True, text=True, check=True,
     )
     assert "(head)" in cur.stdout
+
+
+def test_every_response_carries_security_headers_and_the_dashboard_keeps_its_own(client):
+    for path in ("/api/health", "/api/nope", "/metrics", "/nowhere"):
+        resp = client.get(path)
+        assert resp.headers["X-Content-Type-Options"] == "nosniff", path
+        assert resp.headers["Content-Security-Policy"] == (
+            "default-src 'none'; frame-ancestors 'none'"), path
+        assert resp.headers["X-Frame-Options"] == "DENY", path
+    for path in ("/admin/login", "/admin/nowhere"):  # pages with the dashboard's styles
+        csp = client.get(path).headers["Content-Security-Policy"]
+        assert csp.startswith("default-src 'self'"), (path, csp)
+
+
+def test_big_bodies_are_refused_before_they_are_read(client):
+    big = b"x" * (65 * 1024)
+    resp = client.post("/admin/login", data={"username": "admin", "password": big.decode()})
+    assert resp.status_code == 413
+    files = {"f": (io.BytesIO(big * 4), "a")}
+    assert client.post("/admin/models/rollback", data=files).status_code == 413
+    # the API's own limit (256 KB of JSON) still applies to its endpoint
+    body = b'{"song_ids": [1], "pad": "' + b"y" * (100 * 1024) + b'"}'
+    resp = client.post("/api/recommendations", data=body, content_type="application/json")
+    assert resp.status_code == 400 and "pad" in resp.get_json()["error"]["message"]

@@ -56,6 +56,11 @@ def _schemas() -> dict[str, Any]:
             "type": "integer",
             "description": "How often this song directly followed a seed in the model's "
                            "training playlists, summed over the seeds."},
+        "score_parts": {
+            "type": "object", "additionalProperties": {"type": "number"},
+            "description": "mode=next from the model: the weighted terms of the blended score "
+                           "(embedding, popularity, transitions, cooccurrence; their sum is "
+                           "`score`), so the largest one says why the song ranks here."},
         "via": {"type": "string", "enum": ["cooccurrence", "same_artist", "popularity"],
                 "description": "The fallback step that found this song."}}}
     fallback = {"type": ["string", "null"],

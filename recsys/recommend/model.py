@@ -230,15 +230,21 @@ class ServingModel:
         """Exact ``next`` score of ``rows`` for ``seeds``."""
         if len(rows) == 0:
             return np.empty(0, np.float32)
-        scores = self.w2v_weight * (self.out_vectors[rows] @ self._mean_in(seeds))
-        scores = scores + self.pop_term[rows]
+        return np.asarray(sum(self.next_terms(seeds, rows).values()), dtype=np.float32)
+
+    def next_terms(self, seeds: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The weighted terms of the ``next`` score of ``rows`` (their sum is the score):
+        ``embedding`` (w·mean in·out), ``popularity`` (p·log count), ``transitions`` and
+        ``cooccurrence`` (λ·Σ log1p count over the seeds; absent when weighted 0)."""
+        terms = {"embedding": self.w2v_weight * (self.out_vectors[rows] @ self._mean_in(seeds)),
+                 "popularity": self.pop_term[rows]}
         if self.transition_weight:
             t = gather(self.transitions, seeds, rows)
-            scores = scores + self.transition_weight * np.log1p(t).sum(axis=0)
+            terms["transitions"] = self.transition_weight * np.log1p(t).sum(axis=0)
         if self.cooc_weight:
             c = gather(self.cooc_scoring, seeds, rows)
-            scores = scores + self.cooc_weight * np.log1p(c).sum(axis=0)
-        return np.asarray(scores, dtype=np.float32)
+            terms["cooccurrence"] = self.cooc_weight * np.log1p(c).sum(axis=0)
+        return terms
 
     def next_score_matrix(self, seeds: np.ndarray) -> np.ndarray:
         """``next_scores`` of each single seed against every song (``len(seeds) x n``, for

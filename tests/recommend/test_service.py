@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from recsys.recommend.model import ServingModel
@@ -127,4 +129,15 @@ def test_explain_counts_by_hand_for_several_seeds(service, planted_playlists):
                     for a, b in zip(p, p[1:], strict=False) if (a, b) == (s, song))
         assert item["why"]["playlists_with_seeds"] == shared
         assert item["why"]["times_after_seeds"] == after
+        # the blend's terms add up to the score; the transition term by hand, per seed
+        parts = item["why"]["score_parts"]
+        assert sum(parts.values()) == pytest.approx(item["score"], abs=1e-4)
+        per_seed = [sum(1 for p in planted_playlists for a, b in zip(p, p[1:], strict=False)
+                        if (a, b) == (s, song)) for s in seeds]
+        weight = service.model.transition_weight
+        assert parts["transitions"] == pytest.approx(
+            weight * sum(math.log1p(n) for n in per_seed), abs=1e-5)
+        assert set(parts) == {"embedding", "popularity", "transitions", "cooccurrence"}
     assert any(item["why"]["times_after_seeds"] > 0 for item in body["items"])
+    similar = service.recommend(seeds, k=3, mode="similar", explain=True)["items"]
+    assert all("score_parts" not in item["why"] for item in similar)  # a cosine, no blend

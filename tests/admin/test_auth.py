@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.admin.conftest import PASSWORD, USER, csrf_from, login, post_form
@@ -34,6 +36,17 @@ def test_wrong_password_is_refused(anon):
     assert "Wrong user name or password" in resp.get_data(as_text=True)
     assert anon.get("/admin/").status_code == 302
     assert login(anon, username="root").status_code == 401
+
+
+def test_after_a_wrong_password_the_password_field_has_focus(anon):
+    fresh = anon.get("/admin/login").get_data(as_text=True)
+    assert re.search(r'name="username"[^>]*autofocus', fresh)
+    resp = anon.post("/admin/login", data={"username": USER, "password": PASSWORD + "x",
+                                           "csrf_token": csrf_from(anon)})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 401
+    assert re.search(r'name="password"[^>]*autofocus', html)
+    assert not re.search(r'name="username"[^>]*autofocus', html)
 
 
 def test_a_failed_login_never_logs_what_was_typed(anon, caplog):

@@ -28,4 +28,11 @@ def _setup_app(state) -> None:
     app.add_url_rule("/", "root", lambda: redirect(url_for("admin.overview")))
 
 
-from recsys.admin import auth, errors, explore, formatting, views  # noqa: E402,F401 (routes)
+from recsys.admin import (  # noqa: E402,F401 (routes, template helpers)
+    auth,
+    errors,
+    explore,
+    formatting,
+    metrics,
+    views,
+)

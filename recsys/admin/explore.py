@@ -19,17 +19,19 @@ MAP_CACHE_KEY = "recsys.admin.map"
 
 @bp.get("/explore")
 def explore():
-    """Search songs by a title or artist substring, paginated."""
+    """Search songs by words of their title and artist (``hidden=1``: hidden songs only),
+    paginated."""
     q = request.args.get("q", "").replace("\x00", "").strip()[:200]  # PostgreSQL text: no NUL
+    hidden = request.args.get("hidden") == "1"
     page = page_arg()
-    items, total = queries.search_songs(db.session, q or None, None, None, SONGS_PER_PAGE,
-                                        (page - 1) * SONGS_PER_PAGE)
+    items, total = queries.search_songs(db.session, q or None, SONGS_PER_PAGE,
+                                        (page - 1) * SONGS_PER_PAGE, hidden_only=hidden)
     model = deps.current_model()
     for item in items:
         item["in_model"] = None if model is None else model.row_of(item["id"]) is not None
     pages = max(1, -(-total // SONGS_PER_PAGE))
     return render_template("admin/explore.html", q=q, items=items, total=total, page=page,
-                           pages=pages, model=model)
+                           pages=pages, model=model, hidden=hidden)
 
 
 @bp.get("/songs/<int:song_id>")
@@ -68,11 +70,13 @@ def _map_cap() -> int:
 
 @bp.get("/map.json")
 def map_json():
-    """2-D PCA projection of the current model's most popular songs (cached per version)."""
+    """2-D PCA projection of the current model's most popular songs (cached per version), and
+    which of them are hidden now."""
     model = deps.current_model()
     if model is None:
         reason = deps.holder().last_error or "no model has been promoted yet"
         return jsonify({"error": {"status": 503, "message": f"no model is loaded: {reason}"}}), 503
     cache: MapCache = current_app.extensions.setdefault(MAP_CACHE_KEY, MapCache())
     body = cache.get(model, _map_cap(), lambda ids: queries.top_tags(db.session, ids))
-    return jsonify(body)
+    hidden = model.hidden.ids  # changes without a new model: not part of the cached map
+    return jsonify({**body, "hidden": [i for i in body["ids"] if i in hidden] if hidden else []})

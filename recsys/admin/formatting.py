@@ -1,4 +1,5 @@
-"""Template filters and helpers: numbers, times, durations, metrics and settings summaries."""
+"""Template filters and helpers: numbers, times, durations, metric help, settings summaries
+(metric names and comparisons: :mod:`recsys.admin.metrics`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,6 @@ from recsys.admin import bp
 SETTINGS_SUMMARY = (("vector_size", "dim"), ("window", "window"), ("epochs", "epochs"),
                     ("negative", "neg"), ("sg", "sg"), ("min_count", "min"),
                     ("sample", "sample"))
-KEY_METRICS = (("next", "hr@", "next HR"), ("next", "mrr@", "next MRR"),
-               ("similar", "hr@", "similar HR"), ("similar", "tag_coherence", "tag coherence"),
-               ("baselines", "next_hr_over_best", "next HR / best counting baseline"))
 #: What each metric means (shown as a tooltip and in the run page's table); the last word
 #: says which direction is better.
 METRIC_HELP = {
@@ -36,7 +34,7 @@ METRIC_HELP = {
     "n_unique_seeds": "distinct seed songs among them (count)",
     "holdout_playlists": "playlists in the stable holdout (count)",
     "next_hr_over_best": "next HR@10 divided by the best counting baseline's on the same "
-                         "holdout (above 1× beats counting)",
+                         "holdout (one evaluation, no significance test)",
 }
 
 
@@ -107,70 +105,6 @@ def flatten(metrics: Mapping[str, Any] | None, prefix: str = "") -> list[tuple[s
 def metric_help(name: str) -> str:
     """What a metric (``hr@10``, ``next_hr_over_best``...) means, or ``""``."""
     return METRIC_HELP.get(name.split("@")[0], "")
-
-
-@bp.app_template_filter("metric")
-def fmt_metric(value: Any, name: str) -> str:
-    """A metric value in its unit: ratios as ``1.085×``, counts as integers, else 4 decimals."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if name.endswith("over_best"):
-            return f"{value:.3f}×"
-        if name.startswith("n_") or name in ("cont_n", "holdout_playlists"):
-            return fmt_num(int(value))
-    return fmt_num(value)
-
-
-@bp.app_template_global("key_metrics")
-def key_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
-    """The headline metrics (next HR/MRR@k, similar HR@k, tag coherence, the ratio to the best
-    baseline) when present, else the first few flat ones: ``(label, shown value, help)``."""
-    metrics = metrics or {}
-    out = []
-    for section, prefix, label in KEY_METRICS:
-        part = metrics.get(section)
-        if not isinstance(part, Mapping):
-            continue
-        for key in sorted(part):
-            if key.startswith(prefix) and not isinstance(part[key], Mapping):
-                suffix = key[len(prefix):] if prefix.endswith("@") else ""
-                out.append((f"{label}@{suffix}" if suffix else label,
-                            fmt_metric(part[key], key), metric_help(key)))
-                break
-    if out:
-        return out
-    model_only = {k: v for k, v in metrics.items() if k not in ("baselines", "gate")}
-    flat = [(k, v) for k, v in flatten(model_only)
-            if isinstance(v, int | float) and not isinstance(v, bool)][:4]
-    return [(k, fmt_metric(v, k.split()[-1]), metric_help(k.split()[-1])) for k, v in flat]
-
-
-@bp.app_template_global("all_metrics")
-def all_metrics(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
-    """Every metric of the model, flattened, as ``(name, shown value, help)`` (the baselines
-    and the promotion gate have their own tables)."""
-    rows = flatten({k: v for k, v in (metrics or {}).items() if k not in ("baselines", "gate")})
-    return [(name, fmt_metric(v, name.split()[-1]), metric_help(name.split()[-1]))
-            for name, v in rows]
-
-
-BASELINE_COLUMNS = (("hr@10", "HR@10"), ("mrr@10", "MRR@10"), ("ndcg@10", "NDCG@10"),
-                    ("cont_hr@10", "continuation HR@10"), ("coverage", "coverage"))
-BASELINE_NAMES = (("cooccurrence_plays", "co-occurrence (pairs of plays)"),
-                  ("cooccurrence", "co-occurrence (playlists with both)"),
-                  ("transitions", "transitions"), ("popularity", "popularity"))
-
-
-@bp.app_template_global("baseline_table")
-def baseline_table(metrics: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The model's ``next`` row beside the counting baselines of the same holdout, or None."""
-    metrics = metrics or {}
-    base, ours = metrics.get("baselines"), metrics.get("next")
-    if not isinstance(base, Mapping) or not isinstance(ours, Mapping):
-        return None
-    rows = [("this model (next)", ours)]
-    rows += [(label, base[key]) for key, label in BASELINE_NAMES if isinstance(base.get(key),
-                                                                              Mapping)]
-    return {"columns": BASELINE_COLUMNS, "rows": rows, "ratio": base.get("next_hr_over_best")}
 
 
 @bp.app_template_global("settings_summary")

@@ -1,7 +1,9 @@
 """What the dashboard pages show, read from the database and the model store.
 
 Every function issues a fixed number of queries (or one per chunk of ids), never one per row.
-Song search and song details reuse the API's queries (:mod:`recsys.api.queries`).
+Song details reuse the API's query (:mod:`recsys.api.queries`); the dashboard's song search
+is its own: every word in the title or the artist, so ``storm gold electric ghosts`` finds
+"Storm Gold" by Electric Ghosts.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from recsys.api.queries import search_songs, song_detail
+from recsys.api.queries import SQLITE_LOWER, song_detail
 from recsys.db.models import (
     ImportRun,
     ModelEvent,
@@ -32,6 +34,9 @@ __all__ = [
     "song_detail", "song_playlist_count", "top_tags", "training_run", "training_runs",
 ]
 
+#: Hidden songs, written like the partial index's predicate so that both databases use it.
+HIDDEN = text("NOT songs.available")
+MAX_WORDS = 8  # words of a search that are matched (each is one more condition)
 CHUNK = 900  # ids per IN (...) list, below every database's parameter limit
 
 
@@ -40,21 +45,47 @@ def _count(session: Session, entity) -> int:
 
 
 def data_counts(session: Session) -> dict[str, Any]:
-    """Totals of every catalog table and songs / playlists per source."""
+    """Totals of every catalog table, hidden songs, and songs / playlists per source."""
     per_source: dict[str, dict[str, int]] = {}
     for source, n in session.execute(select(Song.source, func.count()).group_by(Song.source)):
         per_source.setdefault(source, {"songs": 0, "playlists": 0})["songs"] = int(n)
     for source, n in session.execute(
             select(Playlist.source, func.count()).group_by(Playlist.source)):
         per_source.setdefault(source, {"songs": 0, "playlists": 0})["playlists"] = int(n)
+    hidden = int(session.scalar(select(func.count()).select_from(Song).where(HIDDEN)) or 0)
     return {
         "songs": sum(v["songs"] for v in per_source.values()),
+        "hidden": hidden,
         "playlists": sum(v["playlists"] for v in per_source.values()),
         "items": _count(session, PlaylistItem),
         "tags": _count(session, Tag),
         "song_tags": _count(session, SongTag),
         "per_source": [{"source": k, **v} for k, v in sorted(per_source.items())],
     }
+
+
+def search_words(q: str | None) -> list[str]:
+    """The lower-cased words of a search (at most ``MAX_WORDS``); words without a letter or
+    digit (a dash between title and artist) are dropped unless nothing else is left."""
+    words = (q or "").lower().split()
+    kept = [w for w in words if any(c.isalnum() for c in w)] or words
+    return kept[:MAX_WORDS]
+
+
+def search_songs(session: Session, q: str | None, limit: int, offset: int,
+                 hidden_only: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """One page of songs (ordered by id) whose title or artist contains every word of ``q``
+    (case-insensitive, ``%`` and ``_`` literal), with ``available``, and the total count."""
+    conditions = [HIDDEN] if hidden_only else []
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    lower = getattr(func, SQLITE_LOWER) if sqlite else func.lower
+    for word in search_words(q):
+        conditions.append(or_(lower(Song.title).contains(word, autoescape=True),
+                              lower(Song.artist).contains(word, autoescape=True)))
+    total = session.scalar(select(func.count()).select_from(Song).where(*conditions)) or 0
+    rows = session.scalars(
+        select(Song).where(*conditions).order_by(Song.id).limit(limit).offset(offset))
+    return [{**song.to_dict(), "available": song.available} for song in rows], int(total)
 
 
 def latest_imports(session: Session, limit: int = 10) -> list[ImportRun]:

@@ -80,6 +80,7 @@ def overview():
         counts=queries.data_counts(db.session),
         imports=queries.latest_imports(db.session),
         last_run=queries.latest_training_run(db.session),
+        last_event=next(iter(queries.model_events(db.session, limit=1)), None),
         current=current,
         manifest=current_row,
         loaded=model.version if model is not None else None,
@@ -96,9 +97,12 @@ def models():
     store = _store()
     model = deps.current_model()
     current = store.current_version()
+    rows = queries.model_rows(db.engine, store)
+    current_metrics = next((r.get("metrics") for r in rows if r["version"] == current), None)
     return render_template(
         "admin/models.html",
-        rows=queries.model_rows(db.engine, store),
+        rows=rows,
+        current_metrics=current_metrics,
         events=queries.model_events(db.session),
         current=current,
         rollback_target=rollback_target(db.engine, store),

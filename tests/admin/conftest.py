@@ -78,6 +78,16 @@ def store(admin_app) -> ModelStore:
     return ModelStore(admin_app.config["MODEL_DIR"])
 
 
+def add_rows(app, *rows) -> None:
+    """Insert ORM ``rows`` into the app's database (committed)."""
+    from recsys.db.session import make_engine, session_scope
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    with session_scope(engine) as session:
+        session.add_all(rows)
+    engine.dispose()
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll ``condition`` (e.g. a model loaded in the background) until true or fail."""
     deadline = time.monotonic() + timeout

@@ -87,7 +87,9 @@ def test_login_promote_and_map_in_chromium(page, live_url, store):
     page.on("dialog", accept)
     with page.expect_navigation():
         page.click('tr[data-version="v2"] button.promote')
-    assert dialogs == ["Promote v2 to production?"]
+    assert dialogs == ["Promote v2 to production?\n"  # the fixtures record only a flat hr@10
+                       "next HR@10: not recorded (current v1: not recorded)\n"
+                       "similar tag coherence: not recorded (current v1: not recorded)"]
     assert page.inner_text("#current-version") == "v2"
     assert "Promoted v2 (was v1)" in page.inner_text(".flash-success")
     assert page.locator('tr[data-version="v2"] .current-marker').count() == 1
@@ -108,6 +110,7 @@ def test_login_promote_and_map_in_chromium(page, live_url, store):
     page.mouse.move(*point)
     assert _poll(page, "window.recsysMap.hover >= 0")
     assert page.is_visible("#map-tip") and page.inner_text("#map-legend") == legend
+    assert "id " in page.inner_text("#map-tip")  # songs of the same title told apart
     page.evaluate("window.legendBefore = document.getElementById('map-legend').innerText")
     page.select_option("#map-colour", "artist")  # another colouring: another legend
     assert _poll(page, "document.getElementById('map-legend').innerText !== "
@@ -116,8 +119,12 @@ def test_login_promote_and_map_in_chromium(page, live_url, store):
     assert errors == []
 
 
-def test_pages_fit_a_phone_screen(page, live_url, store):
+def test_pages_fit_a_phone_screen(page, live_url, store, admin_app):
     from recsys.recommend.beacon import Beacon, workers_dir
+    from tests.admin.conftest import add_rows
+    from tests.admin.test_walkthrough import _run
+
+    add_rows(admin_app, _run())  # a training run with every metric and the baselines
 
     # the overview's worker table with long names and a load error
     Beacon(workers_dir(store.root), "a-rather-long-host-name.example.internal-123456").beat(
@@ -136,3 +143,36 @@ def test_pages_fit_a_phone_screen(page, live_url, store):
         assert width <= 390, f"{path} is {width}px wide at a 390px viewport"
         nav = page.locator(".topbar nav a").last.bounding_box()
         assert nav["x"] + nav["width"] <= 390, f"{path}: the menu runs off the screen"
+        bar = page.locator(".topbar").bounding_box()["height"]
+        assert bar <= 96, f"{path}: the top bar is {bar}px high"
+    # every control and metric of the wide tables is on the screen, not scrolled away
+    for path, selectors in (("/admin/models", ["button.promote", "table.models dl.metrics"]),
+                            ("/admin/runs", ["table.runs dl.metrics", "table.runs td"])):
+        page.goto(f"{live_url}{path}")
+        for selector in selectors:
+            boxes = [el.bounding_box() for el in page.locator(selector).all()]
+            assert boxes, f"{path}: no {selector}"
+            for box in boxes:
+                assert box["x"] >= 0 and box["x"] + box["width"] <= 390, f"{path}: {selector}"
+
+
+def test_song_facts_share_one_line_on_a_desktop(page, live_url, admin_app):
+    from recsys.db.models import Song
+    from tests.admin.conftest import add_rows
+
+    add_rows(admin_app, Song(id=296, source="sample", external_id="s0-00165",
+                             title="Ocean Dream", artist="Lonely Rivers", available=False))
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{live_url}/admin/login?next=/admin/songs/296")
+    page.fill("input[name=username]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("form.stack button[type=submit]")
+    tops = page.evaluate("Array.from(document.querySelectorAll('dl.facts.pairs > div:not(.wide)'"
+                         ")).map(d => Math.round(d.getBoundingClientRect().top))")
+    assert len(tops) == 5 and len(set(tops)) == 1, tops  # id ... in model on one line
+    gap = page.evaluate("(() => { const d = document.querySelectorAll('dl.facts.pairs > div'); "
+                        "return d[1].getBoundingClientRect().left - "
+                        "d[0].getBoundingClientRect().right; })()")
+    assert gap < 48, f"{gap}px between the id and the next fact"
+    assert page.is_visible("#hidden-note")

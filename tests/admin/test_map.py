@@ -62,3 +62,14 @@ def test_map_page_links_its_data(admin):
     assert 'data-src="/admin/map.json"' in html and "<canvas" in html
     assert 'src="/admin/static/map.js"' in html
     assert admin.get("/admin/static/map.js").status_code == 200
+
+
+def test_map_json_says_which_songs_are_hidden_now(admin, admin_app):
+    from recsys.api import deps
+
+    assert admin.get("/admin/map.json").get_json()["hidden"] == []
+    with admin_app.app_context():
+        model = deps.current_model()
+    model.set_hidden([FIRST, 424242])  # as the watcher does when songs.available changes
+    body = admin.get("/admin/map.json").get_json()
+    assert body["hidden"] == [FIRST]  # a point of the map; the cached map itself is unchanged

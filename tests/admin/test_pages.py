@@ -66,7 +66,7 @@ def _run(**values) -> TrainingRun:
 
 
 def test_headline_metrics_never_show_gate_settings():
-    from recsys.admin.formatting import key_metrics
+    from recsys.admin.metrics import key_metrics
 
     gate_only = {"gate": {"verdict": "promoted", "noise_z": 2.0, "tolerance": 0.0}}
     assert key_metrics(gate_only) == []  # a run without holdout metrics: nothing to show
@@ -105,7 +105,7 @@ def test_training_runs_table_and_detail(admin, admin_app):
     assert "next HR@10" in html and "0.2500" in html and "tag coherence" in html
     assert "RuntimeError: &lt;boom&gt;" in html and "<boom>" not in html
     detail = admin.get("/admin/runs/1").get_data(as_text=True)
-    assert "Training run #1" in detail and "next mrr@10" in detail
+    assert "Training run #1" in detail and "next song · MRR@10" in detail
     assert "<th>metric</th>" in detail and "reciprocal rank" in detail  # what each one means
     assert "higher is better" in html  # the headline chips' tooltips
     assert " UTC</dd>" in detail
@@ -123,9 +123,11 @@ def test_training_run_detail_compares_with_baselines(admin, admin_app):
                                   "baselines": base}))
     html = admin.get("/admin/runs/1").get_data(as_text=True)
     assert "this model and the counting baselines" in html and "1.250×" in html
-    assert "next HR / best counting baseline" in html  # a headline chip, also on run lists
+    assert "next HR@10 ÷ best baseline" in html  # a headline chip, also on run lists
+    assert "next MRR@10 ÷ best baseline" in html and "1.333×" in html
     runs = admin.get("/admin/runs").get_data(as_text=True)
-    assert "next HR / best counting baseline" in runs and "1.250×" in runs
+    assert "next HR@10 ÷ best baseline" in runs and "1.250×" in runs
+    assert "At least as good as every counting baseline on HR@10, MRR@10" in runs
     table = html[html.index("counting baselines"):html.index("Settings</h2>")]
     for name, value in (("this model (next)", "0.1250"), ("co-occurrence", "0.0938"),
                         ("transitions", "0.0625"), ("popularity", "0.0100")):
@@ -178,7 +180,7 @@ def test_song_page_shows_similar_and_next_with_explanations(admin):
     nxt = html[html.index('id="list-next"'):]
     assert similar.count("<li>") == 10 and nxt.count("<li>") == 10
     assert "/admin/songs/1001" in similar  # planted genre neighbour
-    assert "shared playlist" in similar and "followed it" in nxt
+    assert "training playlists with it" in similar and "followed it" in nxt
     assert similar.count(">cosine ") == 10 and nxt.count(">score ") == 10  # each score named
     assert nxt.index("/admin/songs/1001") < nxt.index("</li>")  # the planted successor first
     assert "fallback" not in html

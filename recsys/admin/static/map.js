@@ -86,7 +86,10 @@
     title.textContent = d.title[i] || "(untitled)";
     tip.appendChild(title);
     tip.appendChild(document.createTextNode(" — " + (d.artist[i] || "unknown artist")));
-    if (d.tag[i]) { tip.appendChild(document.createElement("br")); tip.appendChild(document.createTextNode("tag: " + d.tag[i])); }
+    var extra = "id " + d.ids[i] + (d.tag[i] ? " · tag: " + d.tag[i] : "");
+    if (state.hidden && state.hidden[d.ids[i]]) { extra += " · hidden (never recommended)"; }
+    tip.appendChild(document.createElement("br"));
+    tip.appendChild(document.createTextNode(extra));
     var rect = canvas.getBoundingClientRect();
     tip.style.left = (event.clientX - rect.left + 12) + "px";
     tip.style.top = (event.clientY - rect.top + 12) + "px";
@@ -110,6 +113,8 @@
       })
       .then(function (data) {
         state.data = data;
+        state.hidden = {};
+        (data.hidden || []).forEach(function (id) { state.hidden[id] = true; });
         fit(canvas);
         state.points = layout(canvas, data);
         draw(canvas);

@@ -184,6 +184,14 @@ def test_song_page_shows_similar_and_next_with_explanations(admin):
     assert similar.count(">cosine ") == 10 and nxt.count(">score ") == 10  # each score named
     assert nxt.index("/admin/songs/1001") < nxt.index("</li>")  # the planted successor first
     assert "fallback" not in html
+    # each next item says what its score is made of, and the terms add up to it
+    for item in nxt.split("<li>")[1:]:
+        score = float(item.split(">score ")[1].split("<")[0])
+        parts = item.split('class="parts">= ')[1].split("</span>")[0].split(" + ")
+        assert {p.rsplit(" ", 1)[0] for p in parts} <= {
+            "co-occurrence", "transitions", "embedding", "popularity"}
+        assert sum(float(p.rsplit(" ", 1)[1]) for p in parts) == pytest.approx(score, abs=0.03)
+    assert 'class="parts"' not in similar
 
 
 def test_song_page_says_when_a_song_is_hidden(admin, admin_app):

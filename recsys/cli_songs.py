@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from recsys.cli_train import require_schema
 from recsys.db.models import ID_MAX, Song
 
 
@@ -56,6 +57,7 @@ def _change(ids: tuple[int, ...], source: str | None, external_ids: tuple[str, .
         raise click.UsageError("--source needs at least one --external-id")
     if not ids and not external_ids:
         raise click.UsageError("name songs by catalog id, or by --source and --external-id")
+    require_schema()
     engine = make_engine(current_app.config["DATABASE_URL"])
     try:
         with session_scope(engine) as session:
@@ -122,6 +124,7 @@ def hidden_cmd(limit: int) -> None:
     """List the hidden songs."""
     from recsys.db.session import make_engine, session_scope
 
+    require_schema()
     engine = make_engine(current_app.config["DATABASE_URL"])
     try:
         with session_scope(engine) as session:

@@ -50,11 +50,24 @@ def _yaml_error(path, exc) -> click.ClickException:
     return click.ClickException(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}")
 
 
+def require_schema() -> None:
+    """Stop with the upgrade advice (not an SQL error an hour into a job) when the database's
+    schema is not the code's; an unreachable database is left to fail on its own terms."""
+    from recsys.db.migrate import check_schema
+
+    try:
+        check_schema(current_app.config["DATABASE_URL"])
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def engine_and_store():
-    """The app's database engine and model store (inside an app context)."""
+    """The app's database engine and model store (inside an app context), after
+    :func:`require_schema`."""
     from recsys.extensions import db
     from recsys.index.store import ModelStore
 
+    require_schema()
     return db.engine, ModelStore(current_app.config["MODEL_DIR"])
 
 

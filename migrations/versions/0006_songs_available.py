@@ -9,13 +9,21 @@ Songs already imported from Yes.com (a source with an import run of kind ``yes``
 placeholders get ``available`` false, as the importer now marks them: title ``MG_DELETED``,
 or both title and artist empty or ``-`` (yes_big has 36, yes_complete 1,797).
 
+Downgrading drops the column, and with it every takedown an operator made with ``songs hide``
+(an upgrade marks only the placeholders again): the downgrade logs those songs' ids so that
+they can be hidden again.
+
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-28
+Create Date: 2026-11-27
 """
+
+import logging
 
 import sqlalchemy as sa
 from alembic import op
+
+log = logging.getLogger("alembic.runtime.migration")
 
 revision = "0006"
 down_revision = "0005"
@@ -23,10 +31,10 @@ branch_labels = None
 depends_on = None
 
 UNAVAILABLE = sa.text("NOT available")
+PLACEHOLDER = "(title = 'MG_DELETED' OR (title IN ('', '-') AND artist IN ('', '-')))"
 PLACEHOLDERS = (
     "UPDATE songs SET available = false "
-    "WHERE source IN (SELECT source FROM import_runs WHERE kind = 'yes') "
-    "AND (title = 'MG_DELETED' OR (title IN ('', '-') AND artist IN ('', '-')))"
+    f"WHERE source IN (SELECT source FROM import_runs WHERE kind = 'yes') AND {PLACEHOLDER}"
 )
 
 
@@ -39,6 +47,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    hidden = [row[0] for row in op.get_bind().execute(sa.text(
+        f"SELECT id FROM songs WHERE NOT available AND NOT {PLACEHOLDER} ORDER BY id"))]
+    if hidden:
+        shown = " ".join(map(str, hidden[:50])) + (" ..." if len(hidden) > 50 else "")
+        log.warning("dropping songs.available: %d song(s) hidden by an operator will be "
+                    "recommended again; after an upgrade, hide them again with "
+                    "`python -m recsys songs hide %s`", len(hidden), shown)
     op.drop_index("ix_songs_unavailable", table_name="songs")
     # SQLite 3.35+ drops a column in place (no table copy, so no foreign key is disturbed)
     op.drop_column("songs", "available")

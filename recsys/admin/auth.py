@@ -138,7 +138,15 @@ def _expired_login_form():
     next_url = _safe_next(request.form.get("next"))
     if current_user() is not None:
         return redirect(next_url)
-    flash("The login form had expired. Please log in again.", "error")
+    cookie = current_app.config.get("SESSION_COOKIE_NAME", "session")
+    if (current_app.config.get("SESSION_COOKIE_SECURE") and not request.is_secure
+            and cookie not in request.cookies):
+        # the browser keeps a Secure cookie from plain HTTP: every login would land here
+        flash("Your browser did not send the session cookie back: in production the "
+              "dashboard's cookie is Secure, so open it over HTTPS (behind a TLS proxy, set "
+              "RECSYS_TRUSTED_PROXIES so that the app sees https).", "error")
+    else:
+        flash("The login form had expired. Please log in again.", "error")
     return render_template("admin/login.html", configured=password_configured(),
                            next_url=next_url, username=request.form.get("username", "")), 400
 

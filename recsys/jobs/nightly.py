@@ -7,6 +7,7 @@ atomic rename after the gate passed — until then production keeps serving the 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import time
@@ -22,7 +23,7 @@ from sqlalchemy import Engine
 from recsys.index.registry import ProductionChangedError, promote, prune
 from recsys.index.store import ModelStore
 from recsys.jobs.gate import decision_record, gate
-from recsys.jobs.recovery import recover
+from recsys.jobs.recovery import recover, settle_gates
 from recsys.jobs.training import record_gate, train_and_bundle
 from recsys.ml.settings import TrainSettings
 
@@ -138,6 +139,8 @@ def run_nightly(
     except BaseException as exc:
         log.error("nightly run failed after %.1f s: %s", time.perf_counter() - started,
                   "".join(traceback.format_exception_only(exc)).strip())
+        with contextlib.suppress(Exception):  # a gate it left open says so now, not next run
+            settle_gates(engine, store)
         raise
     report.duration_s = round(time.perf_counter() - started, 2)
     log.info("nightly run finished: %s", report.log_line())

@@ -142,6 +142,12 @@ def test_session_cookie_flags(anon):
 def test_session_cookie_is_secure_in_production(build_app):
     app = build_app(ADMIN_PASSWORD=PASSWORD, ADMIN_LOGIN_DELAY=0, ENV_NAME="production")
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    form = {"username": USER, "password": PASSWORD, "csrf_token": "t"}
+    # over plain HTTP a browser keeps the Secure cookie to itself: the login form says why
+    html = app.test_client().post("/admin/login", data=form).get_data(as_text=True)
+    assert "did not send the session cookie back" in html and "HTTPS" in html
+    secure = app.test_client().post("/admin/login", data=form, base_url="https://localhost")
+    assert "The login form had expired" in secure.get_data(as_text=True)
 
 
 def test_pages_send_security_headers(admin):

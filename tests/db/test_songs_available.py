@@ -18,7 +18,7 @@ SONGS = [  # (source, external id, title, artist, hidden after the upgrade)
 ]
 
 
-def test_upgrade_hides_the_placeholders_of_yes_sources(db_url):
+def test_upgrade_hides_the_placeholders_of_yes_sources(db_url, caplog):
     migrate.downgrade(db_url, "0005")
     engine = make_engine(db_url)
     with engine.begin() as conn:
@@ -45,8 +45,14 @@ def test_upgrade_hides_the_placeholders_of_yes_sources(db_url):
         expected = set(conn.execute(text("SELECT id FROM songs WHERE available = false")
                                     ).scalars())
     assert ids == expected and len(ids) == 3
+    with engine.begin() as conn:  # an operator's takedown, which a downgrade loses
+        taken_down = conn.execute(text("UPDATE songs SET available = false "
+                                       "WHERE external_id = 'y' RETURNING id")).scalar_one()
     engine.dispose()
-    migrate.downgrade(db_url, "0005")  # and back: the column and its index go
+    with caplog.at_level("WARNING", "alembic.runtime.migration"):
+        migrate.downgrade(db_url, "0005")  # and back: the column and its index go
+    assert "1 song(s) hidden by an operator will be recommended again" in caplog.text
+    assert f"songs hide {taken_down}`" in caplog.text  # only the takedown, not placeholders
     engine = make_engine(db_url)
     columns = {c["name"] for c in inspect(engine).get_columns("songs")}
     engine.dispose()

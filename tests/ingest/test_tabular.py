@@ -111,4 +111,4 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
 def test_cli_on_a_database_without_schema(make_app, tmp_path, fixtures):
     runner = make_app(f"sqlite:///{tmp_path / 'empty.db'}").test_cli_runner()
     result = runner.invoke(args=["import", "csv", str(fixtures / "playlists.csv")])
-    assert result.exit_code == 1 and "did you run `db upgrade`?" in result.output
+    assert result.exit_code == 1 and "run `python -m recsys db upgrade` first" in result.output

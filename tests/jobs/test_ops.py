@@ -101,7 +101,7 @@ def test_operator_errors_are_one_line_not_tracebacks(tmp_path):
     cases = [
         (("models",), {"RECSYS_ENV": "production"}, "missing required environment variables"),
         (("db", "downgrade", "nonsense"), {}, "Error: "),
-        (("train",), {}, "did you run `db upgrade`?"),  # a database without tables
+        (("train",), {}, "run `python -m recsys db upgrade` first"),  # no tables yet
         # a bare postgresql:// URL works for db commands too; an unreachable server says so
         (("db", "current"), {"DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"},
          "(is DATABASE_URL right, and the database server up?)"),
@@ -202,3 +202,19 @@ def test_no_model_of_the_pipeline_learns_from_the_holdout(small_db, store, quick
     learned = set(store.open(outcome.version).array("song_ids").tolist())
     assert {ids[f"{kept}-song-{p}"] for p in range(6)} <= learned  # the probe works
     assert not {ids[f"{held}-song-{p}"] for p in range(6)} & learned
+
+
+def test_jobs_refuse_an_old_schema_before_any_work(tmp_path):
+    var = str(tmp_path / "var")
+    assert _cli("db", "upgrade", RECSYS_VAR_DIR=var).returncode == 0
+    assert _cli("db", "downgrade", "0005", RECSYS_VAR_DIR=var).returncode == 0
+    for args in (("retrain", "--dry-run"), ("train",), ("songs", "hidden"), ("songs", "hide", "1"),
+                 ("import", "csv", "x.csv"), ("models",), ("evaluate",)):
+        out = _cli(*args, RECSYS_VAR_DIR=var)
+        assert out.returncode == 1, (args, out.stderr)
+        assert "schema is at revision 0005 but this code needs" in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+    engine = make_engine(f"sqlite:///{var}/recsys.db")
+    with session_scope(engine) as session:  # nothing started: no training run recorded
+        assert session.scalars(select(TrainingRun)).all() == []
+    engine.dispose()

@@ -151,3 +151,20 @@ def test_a_failed_write_on_a_full_disk_says_so(tmp_path, monkeypatch):
     assert describe_failure(ValueError("bad"), tmp_path) == "ValueError: bad"
     monkeypatch.setattr(training.shutil, "disk_usage", lambda _p: usage(10**12, 0, 10**12))
     assert describe_failure(error, tmp_path).endswith("written")  # plenty of space: not that
+
+
+def test_a_job_stopped_in_the_gate_settles_it_on_its_way_out(small_db, store, quick_settings,
+                                                              monkeypatch):
+    first = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+
+    def stopped(*_args, **_kwargs):  # SIGTERM while both models are scored
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nightly, "gate", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        run_nightly(small_db, store, quick_settings.replace(seed=3), holdout_frac=0.2,
+                    backend="exact")
+    with session_scope(small_db) as session:
+        last = session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc())).first()
+        assert last.metrics["gate"]["verdict"] == "interrupted"  # not "gating" until next run
+    assert store.current_version() == first.version

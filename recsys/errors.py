@@ -21,19 +21,21 @@ def _unrouted(exc: HTTPException):
     return exc
 
 
-#: Headers every response gets unless its surface set its own (the dashboard sets a CSP that
-#: allows its scripts and styles): JSON and error pages need no content and no framing.
-BASELINE_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
+#: Headers every response gets unless its surface set its own (the dashboard sends a CSP that
+#: allows its scripts and styles, and more): JSON and error pages need no content and no
+#: framing (CSP ``frame-ancestors`` supersedes X-Frame-Options). Two headers only: werkzeug's
+#: header list is scanned on every later look-up, and the API answers in about 0.5 ms.
+BASELINE_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+)
 
 
 def _baseline_headers(response):
-    for name, value in BASELINE_HEADERS.items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    if "Content-Security-Policy" not in headers:  # one scan (setdefault raises per miss)
+        for name, value in BASELINE_HEADERS:
+            headers.add(name, value)
     return response
 
 

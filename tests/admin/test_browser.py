@@ -65,6 +65,16 @@ def _poll(page, expression: str, timeout: float = 15.0):
         time.sleep(0.05)
 
 
+def _log_in(page, url: str) -> None:
+    """Fill and send the login form at ``url`` (a page that redirected there, or the form),
+    then wait for the page it leads to."""
+    page.goto(url)
+    page.fill("input[name=username]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("form.stack button[type=submit]")
+
+
 def test_login_promote_and_map_in_chromium(page, live_url, store):
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -130,11 +140,7 @@ def test_pages_fit_a_phone_screen(page, live_url, store, admin_app):
     Beacon(workers_dir(store.root), "a-rather-long-host-name.example.internal-123456").beat(
         "v1", error="model 20261127T104735Z-583302 could not be loaded: missing file")
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{live_url}/admin/login")
-    page.fill("input[name=username]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.click("form.stack button[type=submit]")
+    _log_in(page, f"{live_url}/admin/login")
     for path in ("/admin/", "/admin/models", "/admin/runs", "/admin/explore", "/admin/map",
                  "/admin/songs/1"):
         page.goto(f"{live_url}{path}")
@@ -163,11 +169,7 @@ def test_song_facts_share_one_line_on_a_desktop(page, live_url, admin_app):
     add_rows(admin_app, Song(id=296, source="sample", external_id="s0-00165",
                              title="Ocean Dream", artist="Lonely Rivers", available=False))
     page.set_viewport_size({"width": 1366, "height": 900})
-    page.goto(f"{live_url}/admin/login?next=/admin/songs/296")
-    page.fill("input[name=username]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.click("form.stack button[type=submit]")
+    _log_in(page, f"{live_url}/admin/login?next=/admin/songs/296")
     tops = page.evaluate("Array.from(document.querySelectorAll('dl.facts.pairs > div:not(.wide)'"
                          ")).map(d => Math.round(d.getBoundingClientRect().top))")
     assert len(tops) == 5 and len(set(tops)) == 1, tops  # id ... in model on one line

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from recsys import __version__
+from recsys.api.errors import RETRY_AFTER_S
 from recsys.api.params import (
     DEFAULT_LIMIT,
     ID_LIMIT,
@@ -12,6 +13,8 @@ from recsys.api.params import (
     MAX_BODY_BYTES,
     MAX_EXCLUDE,
     MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
     MAX_SEEDS,
 )
 from recsys.recommend import MAX_K, MODES
@@ -21,8 +24,23 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, Any], description: str,
+          headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = {"description": description, "content": {"application/json": {"schema": schema}}}
+    return {**out, "headers": headers} if headers else out
+
+
+def _etag(required: bool) -> dict[str, Any]:
+    return {"description": "Weak validator of the answer: send it back in If-None-Match to get "
+                           "a 304 while it holds.", "required": required,
+            "schema": {"type": "string", "pattern": '^W/".*"$'}}
+
+
+_NO_CACHE = {"description": "`no-cache`: revalidate a cached copy (with its ETag) before each "
+                            "use; a promotion changes answers.", "required": True,
+             "schema": {"const": "no-cache"}}
+_RETRY_AFTER = {"description": "Seconds to wait before retrying.", "required": True,
+                "schema": {"type": "integer", "minimum": 1, "examples": [RETRY_AFTER_S]}}
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -40,13 +58,16 @@ _SONG_ID = {"name": "song_id", "in": "path", "required": True, "schema": _ID,
                            "listing it in `ids`."}
 _K = {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}
 _MPA = {"type": "integer", "minimum": 1, "maximum": MAX_K}
+#: a short text filter of /api/songs: longer, or holding a NUL byte, is a 400
+_TEXT = {"type": "string", "maxLength": MAX_QUERY_CHARS, "pattern": r"^[^\u0000]*$"}
 
 
 def _schemas() -> dict[str, Any]:
     song_props = {"id": {"type": "integer"}, "source": {"type": "string"},
                   "external_id": {"type": "string"}, "title": {"type": "string"},
                   "artist": {"type": "string"}}
-    why = {"type": "object", "description": "Present with explain=true.", "properties": {
+    why = {"type": "object", "description": "Present with explain=true.",
+           "required": ["playlists_with_seeds"], "properties": {
         "playlists_with_seeds": {
             "type": "integer",
             "description": "Playlists holding both this song and a seed, summed over the seeds: "
@@ -55,27 +76,33 @@ def _schemas() -> dict[str, Any]:
         "times_after_seeds": {
             "type": "integer",
             "description": "How often this song directly followed a seed in the model's "
-                           "training playlists, summed over the seeds."},
+                           "training playlists, summed over the seeds (from the model only)."},
         "score_parts": {
-            "type": "object", "additionalProperties": {"type": "number"},
+            "type": "object", "required": ["embedding", "popularity"],
+            "properties": {name: {"type": "number"} for name in (
+                "embedding", "popularity", "transitions", "cooccurrence")},
             "description": "mode=next from the model: the weighted terms of the blended score "
-                           "(embedding, popularity, transitions, cooccurrence; their sum is "
-                           "`score`), so the largest one says why the song ranks here."},
+                           "(their sum is `score`), so the largest one says why the song ranks "
+                           "here; a term the model weights 0 is left out."},
         "via": {"type": "string", "enum": ["cooccurrence", "same_artist", "popularity"],
                 "description": "The fallback step that found this song."}}}
+    detail_props = {
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "available": {"type": "boolean",
+                      "description": "False: never recommended (a placeholder or a takedown); "
+                                     "the song still works as a seed."},
+        "in_model": {"type": ["boolean", "null"],
+                     "description": "Whether the served model knows the song (null: no model "
+                                    "is loaded)."},
+        "model_version": {"type": ["string", "null"],
+                          "description": "The served model (null: none is loaded)."}}
     fallback = {"type": ["string", "null"],
                 "enum": [None, "cooccurrence", "same_artist", "popularity"],
                 "description": "Set when no seed is in the model (cold start)."}
     return {
         "Song": {"type": "object", "required": list(song_props), "properties": song_props},
-        "SongDetail": {"allOf": [_ref("Song"), {"type": "object", "properties": {
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "available": {"type": "boolean",
-                          "description": "False: never recommended (a placeholder or a "
-                                         "takedown); the song still works as a seed."},
-            "in_model": {"type": ["boolean", "null"],
-                         "description": "Whether the served model knows the song (null: none)."},
-            "model_version": {"type": ["string", "null"]}}}]},
+        "SongDetail": {"type": "object", "required": [*song_props, *detail_props],
+                       "properties": {**song_props, **detail_props}},
         "SongPage": {"type": "object", "required": ["items", "total", "limit", "offset"],
                      "properties": {"items": {"type": "array", "items": _ref("Song")},
                                     "total": {"type": "integer"},
@@ -103,6 +130,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object", "required": ["song_ids"], "additionalProperties": False,
             "description": "A field sent as null is a 400 unless its type allows null "
                            "(max_per_artist: no cap); leave a field out for its default. "
+                           "Integers are JSON integers (10, not 10.0 or 1e1: a 400). "
                            "Seeds that name no song are a 404 listing them in `ids`.",
             "properties": {
                 "song_ids": {"type": "array", "minItems": 1, "maxItems": MAX_SEEDS,
@@ -113,39 +141,49 @@ def _schemas() -> dict[str, Any]:
                 "mode": {"type": "string", "enum": list(MODES), "default": "next"}}},
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {
             "type": "object", "required": ["status", "message"],
-            "properties": {"status": {"type": "integer"}, "message": {"type": "string"},
-                           "ids": {"type": "array", "items": {"type": "integer"}}}}}},
+            "properties": {"status": {"type": "integer", "description": "The HTTP status."},
+                           "message": {"type": "string"},
+                           "ids": {"type": "array", "items": {"type": "integer"},
+                                   "description": "404 only: the song ids that name no "
+                                                  "song."}}}}},
     }
 
 
 def _paths() -> dict[str, Any]:
     return {
         "/api/health": {"get": {"summary": "Liveness", "operationId": "health",
-                                "responses": {"200": _json({"type": "object"}, "Alive")}}},
+                                "responses": {"200": _json({
+                                    "type": "object", "required": ["status", "version"],
+                                    "properties": {"status": {"const": "ok"},
+                                                   "version": {"type": "string"}}},
+                                    "Alive (and the server's version)")}}},
         "/api/ready": {"get": {
             "summary": "Readiness: a model is loaded", "operationId": "ready",
-            "responses": {"200": _json({"type": "object", "properties": {
-                "status": {"type": "string"}, "model_version": {"type": "string"},
-                "songs": {"type": "integer"}}}, "Model loaded"), **_errors(503)}}},
+            "responses": {"200": _json({
+                "type": "object", "required": ["status", "model_version", "songs"],
+                "properties": {"status": {"const": "ready"}, "model_version": {"type": "string"},
+                               "songs": {"type": "integer"}}}, "Model loaded"),
+                **_errors(503)}}},
         "/api/songs": {"get": {
             "summary": "Search songs (title/artist substring, source + external id)",
             "operationId": "listSongs",
             "description": "Unknown or repeated query parameters are rejected with 400.",
             "parameters": [
-                _query("q", {"type": "string", "maxLength": 200},
-                       "Case-insensitive substring of title or artist."),
-                _query("source", {"type": "string"}, "Exact source."),
-                _query("external_id", {"type": "string"}, "Exact id within the source."),
+                _query("q", _TEXT, "Case-insensitive substring of title or artist."),
+                _query("source", _TEXT, "Exact source."),
+                _query("external_id", _TEXT, "Exact id within the source."),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                                  "default": DEFAULT_LIMIT}, "Page size."),
-                _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "Skip."),
+                _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET,
+                                  "default": 0}, "Skip this many songs (ordered by id)."),
             ],
-            "responses": {"200": _json(_ref("SongPage"), "One page"), **_errors(400)}}},
+            "responses": {"200": _json(_ref("SongPage"), "One page"), **_errors(400, 503)}}},
         "/api/songs/{song_id}": {"get": {
             "summary": "One song with tags", "operationId": "getSong",
             "description": "Takes no query parameters (any is rejected with 400).",
             "parameters": [_SONG_ID],
-            "responses": {"200": _json(_ref("SongDetail"), "The song"), **_errors(400, 404)}}},
+            "responses": {"200": _json(_ref("SongDetail"), "The song"),
+                          **_errors(400, 404, 503)}}},
         "/api/songs/{song_id}/similar": {"get": {
             "summary": "Similar songs or what comes next", "operationId": "similarSongs",
             "description": "Unknown or repeated query parameters are rejected with 400.",
@@ -155,19 +193,28 @@ def _paths() -> dict[str, Any]:
                 _query("mode", {"type": "string", "enum": list(MODES), "default": "similar"},
                        "similar: cosine of song vectors; next: continuation score."),
                 _query("max_per_artist", _MPA, "At most this many results per artist."),
-                _query("exclude", {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"},
-                       f"Comma-separated song ids to leave out (at most {MAX_EXCLUDE})."),
+                {**_query("exclude", {"type": "array", "maxItems": MAX_EXCLUDE, "items": _ID},
+                          f"Song ids to leave out, comma-separated: `exclude=3,7` (at most "
+                          f"{MAX_EXCLUDE})."), "style": "form", "explode": False},
                 _query("explain", {"type": "boolean", "default": False},
                        "Add a per-item why."),
+                {"name": "If-None-Match", "in": "header", "required": False,
+                 "schema": {"type": "string"},
+                 "description": "The ETag of an earlier answer: 304 while it still holds."},
             ],
-            "responses": {"200": _json(_ref("Similar"), "Recommendations (songs the model "
-                                       "knows: weak ETag = the model version)"),
+            "responses": {"200": _json(_ref("Similar"), "Recommendations. A song the model "
+                                       "knows: with a weak ETag (the model version and the "
+                                       "hidden songs); a fallback: none.",
+                                       {"ETag": _etag(False), "Cache-Control": _NO_CACHE}),
                           "304": {"description": "Not modified: If-None-Match holds the "
-                                                 "ETag of the model still served"},
+                                                 "ETag of the answer still served (no body)",
+                                  "headers": {"ETag": _etag(True),
+                                              "Cache-Control": _NO_CACHE}},
                           **_errors(400, 404, 503)}}},
         "/api/recommendations": {"post": {
             "summary": "Continuation from several seed songs (seeds never returned)",
             "operationId": "recommend",
+            "description": "Takes no query parameters (any is rejected with 400).",
             "requestBody": {"required": True, "description": f"At most {MAX_BODY_BYTES} bytes.",
                             "content": {"application/json": {
                                 "schema": _ref("RecommendationRequest")}}},
@@ -189,10 +236,12 @@ def nullable_fields(schema: str) -> frozenset[str]:
 def spec() -> dict[str, Any]:
     """The OpenAPI document as a dict."""
     responses = {f"E{c}": _json(_ref("Error"), text) for c, text in (
-        (400, "Invalid parameter or body"),
+        (400, "Invalid parameter or body (an unknown or repeated query parameter too)"),
         (404, "Unknown song id(s), listed in `ids` (an unknown URL: no `ids`)"),
-        (413, "Body too large"),
-        (415, "Body is not JSON"), (503, "No model is loaded yet"))}
+        (413, "Body too large"), (415, "Body is not JSON"))}
+    responses["E503"] = _json(_ref("Error"), "Unavailable for now: no model is loaded yet, "
+                              "or the database is down or busy. Retry after Retry-After.",
+                              {"Retry-After": _RETRY_AFTER})
     return {
         "openapi": "3.1.0",
         "info": {"title": "playlist2vec API", "version": __version__,

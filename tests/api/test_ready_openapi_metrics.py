@@ -69,7 +69,8 @@ def test_openapi_refs_resolve_and_errors_are_described(api_app):
         assert ref[1] in doc["components"][ref[0]], ref
     similar = doc["paths"]["/api/songs/{song_id}/similar"]["get"]
     names = {p["name"] for p in similar["parameters"]}
-    assert names == {"song_id", "k", "mode", "max_per_artist", "exclude", "explain"}
+    assert names == {"song_id", "k", "mode", "max_per_artist", "exclude", "explain",
+                     "If-None-Match"}
     assert {"400", "404", "503"} <= set(similar["responses"])
     assert "Error" in doc["components"]["schemas"]
 

@@ -82,9 +82,11 @@ def fail_interrupted_runs(engine: Engine) -> int:
 
     with session_scope(engine) as session:
         runs = session.scalars(select(TrainingRun).where(TrainingRun.status == "running")).all()
-        for run in runs:
-            run.status, run.finished_at = "failed", utcnow()
-            run.error = "interrupted: the process stopped before the run finished"
+        found = f"{utcnow():%Y-%m-%d %H:%M:%S} UTC"
+        for run in runs:  # when it died is unknown: no finish time, the finding time in words
+            run.status, run.finished_at = "failed", None
+            run.error = ("interrupted: the process stopped before the run finished "
+                         f"(found by the next job at {found})")
     if runs:
         log.warning("marked %d interrupted training run(s) as failed", len(runs))
     return len(runs)

@@ -76,7 +76,10 @@ def test_runs_left_running_by_a_killed_process_are_marked_failed(small_db, store
     with session_scope(small_db) as session:
         statuses = [r.status for r in session.scalars(select(TrainingRun).order_by(TrainingRun.id))]
         error = session.scalars(select(TrainingRun.error)).first()
+        killed = session.scalars(select(TrainingRun).order_by(TrainingRun.id)).first()
+        assert killed.finished_at is None  # when it died is unknown; the error says when found
     assert statuses == ["failed", "succeeded"] and "interrupted" in error
+    assert "found by the next job at " in error
     assert report.promoted
 
 

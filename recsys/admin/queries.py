@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from recsys.api.queries import SQLITE_LOWER, song_detail
+from recsys.api.queries import contains_ci, song_detail
 from recsys.db.models import (
     ImportRun,
     ModelEvent,
@@ -77,11 +77,9 @@ def search_songs(session: Session, q: str | None, limit: int, offset: int,
     """One page of songs (ordered by id) whose title or artist contains every word of ``q``
     (case-insensitive, ``%`` and ``_`` literal), with ``available``, and the total count."""
     conditions = [HIDDEN] if hidden_only else []
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    lower = getattr(func, SQLITE_LOWER) if sqlite else func.lower
     for word in search_words(q):
-        conditions.append(or_(lower(Song.title).contains(word, autoescape=True),
-                              lower(Song.artist).contains(word, autoescape=True)))
+        conditions.append(or_(contains_ci(session, Song.title, word),
+                              contains_ci(session, Song.artist, word)))
     total = session.scalar(select(func.count()).select_from(Song).where(*conditions)) or 0
     rows = session.scalars(
         select(Song).where(*conditions).order_by(Song.id).limit(limit).offset(offset))

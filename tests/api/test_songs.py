@@ -75,3 +75,22 @@ def test_song_detail_without_model(build_app):
     client = build_app(current=None).test_client()
     body = client.get(f"/api/songs/{FIRST}").get_json()
     assert body["in_model"] is None and body["model_version"] is None
+
+
+def test_an_ascii_needle_needs_no_python_function_per_row_on_sqlite(build_app):
+    from sqlalchemy.orm import Session
+
+    from recsys.api.queries import contains_ci
+    from recsys.db.models import Song
+    from recsys.extensions import db
+
+    app = build_app()  # SQLite
+    with app.app_context():
+        session: Session = db.session
+        fast = str(contains_ci(session, Song.title, "bj").compile())
+        slow = str(contains_ci(session, Song.title, "bjö").compile())
+    assert "recsys_lower" not in fast and "recsys_lower" in slow
+    client = app.test_client()  # both paths find the same song, whatever its case
+    for q in ("BJ", "bjÖ", "ünï", "CODE 100%25"):
+        assert [s["id"] for s in client.get(f"/api/songs?q={q}").get_json()["items"]] == [
+            COLD_ALONE], q

@@ -149,3 +149,20 @@ def shared_api(tmp_path_factory, source_store, api_sqlite_file):
 @pytest.fixture
 def model_store(api_app) -> ModelStore:
     return ModelStore(api_app.config["MODEL_DIR"])
+
+
+@pytest.fixture(scope="module")
+def clients(request, tmp_path_factory, source_store, api_sqlite_file):
+    """The OpenAPI contract tests' read-only clients (with a model, none, no database)."""
+    from tests.api.contract_client import make_clients  # it imports this module
+
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    return make_clients(root, source_store, api_sqlite_file)
+
+
+@pytest.fixture(scope="module")
+def contract(clients):
+    """The served OpenAPI document, for checking the answers of ``clients`` against it."""
+    from tests.api.contract import Contract
+
+    return Contract(clients["ok"].get("/api/openapi.json").get_json())

@@ -14,7 +14,7 @@ from flask import Response
 from recsys.api.openapi import spec
 from tests.api.conftest import FIRST, OFFSET
 from tests.api.contract import Contract
-from tests.api.contract_client import NO_BODY, C, Case, make_clients, run
+from tests.api.contract_client import NO_BODY, C, Case, run
 from tests.ml.conftest import N_GENRES, SONGS_PER_GENRE
 
 SONGS, SONG, SIMILAR, RECS = ("/api/songs", "/api/songs/{song_id}",
@@ -89,16 +89,6 @@ def bound_cases() -> list[Case]:
 
 
 CASES = bound_cases()
-
-
-@pytest.fixture(scope="module")
-def clients(tmp_path_factory, source_store, api_sqlite_file):
-    return make_clients(tmp_path_factory.mktemp("bounds"), source_store, api_sqlite_file)
-
-
-@pytest.fixture(scope="module")
-def contract(clients) -> Contract:
-    return Contract(clients["ok"].get("/api/openapi.json").get_json())
 
 
 def test_bounds_cover_every_operation_that_takes_input():

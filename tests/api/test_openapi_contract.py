@@ -13,8 +13,8 @@ from jsonschema import Draft202012Validator
 
 from recsys.api.openapi import spec
 from tests.api.conftest import COLD_ALONE, COLD_ARTIST, COLD_COOC, FIRST
-from tests.api.contract import METHODS, Contract
-from tests.api.contract_client import ETAG_OF_SELF, C, make_clients, run
+from tests.api.contract import METHODS
+from tests.api.contract_client import ETAG_OF_SELF, C, run
 
 SONGS, SONG, SIMILAR, RECS = ("/api/songs", "/api/songs/{song_id}",
                               "/api/songs/{song_id}/similar", "/api/recommendations")
@@ -120,16 +120,6 @@ CASES = [
     C(503, "post", RECS, body={"song_ids": [FIRST]}, app="no_model"),
     C(503, "post", RECS, body={"song_ids": [COLD_COOC]}, app="db_down"),
 ]
-
-
-@pytest.fixture(scope="module")
-def clients(tmp_path_factory, source_store, api_sqlite_file):
-    return make_clients(tmp_path_factory.mktemp("contract"), source_store, api_sqlite_file)
-
-
-@pytest.fixture(scope="module")
-def contract(clients) -> Contract:
-    return Contract(clients["ok"].get("/api/openapi.json").get_json())
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import logging
 import time
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,7 @@ from recsys.index.registry import ProductionChangedError, promote, prune
 from recsys.index.store import ModelStore
 from recsys.jobs.gate import decision_record, gate
 from recsys.jobs.recovery import recover, settle_gates
-from recsys.jobs.training import record_gate, train_and_bundle
+from recsys.jobs.training import describe_failure, record_gate, train_and_bundle
 from recsys.ml.settings import TrainSettings
 
 log = logging.getLogger("recsys.jobs")
@@ -138,7 +137,7 @@ def run_nightly(
                 report.pruned = prune(engine, store, keep)
     except BaseException as exc:
         log.error("nightly run failed after %.1f s: %s", time.perf_counter() - started,
-                  "".join(traceback.format_exception_only(exc)).strip())
+                  describe_failure(exc, store.root))
         with contextlib.suppress(Exception):  # a gate it left open says so now, not next run
             settle_gates(engine, store)
         raise

@@ -34,6 +34,9 @@ log = logging.getLogger("recsys.jobs")
 
 #: (mode, metric) pairs the gate compares.
 GATE_METRICS = (("next", "hr@10"), ("similar", "tag_coherence"))
+#: How the reason names them (operators read it in logs, mails and the dashboard).
+GATE_LABELS = {("next", "hr@10"): "next-song HR@10",
+               ("similar", "tag_coherence"): "similar-song tag coherence"}
 
 
 @dataclass
@@ -72,7 +75,7 @@ def compare(candidate: dict[str, Any], production: dict[str, Any], tolerance: fl
         shown = 0.0 if diff is None else round(diff.mean, 4) + 0.0  # + 0.0: no "-0.0000"
         noise = ("" if diff is None or math.isnan(diff.se)
                  else f", diff {shown:+.4f} ± {diff.se:.4f} SE")
-        parts.append(f"{mode} {metric} {new:.4f} vs {old:.4f} ({verdict}{noise})")
+        parts.append(f"{GATE_LABELS[mode, metric]} {new:.4f} vs {old:.4f} ({verdict}{noise})")
     return ok, "; ".join(parts) or "no comparable metric"
 
 

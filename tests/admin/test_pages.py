@@ -75,7 +75,7 @@ def test_headline_metrics_never_show_gate_settings():
 
 
 def test_run_page_shows_the_gate_decision(admin, admin_app):
-    gate = {"verdict": "kept production", "reason": "next hr@10 0.1051 vs 0.1061 (worse, ...)",
+    gate = {"verdict": "kept production", "reason": "next-song HR@10 0.1051 vs 0.1061 (worse, ...)",
             "production_version": "v1", "tolerance": 0.0, "noise_z": 1.0,
             "metrics": {"next hr@10": {"candidate": 0.1051, "production": 0.1061,
                                        "diff": -0.001, "se": 0.0007, "n": 14136},

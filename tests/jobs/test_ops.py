@@ -30,7 +30,7 @@ def test_retrain_exit_status_says_what_the_gate_did(loaded, runner):
     worse = runner.invoke(args=["retrain", *QUICK, *WORSE, "--backend", "exact"])
     assert worse.exit_code == 3, worse.output
     assert "not promoted: the gate kept production" in worse.output
-    assert re.search(r"next hr@10 [\d.]+ vs [\d.]+ \(worse, diff -[\d.]+ ± [\d.]+ SE\)",
+    assert re.search(r"next-song HR@10 [\d.]+ vs [\d.]+ \(worse, diff -[\d.]+ ± [\d.]+ SE\)",
                      worse.output), worse.output  # how far below, and how noisy that is
     assert runner.invoke(args=["retrain", "--noise-z", "-1"]).exit_code == 2
     dry = runner.invoke(args=["retrain", *QUICK, "--backend", "exact", "--dry-run",

@@ -95,6 +95,9 @@ def test_gate_compare_within_noise():
              "similar tag_coherence": PairedDifference(0.0, 0.001, 50)}
     ok, reason = compare(cand, prod, 0, diffs)  # noise_z 0: the point estimates decide
     assert not ok and "diff -0.0100 ± 0.0080 SE" in reason
+    # readable names, not the stored keys (operators read it in the log and the dashboard)
+    assert reason.startswith("next-song HR@10 0.1900 vs 0.2000 (worse")
+    assert "; similar-song tag coherence 0.5000 vs 0.5000 (ok" in reason
     ok, reason = compare(cand, prod, 0, diffs, noise_z=1.5)  # 1.25 SE below: noise
     assert ok and "ok within 1.5 SE" in reason
     assert not compare(cand, prod, 0, diffs, noise_z=1.0)[0]  # 1.25 SE below: worse

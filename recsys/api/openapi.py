@@ -44,7 +44,8 @@ _RETRY_AFTER = {"description": "Seconds to wait before retrying.", "required": T
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in codes}
+    """References to the shared error responses; every operation can also fail with a 500."""
+    return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in (*codes, 500)}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -52,6 +53,9 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
             "description": description}
 
 
+#: Probes take no parameters but ignore any (monitors add cache-busting ones such as ``?t=…``);
+#: every other operation rejects unknown ones with a 400.
+_PROBE = "Query parameters are ignored (monitors may add cache-busting ones)."
 _ID = {"type": "integer", "minimum": 1, "maximum": ID_LIMIT}
 _SONG_ID = {"name": "song_id", "in": "path", "required": True, "schema": _ID,
             "description": f"Song id: {ID_RULE} (else 400); one that names no song is a 404 "
@@ -130,7 +134,8 @@ def _schemas() -> dict[str, Any]:
             "type": "object", "required": ["song_ids"], "additionalProperties": False,
             "description": "A field sent as null is a 400 unless its type allows null "
                            "(max_per_artist: no cap); leave a field out for its default. "
-                           "Integers are JSON integers (10, not 10.0 or 1e1: a 400). "
+                           "An integer may be written 10, 10.0 or 1e1 (not 10.5), as JSON "
+                           f"Schema allows, up to {2**53} in the last two forms. "
                            "Seeds that name no song are a 404 listing them in `ids`.",
             "properties": {
                 "song_ids": {"type": "array", "minItems": 1, "maxItems": MAX_SEEDS,
@@ -152,13 +157,15 @@ def _schemas() -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     return {
         "/api/health": {"get": {"summary": "Liveness", "operationId": "health",
+                                "description": _PROBE,
                                 "responses": {"200": _json({
                                     "type": "object", "required": ["status", "version"],
                                     "properties": {"status": {"const": "ok"},
                                                    "version": {"type": "string"}}},
-                                    "Alive (and the server's version)")}}},
+                                    "Alive (and the server's version)"), **_errors()}}},
         "/api/ready": {"get": {
             "summary": "Readiness: a model is loaded", "operationId": "ready",
+            "description": _PROBE,
             "responses": {"200": _json({
                 "type": "object", "required": ["status", "model_version", "songs"],
                 "properties": {"status": {"const": "ready"}, "model_version": {"type": "string"},
@@ -221,8 +228,10 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json(_ref("Recommendations"), "Recommendations"),
                           **_errors(400, 404, 413, 415, 503)}}},
         "/api/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
+                                      "description": "Query parameters are ignored.",
                                       "responses": {"200": _json({"type": "object"},
-                                                                 "OpenAPI 3.1")}}},
+                                                                 "OpenAPI 3.1"),
+                                                    **_errors()}}},
     }
 
 
@@ -238,7 +247,9 @@ def spec() -> dict[str, Any]:
     responses = {f"E{c}": _json(_ref("Error"), text) for c, text in (
         (400, "Invalid parameter or body (an unknown or repeated query parameter too)"),
         (404, "Unknown song id(s), listed in `ids` (an unknown URL: no `ids`)"),
-        (413, "Body too large"), (415, "Body is not JSON"))}
+        (413, "Body too large"), (415, "Body is not JSON"),
+        (500, "Unexpected server error: a bug, logged on the server with its traceback; the "
+              "message gives no details. Retrying rarely helps."))}
     responses["E503"] = _json(_ref("Error"), "Unavailable for now: no model is loaded yet, "
                               "or the database is down or busy. Retry after Retry-After.",
                               {"Retry-After": _RETRY_AFTER})

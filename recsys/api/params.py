@@ -1,6 +1,6 @@
 """Validation of query-string and JSON parameters: every bad input becomes a 4xx ``ApiError``.
 
-Nothing here trusts the client: numbers are parsed strictly (no floats, no booleans, bounded),
+Nothing here trusts the client: numbers are parsed strictly (no fractions, no booleans, bounded),
 lists are capped, JSON bodies are size-limited and must be objects with known keys only.
 """
 
@@ -25,6 +25,9 @@ MAX_OFFSET = 10**9
 MAX_QUERY_CHARS = 200
 MAX_BODY_BYTES = 256 * 1024
 _INT_RE = re.compile(r"^[+-]?[0-9]{1,30}$")
+#: A JSON number with a fraction part or exponent (``10.0``, ``1e1``) is an integer to JSON
+#: Schema, so to this API too, while a float holds it exactly (up to 2**53).
+FLOAT_EXACT = 2**53
 #: A song id is a positive integer of at most ``ID_DIGITS`` digits; anything else cannot be
 #: an id (400). Every id of that form that names no song (above ``ID_MAX``, the largest the
 #: database holds, included) is a 404 of one shape: :func:`unknown_songs`.
@@ -41,7 +44,8 @@ def bad(message: str, **extra: object) -> ApiError:
 
 
 def parse_int(raw: Any, name: str, lo: int, hi: int, from_json: bool = False) -> int:
-    """Strict integer in ``[lo, hi]`` from a query-string value (or a JSON integer)."""
+    """Strict integer in ``[lo, hi]`` from a query-string value (or a JSON integer, which may
+    be written ``10.0`` or ``1e1`` as JSON Schema allows)."""
     rng = f"between {lo} and {hi}" if hi < 10**18 else f"greater than or equal to {lo}"
     if isinstance(raw, bool):
         raise bad(f"{name} must be an integer, not a boolean")
@@ -52,6 +56,9 @@ def parse_int(raw: Any, name: str, lo: int, hi: int, from_json: bool = False) ->
         value = int(text)
     elif isinstance(raw, int):
         value = raw
+    elif from_json and isinstance(raw, float) and raw.is_integer():
+        _exact(raw, name)
+        value = int(raw)
     else:
         raise bad(f"{name} must be an integer {rng}")
     if value > hi >= 10**18:
@@ -59,6 +66,12 @@ def parse_int(raw: Any, name: str, lo: int, hi: int, from_json: bool = False) ->
     if not lo <= value <= hi:
         raise bad(f"{name} must be an integer {rng}")
     return value
+
+
+def _exact(raw: float, name: str) -> None:
+    if abs(raw) > FLOAT_EXACT:
+        raise bad(f"{name} is too large to be exact as {raw!r}: write it without a fraction "
+                  "or exponent")
 
 
 def unknown_songs(ids: Iterable[int]) -> ApiError:
@@ -69,6 +82,8 @@ def unknown_songs(ids: Iterable[int]) -> ApiError:
 
 def parse_song_id(raw: Any, name: str, from_json: bool = False) -> int:
     """A song id (``ID_RULE``, else 400); whether it names a song is the caller's look-up."""
+    if from_json and isinstance(raw, float) and raw.is_integer():
+        _exact(raw, name)
     try:
         return parse_int(raw, name, 1, ID_LIMIT, from_json)
     except ApiError:

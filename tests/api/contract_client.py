@@ -28,7 +28,7 @@ class Case:
     raw: bytes | None = None  # a body sent as is
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    app: str = "ok"  # "ok", "no_model" (nothing promoted) or "db_down"
+    app: str = "ok"  # "ok", "no_model" (nothing promoted), "db_down" or "broken"
     check: Any = None  # optional predicate of the JSON body
 
     def __str__(self) -> str:
@@ -44,8 +44,13 @@ def C(status: int, method: str, path: str, query: str = "", **kw: Any) -> Case: 
     return Case(status, method, path, values, query, **kw)
 
 
+def _bug() -> None:
+    raise RuntimeError("an injected bug (a traceback in the log is expected)")
+
+
 def make_clients(root: Path, source_store, sqlite_file: Path) -> dict[str, Any]:
-    """One read-only client per kind of server: with a model, with none, without a database."""
+    """One read-only client per kind of server: with a model, with none, without a database,
+    and one whose every request hits a bug (an exception nothing expects: the 500s)."""
     shutil.copy(sqlite_file, root / "catalog.db")
     copy_versions(source_store, root / "ok" / "models").set_current("v1")
     copy_versions(source_store, root / "none" / "models")
@@ -54,7 +59,10 @@ def make_clients(root: Path, source_store, sqlite_file: Path) -> dict[str, Any]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     db = f"sqlite:///{root / 'catalog.db'}"
-    return {"ok": app_for(db, root / "ok").test_client(),
+    copy_versions(source_store, root / "broken" / "models").set_current("v1")
+    broken = app_for(db, root / "broken")
+    broken.before_request(_bug)
+    return {"ok": app_for(db, root / "ok").test_client(), "broken": broken.test_client(),
             "no_model": app_for(db, root / "none").test_client(),
             "db_down": app_for(f"postgresql+psycopg://nobody@127.0.0.1:{port}/gone",
                                root / "down").test_client()}

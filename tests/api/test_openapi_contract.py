@@ -119,6 +119,12 @@ CASES = [
     C(415, "post", RECS, raw=b'{"song_ids": [1000]}', content_type="text/plain"),
     C(503, "post", RECS, body={"song_ids": [FIRST]}, app="no_model"),
     C(503, "post", RECS, body={"song_ids": [COLD_COOC]}, app="db_down"),
+    # a bug anywhere is a JSON 500 without details, as every operation documents
+    *(C(500, "get", path, app="broken") for path in ("/api/health", "/api/ready", SONGS,
+                                                     "/api/openapi.json")),
+    C(500, "get", SONG, song_id=FIRST, app="broken"),
+    C(500, "get", SIMILAR, song_id=FIRST, app="broken"),
+    C(500, "post", RECS, body={"song_ids": [FIRST]}, app="broken"),
 ]
 
 

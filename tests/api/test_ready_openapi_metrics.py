@@ -14,6 +14,18 @@ def test_ready_names_version_and_song_count(api):
     assert body == {"status": "ready", "model_version": "v1", "songs": 100}
 
 
+def test_probes_ignore_query_parameters_as_documented(api):
+    """Monitors add cache busters (``?t=…``): probes answer as without them, while a data
+    endpoint rejects the same parameter (a client bug there)."""
+    for path in ("/api/health", "/api/ready", "/api/openapi.json"):
+        plain, busted = api.get(path), api.get(f"{path}?t=1732700000&t=2")
+        assert busted.status_code == plain.status_code == 200
+        assert busted.get_json() == plain.get_json()
+        assert "ignored" in api.get("/api/openapi.json").get_json()["paths"][path]["get"][
+            "description"]
+    assert api.get(f"/api/songs/{FIRST}?t=1").status_code == 400
+
+
 def test_503_json_before_any_model(build_app):
     client = build_app(current=None).test_client()
     for resp in (client.get("/api/ready"), client.get(f"/api/songs/{FIRST}/similar"),

@@ -232,14 +232,18 @@ class ServingModel:
             return np.empty(0, np.float32)
         return np.asarray(sum(self.next_terms(seeds, rows).values()), dtype=np.float32)
 
-    def next_terms(self, seeds: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    def next_terms(self, seeds: np.ndarray, rows: np.ndarray,
+                   transitions: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The weighted terms of the ``next`` score of ``rows`` (their sum is the score):
         ``embedding`` (w·mean in·out), ``popularity`` (p·log count), ``transitions`` and
-        ``cooccurrence`` (λ·Σ log1p count over the seeds; absent when weighted 0)."""
+        ``cooccurrence`` (λ·Σ log1p count over the seeds; absent when weighted 0).
+
+        ``transitions``: the seeds × rows transition counts when the caller has them already.
+        """
         terms = {"embedding": self.w2v_weight * (self.out_vectors[rows] @ self._mean_in(seeds)),
                  "popularity": self.pop_term[rows]}
         if self.transition_weight:
-            t = gather(self.transitions, seeds, rows)
+            t = gather(self.transitions, seeds, rows) if transitions is None else transitions
             terms["transitions"] = self.transition_weight * np.log1p(t).sum(axis=0)
         if self.cooc_weight:
             c = gather(self.cooc_scoring, seeds, rows)
@@ -261,14 +265,22 @@ class ServingModel:
             out[start:start + len(part)] = block
         return out
 
-    def explain(self, seeds: np.ndarray, rows: np.ndarray) -> list[dict[str, int]]:
-        """Per row: playlists shared with the seeds, and times it followed a seed."""
+    def explain(self, seeds: np.ndarray, rows: np.ndarray,
+                score_parts: bool = False) -> list[dict[str, Any]]:
+        """Per row: playlists shared with the seeds, times it followed a seed and, with
+        ``score_parts``, the weighted terms of its ``next`` score (:meth:`next_terms`)."""
         if len(rows) == 0:
             return []
         rows = np.asarray(rows, dtype=np.int64)
         cooc = gather(self.cooc, seeds, rows).sum(axis=0)
-        trans = gather(self.transitions, seeds, rows).sum(axis=0)
-        return [
+        per_seed = gather(self.transitions, seeds, rows)
+        whys: list[dict[str, Any]] = [
             {"playlists_with_seeds": int(c), "times_after_seeds": int(t)}
-            for c, t in zip(cooc, trans, strict=True)
+            for c, t in zip(cooc, per_seed.sum(axis=0), strict=True)
         ]
+        if score_parts:  # the transition counts gathered once serve both
+            terms = {name: np.asarray(v, dtype=np.float64).tolist()
+                     for name, v in self.next_terms(seeds, rows, per_seed).items()}
+            for i, why in enumerate(whys):
+                why["score_parts"] = {n: round(v[i], 6) for n, v in terms.items()}
+        return whys

@@ -123,13 +123,9 @@ class RecommendationService:
                  for song, s in zip(m.songs(rows), scores.tolist(), strict=True)]
         if explain:
             rows = np.asarray(rows, dtype=np.int64)
-            for item, why in zip(items, m.explain(seeds, rows), strict=True):
+            # mode next: also what each term of the blend contributed
+            for item, why in zip(items, m.explain(seeds, rows, mode == "next"), strict=True):
                 item["why"] = why
-            if mode == "next" and len(rows):  # what each term of the blend contributed
-                terms = {name: np.asarray(v, dtype=np.float64).tolist()
-                         for name, v in m.next_terms(seeds, rows).items()}
-                for i, item in enumerate(items):
-                    item["why"]["score_parts"] = {n: round(v[i], 6) for n, v in terms.items()}
         return items
 
     def _select(self, mode: str, seeds: np.ndarray, k: int, max_per_artist: int | None,

@@ -130,11 +130,15 @@ def test_login_promote_and_map_in_chromium(page, live_url, store):
 
 
 def test_pages_fit_a_phone_screen(page, live_url, store, admin_app):
+    from recsys.db.models import ImportRun
     from recsys.recommend.beacon import Beacon, workers_dir
     from tests.admin.conftest import add_rows
     from tests.admin.test_walkthrough import _run
 
     add_rows(admin_app, _run())  # a training run with every metric and the baselines
+    add_rows(admin_app, ImportRun(  # an import with a long path (it wraps on a phone)
+        kind="csv", source="radio", songs_added=1234, playlists_added=56, duration_s=3.5,
+        items_added=7890, path="/data/incoming/2026/11/27/radio-station-exports/playlists.csv"))
 
     # the overview's worker table with long names and a load error
     Beacon(workers_dir(store.root), "a-rather-long-host-name.example.internal-123456").beat(
@@ -153,7 +157,8 @@ def test_pages_fit_a_phone_screen(page, live_url, store, admin_app):
         assert bar <= 96, f"{path}: the top bar is {bar}px high"
     # every control and metric of the wide tables is on the screen, not scrolled away
     for path, selectors in (("/admin/models", ["button.promote", "table.models dl.metrics"]),
-                            ("/admin/runs", ["table.runs dl.metrics", "table.runs td"])):
+                            ("/admin/runs", ["table.runs dl.metrics", "table.runs td"]),
+                            ("/admin/", ["#imports td"]), ("/admin/explore", ["table.songs td"])):
         page.goto(f"{live_url}{path}")
         for selector in selectors:
             boxes = [el.bounding_box() for el in page.locator(selector).all()]

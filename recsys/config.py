@@ -27,6 +27,16 @@ def _env_int(name: str, default: int) -> int:
         raise RuntimeError(f"environment variable {name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
 #: Production refuses shorter (or blank) secrets.
 MIN_SECRET_KEY_CHARS = 16
 MIN_ADMIN_PASSWORD_CHARS = 8
@@ -62,6 +72,11 @@ class Config:
         self.TRUSTED_PROXIES = _env_int("RECSYS_TRUSTED_PROXIES", 0)
         # PostgreSQL: longest statement of a web request, lock waits included (0: no limit)
         self.DB_STATEMENT_TIMEOUT_MS = _env_int("RECSYS_DB_STATEMENT_TIMEOUT_MS", 5000)
+        # PostgreSQL: a web request's database call still waiting after this long is cut off
+        # client-side (a frozen server); default 2 s past the statement timeout (0: never)
+        self.DB_CLIENT_TIMEOUT_SECONDS = _env_float(
+            "RECSYS_DB_CLIENT_TIMEOUT_SECONDS",
+            self.DB_STATEMENT_TIMEOUT_MS / 1000 + 2 if self.DB_STATEMENT_TIMEOUT_MS > 0 else 0)
         secret = os.environ.get("SECRET_KEY")
         # Development only: a random per-process key (sessions do not survive a restart).
         # There is never a fixed fallback key; production refuses to start without one.

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, g, has_request_context
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from recsys.db.session import bound_statements, make_engine, make_session_factory
+from recsys.db.deadline import client_deadline
+from recsys.db.session import bound_statements, is_unavailable, make_engine, make_session_factory
+from recsys.metrics import count_db_client_timeout
+
+log = logging.getLogger("recsys.db")
 
 
 class Database:
@@ -17,7 +23,12 @@ class Database:
         engine = make_engine(app.config["DATABASE_URL"])
         bound_statements(engine, app.config.get("DB_STATEMENT_TIMEOUT_MS", 0),
                          has_request_context)
+        client_deadline(engine, app.config.get("DB_CLIENT_TIMEOUT_SECONDS", 0),
+                        has_request_context, on_fire=lambda: count_db_client_timeout(app))
         app.extensions["recsys.db"] = (engine, make_session_factory(engine))
+        # closed as the request ends, while the client deadline still applies to its rollback;
+        # then by the app context (CLI, jobs) if a session was opened outside a request
+        app.teardown_request(self._teardown)
         app.teardown_appcontext(self._teardown)
 
     @staticmethod
@@ -41,10 +52,19 @@ class Database:
     @staticmethod
     def _teardown(exc: BaseException | None) -> None:
         session = g.pop("recsys_session", None)
-        if session is not None:
-            if exc is not None:
-                session.rollback()
-            session.close()
+        if session is None:
+            return
+        try:
+            try:
+                if exc is not None:
+                    session.rollback()
+            finally:
+                session.close()
+        except Exception as error:  # the answer stands; SQLAlchemy discarded the connection
+            if not is_unavailable(error):
+                raise
+            log.warning("database connection lost while ending a request: %s",
+                        str(error).splitlines()[0][:300])
 
 
 db = Database()

@@ -45,6 +45,9 @@ class Metrics:
         self.model_songs = Gauge(
             "recsys_model_songs", "Songs in the served model's index.",
             multiprocess_mode="livemax", registry=self.registry)
+        self.db_client_timeouts = Counter(
+            "recsys_db_client_timeouts", "Database calls of web requests cut off by the client "
+            "deadline (RECSYS_DB_CLIENT_TIMEOUT_SECONDS).", registry=self.registry)
         self._version: str | None = None
         self._children: dict[tuple[str, str, str], tuple] = {}
 
@@ -87,6 +90,13 @@ class Metrics:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def count_db_client_timeout(app: Flask) -> None:
+    """Count one database call cut off by the client deadline (from the watchdog thread)."""
+    metrics = app.extensions.get(METRICS_KEY)
+    if metrics is not None:
+        metrics.db_client_timeouts.inc()
 
 
 def init_app(app: Flask) -> None:

@@ -2,8 +2,8 @@
 
 Every function issues a fixed number of queries (or one per chunk of ids), never one per row.
 Song details reuse the API's query (:mod:`recsys.api.queries`); the dashboard's song search
-is its own: every word in the title or the artist, so ``storm gold electric ghosts`` finds
-"Storm Gold" by Electric Ghosts.
+is its own: every word in the title or the artist (ignoring case and accents, like the API's),
+so ``storm gold electric ghosts`` finds "Storm Gold" by Electric Ghosts.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from recsys.api.queries import contains_ci, song_detail
+from recsys.api.queries import matches, song_detail
 from recsys.db.models import (
     ImportRun,
     ModelEvent,
@@ -25,6 +25,7 @@ from recsys.db.models import (
     Tag,
     TrainingRun,
 )
+from recsys.db.search_key import fold
 from recsys.index.bundle import BundleError
 from recsys.index.registry import list_models
 from recsys.index.store import ModelStore
@@ -65,9 +66,10 @@ def data_counts(session: Session) -> dict[str, Any]:
 
 
 def search_words(q: str | None) -> list[str]:
-    """The lower-cased words of a search (at most ``MAX_WORDS``); words without a letter or
-    digit (a dash between title and artist) are dropped unless nothing else is left."""
-    words = (q or "").lower().split()
+    """The folded words of a search (:func:`recsys.db.search_key.fold`: lower case, no
+    accents; at most ``MAX_WORDS``); words without a letter or digit (a dash between title
+    and artist) are dropped unless nothing else is left."""
+    words = fold(q).split()
     kept = [w for w in words if any(c.isalnum() for c in w)] or words
     return kept[:MAX_WORDS]
 
@@ -75,11 +77,10 @@ def search_words(q: str | None) -> list[str]:
 def search_songs(session: Session, q: str | None, limit: int, offset: int,
                  hidden_only: bool = False) -> tuple[list[dict[str, Any]], int]:
     """One page of songs (ordered by id) whose title or artist contains every word of ``q``
-    (case-insensitive, ``%`` and ``_`` literal), with ``available``, and the total count."""
+    (ignoring case and accents, ``%`` and ``_`` literal), with ``available``, and the total
+    count."""
     conditions = [HIDDEN] if hidden_only else []
-    for word in search_words(q):
-        conditions.append(or_(contains_ci(session, Song.title, word),
-                              contains_ci(session, Song.artist, word)))
+    conditions += [matches(word) for word in search_words(q)]
     total = session.scalar(select(func.count()).select_from(Song).where(*conditions)) or 0
     rows = session.scalars(
         select(Song).where(*conditions).order_by(Song.id).limit(limit).offset(offset))

@@ -23,13 +23,11 @@ HOLDER_KEY = "recsys.model"
 
 def init_app(app: Flask) -> None:
     """Attach a lazily loading model holder and the Prometheus metrics to ``app``."""
-    from recsys.api.queries import register_sqlite_functions
     from recsys.extensions import db
     from recsys.metrics import init_app as init_metrics
     from recsys.recommend.catalog import hidden_song_ids
 
     engine = db._state(app)[0]
-    register_sqlite_functions(engine)
     store = ModelStore(app.config["MODEL_DIR"])
     timeout_ms = app.config.get("DB_STATEMENT_TIMEOUT_MS", 0)
     app.extensions[HOLDER_KEY] = ModelHolder(

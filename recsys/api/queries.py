@@ -4,42 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, event, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from recsys.db.models import Song, SongTag, Tag
-
-SQLITE_LOWER = "recsys_lower"
-
-
-def _py_lower(value: str | None) -> str | None:
-    return None if value is None else value.lower()
+from recsys.db.search_key import fold
 
 
-def register_sqlite_functions(engine: Engine) -> None:
-    """Give SQLite connections a Unicode ``lower`` (its built-in one folds ASCII only)."""
-    if engine.dialect.name != "sqlite":
-        return
+def matches(needle: str) -> ColumnElement[bool]:
+    """Songs whose title or artist contains ``needle``, already folded by
+    :func:`recsys.db.search_key.fold` (so ignoring case and accents), ``%``/``_`` literal.
 
-    def _on_connect(dbapi_conn, _record) -> None:
-        dbapi_conn.create_function(SQLITE_LOWER, 1, _py_lower, deterministic=True)
-
-    event.listen(engine, "connect", _on_connect)
-
-
-def contains_ci(session: Session, column: Any, needle: str) -> Any:
-    """``column`` contains ``needle`` (already lower case), ignoring case, ``%``/``_`` literal.
-
-    PostgreSQL: ``lower(column) LIKE`` (the trigram indexes of migration 0005 serve it).
-    SQLite: its own ``LIKE`` ignores ASCII case in C, so an ASCII needle needs no function
-    call per row (75,000 songs: ≈10× faster than the Python ``lower``); a needle with other
-    letters goes through the Unicode ``lower`` of :func:`register_sqlite_functions`.
+    A plain ``search_key LIKE '%needle%'`` (migration 0007): SQLite runs it in C for any
+    needle, PostgreSQL serves it from the trigram index on ``search_key`` when it has one.
+    A folded needle never holds the key's separator, so it cannot match across the end of
+    the title into the artist.
     """
-    if session.get_bind().dialect.name != "sqlite":
-        return func.lower(column).contains(needle, autoescape=True)
-    if needle.isascii():
-        return column.contains(needle, autoescape=True)
-    return getattr(func, SQLITE_LOWER)(column).contains(needle, autoescape=True)
+    return Song.search_key.contains(needle, autoescape=True)
 
 
 def search_songs(session: Session, q: str | None, source: str | None,
@@ -47,14 +28,14 @@ def search_songs(session: Session, q: str | None, source: str | None,
                  ) -> tuple[list[dict[str, Any]], int]:
     """One page of songs matching the filters (ordered by id) and the total count.
 
-    ``q`` is a case-insensitive substring of the title or the artist (Unicode lower case on
-    both databases, see :func:`register_sqlite_functions`); ``%`` and ``_`` match literally.
+    ``q`` is a substring of the title or the artist, ignoring case and accents ("beyonce"
+    finds "Beyoncé"; :mod:`recsys.db.search_key`) and runs of whitespace; ``%`` and ``_``
+    match literally. A ``q`` with nothing to search for once folded (only spaces) filters
+    nothing.
     """
     conditions = []
-    if q:
-        needle = q.lower()
-        conditions.append(or_(contains_ci(session, Song.title, needle),
-                              contains_ci(session, Song.artist, needle)))
+    if needle := fold(q):
+        conditions.append(matches(needle))
     if source is not None:
         conditions.append(Song.source == source)
     if external_id is not None:

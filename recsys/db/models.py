@@ -14,13 +14,17 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
+    inspect,
     text,
     true,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from recsys.db.base import Base, JSONType, TZDateTime, utcnow
+from recsys.db.search_key import song_search_key
 
 #: Largest id the integer primary keys hold (32-bit on every backend): larger ids in a URL are
 #: simply unknown, never an overflow error.
@@ -31,12 +35,23 @@ def _created_at() -> Mapped[datetime]:
     return mapped_column(TZDateTime(), default=utcnow, server_default=func.now(), nullable=False)
 
 
+def _search_key_of_row(context: DefaultExecutionContext) -> str:
+    """Column default of ``songs.search_key``: the key of the inserted title and artist."""
+    row = context.get_current_parameters()
+    return song_search_key(row.get("title"), row.get("artist"))
+
+
 class Song(Base):
     """A song of one source (dataset or catalog); ``external_id`` is unique per source.
 
     ``available`` false: the song is never recommended (a placeholder such as Yes.com's
     ``MG_DELETED``, or a takedown), though its plays still train models and it still works as
     a seed (migration 0006; ``python -m recsys songs hide|unhide``).
+
+    ``search_key``: title and artist folded for the accent- and case-insensitive search
+    (:mod:`recsys.db.search_key`, migration 0007). Every insert computes it (the column's
+    default, unless given: the importers give it); an ORM change of the title or the artist
+    recomputes it at flush. A Core ``UPDATE`` that changes them must set it too.
     """
 
     __tablename__ = "songs"
@@ -56,6 +71,8 @@ class Song(Base):
     artist: Mapped[str] = mapped_column(String(512), nullable=False, default="")
     available: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
                                             server_default=true())
+    search_key: Mapped[str] = mapped_column(Text, nullable=False, default=_search_key_of_row,
+                                            server_default="")
     created_at: Mapped[datetime] = _created_at()
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +92,14 @@ UNAVAILABLE_SQL = "SELECT id FROM songs WHERE NOT available"
 
 # The cold-start fallback matches artists regardless of case (migration 0004).
 Index("ix_songs_artist_lower", func.lower(Song.artist))
+
+
+@event.listens_for(Song, "before_update")
+def _refresh_search_key(_mapper: Mapper, _conn: object, song: Song) -> None:
+    """A title or artist changed through the ORM gets its new key in the same UPDATE."""
+    attrs = inspect(song).attrs
+    if attrs.title.history.has_changes() or attrs.artist.history.has_changes():
+        song.search_key = song_search_key(song.title, song.artist)
 
 
 class Tag(Base):

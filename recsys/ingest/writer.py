@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from recsys.db.base import utcnow
 from recsys.db.models import ImportRun, Tag
+from recsys.db.search_key import song_search_key
 from recsys.ingest.bulkload import bulk_load
 from recsys.ingest.fastinsert import bulk_insert, bulk_insert_column, bulk_insert_runs, raw_rows
 from recsys.ingest.gcpause import gc_paused
@@ -28,8 +29,9 @@ log = logging.getLogger("recsys.ingest")
 
 _tags = Tag.__table__
 _runs = ImportRun.__table__
-#: Columns of a new song row (``available`` explicitly: a placeholder is written false).
-SONG_COLUMNS = ("source", "external_id", "title", "artist", "available")
+#: Columns of a new song row (``available`` explicitly: a placeholder is written false;
+#: ``search_key`` computed here, as the bulk paths bypass the model's column default).
+SONG_COLUMNS = ("source", "external_id", "title", "artist", "available", "search_key")
 
 
 def make_progress(total: int, desc: str, enabled: bool) -> tqdm:
@@ -168,7 +170,8 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
     result.playlists_existing = len(catalog.playlists) - len(new_pls)
     with make_progress(len(new_songs) + len(new_pls) + n_items, f"import {source}",
                        progress) as bar:
-        rows = ((source, s.external_id, s.title, s.artist, s.available) for s in new_songs)
+        rows = ((source, s.external_id, s.title, s.artist, s.available,
+                 song_search_key(s.title, s.artist)) for s in new_songs)
         with bulk_load(conn, "songs", len(new_songs)):
             bulk_insert(conn, "songs", SONG_COLUMNS, rows, bar)
         if new_songs:

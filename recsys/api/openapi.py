@@ -176,7 +176,9 @@ def _paths() -> dict[str, Any]:
             "operationId": "listSongs",
             "description": "Unknown or repeated query parameters are rejected with 400.",
             "parameters": [
-                _query("q", _TEXT, "Case-insensitive substring of title or artist."),
+                _query("q", _TEXT, "Substring of the title or the artist, ignoring case, "
+                       "accents and runs of spaces ('beyonce' finds 'Beyoncé'); % and _ are "
+                       "literal."),
                 _query("source", _TEXT, "Exact source."),
                 _query("external_id", _TEXT, "Exact id within the source."),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,

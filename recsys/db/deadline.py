@@ -26,8 +26,8 @@ from sqlalchemy import Engine, event
 
 log = logging.getLogger("recsys.db")
 
-#: DBAPI entry points of the dialect that wait for the server, and whether their first
-#: argument is a cursor (otherwise a connection); none has an event that wraps the whole call.
+#: The dialect's DBAPI calls that wait for the server (no event wraps them whole): whether the
+#: first argument is a cursor (else a connection).
 GUARDED = {"do_execute": True, "do_execute_no_params": True, "do_executemany": True,
            "do_ping": False, "do_commit": False, "do_rollback": False}
 
@@ -53,7 +53,8 @@ class Watchdog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._heap: list[tuple[float, int, _Guard]] = []  # disarmed ones leave when due
+        self._heap: list[tuple[float, int, _Guard]] = []  # disarmed ones leave when due...
+        self._compact_at = 1024  # ...or when they are half of a heap this long
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
 
@@ -66,8 +67,13 @@ class Watchdog:
                 self._thread = threading.Thread(target=self._run, name="recsys-db-deadline",
                                                 daemon=True)
                 self._thread.start()
-            heapq.heappush(self._heap, (due, next(self._seq), guard))
-            if self._heap[0][2] is guard:  # the earliest deadline changed
+            heap = self._heap
+            if len(heap) >= self._compact_at:  # amortised O(1): at most every live-count arms
+                heap[:] = [entry for entry in heap if entry[2].fd >= 0]
+                heapq.heapify(heap)
+                self._compact_at = max(1024, 2 * len(heap))
+            heapq.heappush(heap, (due, next(self._seq), guard))
+            if heap[0][2] is guard:  # the earliest deadline changed
                 self._wake.notify()
         return guard
 
@@ -99,11 +105,11 @@ class Watchdog:
             log.warning("database %s passed the %g s client deadline (the server does not "
                         "answer); its connection was shut down", _describe(guard.what),
                         guard.seconds)
-            if guard.on_fire is not None:
-                try:
+            try:
+                if guard.on_fire is not None:
                     guard.on_fire()
-                except Exception:
-                    log.exception("counting a client deadline failed")
+            except Exception:  # the watchdog must live on
+                log.exception("counting a client deadline failed")
 
 
 def _shutdown(fd: int) -> None:
@@ -121,24 +127,21 @@ def _shutdown(fd: int) -> None:
 
 
 _WATCHDOG: Watchdog | None = None
-_WATCHDOG_LOCK = threading.Lock()
-_FORK_HOOKED = False
+_CREATING = threading.Lock()
 
 
 def _forget_watchdog() -> None:  # a forked child has no watchdog thread, and maybe a held lock
-    global _WATCHDOG, _WATCHDOG_LOCK
-    _WATCHDOG, _WATCHDOG_LOCK = None, threading.Lock()
+    global _WATCHDOG, _CREATING
+    _WATCHDOG, _CREATING = None, threading.Lock()
 
 
 def watchdog() -> Watchdog:
     """This process's watchdog (created on first use)."""
-    global _WATCHDOG, _FORK_HOOKED
+    global _WATCHDOG
     if _WATCHDOG is None:
-        with _WATCHDOG_LOCK:
+        with _CREATING:
             if _WATCHDOG is None:
-                if not _FORK_HOOKED:  # children inherit the hook
-                    os.register_at_fork(after_in_child=_forget_watchdog)
-                    _FORK_HOOKED = True
+                os.register_at_fork(after_in_child=_forget_watchdog)
                 _WATCHDOG = Watchdog()
     return _WATCHDOG
 
@@ -146,9 +149,8 @@ def watchdog() -> Watchdog:
 def _describe(what: str) -> str:
     """``ping``, ``commit``, ``rollback``, or a statement's first words."""
     words = what.split()
-    if len(words) < 2:
-        return what
-    return f"statement '{' '.join(words[:4])[:80]}{' …' if len(words) > 4 else ''}'"
+    more = " …" if len(words) > 4 else ""
+    return f"statement '{' '.join(words[:4])[:80]}{more}'" if len(words) > 1 else what
 
 
 def _guarded(call: Callable, name: str, seconds: float, active: Callable[[], bool], on_fire):
@@ -163,8 +165,7 @@ def _guarded(call: Callable, name: str, seconds: float, active: Callable[[], boo
         except Exception:  # already closed: the call fails by itself
             return call(target, *args, **kwargs)
         what = args[0] if on_cursor else name[3:]  # described only if it fires
-        dog = watchdog()
-        guard = dog.arm(fd, seconds, what, on_fire)
+        guard = (dog := watchdog()).arm(fd, seconds, what, on_fire)
         try:
             result = call(target, *args, **kwargs)
         finally:

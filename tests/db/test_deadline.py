@@ -85,6 +85,16 @@ def test_many_deadlines_fire_in_order_of_expiry():
             right.close()
 
 
+def test_disarmed_deadlines_do_not_pile_up():
+    dog, left, right = Watchdog(), *socket.socketpair()
+    with left, right:
+        for _ in range(5000):  # far more calls than a deadline's worth
+            dog.disarm(dog.arm(left.fileno(), 60, "SELECT 1"))
+        assert len(dog._heap) <= 1024
+        live = dog.arm(left.fileno(), 0.1, "SELECT 2")
+        assert _shut(right, wait=5) and dog.disarm(live)
+
+
 def test_off_at_zero_and_off_other_than_postgresql(sqlite_url):
     never_active = threading.Event().is_set
     pg = make_engine("postgresql://u@127.0.0.1:9/db")  # never connects

@@ -1,0 +1,226 @@
+"""A PostgreSQL server that is frozen (SIGSTOP: its kernel still acknowledges TCP, so neither
+the statement timeout nor keepalives end the wait): requests that need the database get the
+usual retryable 503 at the client deadline (RECSYS_DB_CLIENT_TIMEOUT_SECONDS), the frozen
+connection leaves the pool, and answers from the model keep flowing.
+
+Requests run in threads joined with a timeout, so a regression fails instead of hanging the
+suite; every stopped process gets SIGCONT in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+
+from recsys.db.session import make_engine
+from tests.admin.conftest import csrf_from
+from tests.api.conftest import FIRST, copy_versions, populate
+from tests.conftest import REPO
+
+PG = [pytest.param("postgresql", marks=pytest.mark.postgres)]
+DEADLINE = 1.5  # seconds; libpq connects for at least 2 s
+
+
+@contextmanager
+def stopped(pids):
+    """SIGSTOP ``pids`` for the duration of the block; SIGCONT whatever happens."""
+    pids = list(pids)
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def in_thread(call, timeout: float):
+    """``call()`` in a thread: (its result or exception, seconds), or fail after ``timeout``."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = call()
+        except BaseException as exc:  # reported below
+            out["value"] = exc
+
+    started = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"still waiting after {timeout} s"
+    return out["value"], time.monotonic() - started
+
+
+def backends(observer, db_url: str, where: str = "true") -> list[int]:
+    """Server processes of ``db_url``'s database (not ``observer``'s own)."""
+    with observer.connect() as conn:
+        return list(conn.execute(text(
+            f"SELECT pid FROM pg_stat_activity WHERE datname = :db AND {where}"),
+            {"db": db_url.rsplit("/", 1)[1]}).scalars())
+
+
+def postmaster(pg_server) -> int:
+    return int((pg_server.data / "postmaster.pid").read_text().split()[0])
+
+
+@pytest.fixture
+def observer(pg_server):
+    engine = make_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+def assert_503(resp, elapsed: float, limit: float) -> None:
+    assert not isinstance(resp, BaseException), resp
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    assert resp.headers["Retry-After"] == "5"
+    assert "database is unavailable" in resp.get_json()["error"]["message"]
+    assert DEADLINE * 0.9 < elapsed < limit
+
+
+@pytest.mark.parametrize("db_url", PG, indirect=True)
+def test_a_statement_on_a_frozen_backend_gets_a_503_and_the_pool_recovers(
+        build_app, db_url, observer, caplog):
+    app = build_app(url=db_url, DB_CLIENT_TIMEOUT_SECONDS=DEADLINE)
+    client = app.test_client()
+    assert client.get("/api/songs?q=song").status_code == 200
+    locker = make_engine(db_url)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_lock():  # keeps the request's search waiting on the server until it is frozen
+        with locker.connect() as conn, conn.begin():
+            conn.execute(text("LOCK TABLE songs IN ACCESS EXCLUSIVE MODE"))
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold_lock)
+    thread.start()
+    try:
+        assert held.wait(10)
+        request = threading.Thread(target=lambda: out.append(
+            (client.get("/api/songs?q=song"), time.monotonic())), daemon=True)
+        out, started = [], time.monotonic()
+        with caplog.at_level(logging.WARNING, "recsys"):
+            request.start()
+            waiting = []
+            while not waiting and time.monotonic() - started < 5:
+                waiting = backends(observer, db_url, "wait_event_type = 'Lock'")
+            assert len(waiting) == 1
+            with stopped(waiting):
+                release.set()  # the frozen backend cannot use the lock it is granted
+                request.join(10)
+                assert not request.is_alive(), "the request hung on the frozen backend"
+        resp, ended = out[0]
+        assert_503(resp, ended - started, 5)
+    finally:
+        release.set()
+        thread.join(30)
+        locker.dispose()
+    assert any("passed the 1.5 s client deadline" in r.getMessage()
+               and "statement 'SELECT" in r.getMessage() for r in caplog.records)
+    assert client.get("/api/songs?q=song").status_code == 200  # a new connection
+    assert waiting[0] not in backends(observer, db_url, "state = 'idle'")  # discarded
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "recsys_db_client_timeouts_total 1.0" in metrics
+
+
+@pytest.mark.parametrize("db_url", PG, indirect=True)
+def test_a_frozen_server_gets_503s_from_what_needs_it_and_answers_from_the_model(
+        build_app, db_url, observer, pg_server):
+    """Postmaster and backends stopped: a pooled connection's ping is cut off at the deadline,
+    connecting again gives up after 2 s; the dashboard shows its own page."""
+    app = build_app(url=db_url, DB_CLIENT_TIMEOUT_SECONDS=DEADLINE,
+                    ADMIN_PASSWORD="a long password", ADMIN_LOGIN_DELAY=0)
+    client = app.test_client()
+    assert client.get("/api/songs?q=song").status_code == 200
+    token = csrf_from(client)
+    with stopped([postmaster(pg_server), *backends(observer, db_url)]):
+        resp, elapsed = in_thread(lambda: client.get("/api/songs?q=song"), 20)
+        assert_503(resp, elapsed, DEADLINE + 2 + 2.5)
+        resp, elapsed = in_thread(lambda: client.post("/admin/login", data={
+            "username": "admin", "password": "a long password", "csrf_token": token}), 20)
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+        assert "Database unavailable" in page and elapsed < DEADLINE + 2 + 2.5
+        resp, elapsed = in_thread(lambda: client.get(f"/api/songs/{FIRST}/similar"), 20)
+        assert resp.status_code == 200 and elapsed < 1
+    assert client.get("/api/songs?q=song").status_code == 200
+
+
+@pytest.fixture
+def gunicorn(tmp_path, source_store, api_model, api_playlists, db_url):
+    """``recsys serve``: one worker with two threads, on the database ``db_url``."""
+    populate(db_url, api_model, api_playlists)
+    var = tmp_path / "var"
+    copy_versions(source_store, var / "models").set_current("v1")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECSYS_", "PROM"))}
+    env.update(RECSYS_VAR_DIR=str(var), DATABASE_URL=db_url, RECSYS_ENV="development",
+               RECSYS_DB_CLIENT_TIMEOUT_SECONDS=str(DEADLINE))
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recsys", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--threads", "2"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while get(port, "/api/ready", 2)[0] != 200:
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                (tmp_path / "server.log").read_text()[-3000:])
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.kill()
+        proc.wait(10)
+        log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(port: int, path: str, timeout: float) -> tuple[int, bytes]:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    except OSError as exc:
+        return 0, str(exc).encode()
+
+
+@pytest.mark.parametrize("db_url", PG, indirect=True)
+def test_requests_hung_on_a_frozen_server_free_their_threads(gunicorn, db_url, observer,
+                                                             pg_server):
+    """Both threads of the only worker wait for a frozen server: /similar, which needs no
+    database, is answered as soon as the deadline frees one (without it: after libpq's 10 s
+    connect timeout at best, never at worst)."""
+    port = gunicorn
+    assert get(port, "/api/songs?q=song", 10)[0] == 200
+    with stopped([postmaster(pg_server), *backends(observer, db_url)]):
+        hung = [threading.Thread(target=get, args=(port, "/api/songs?q=song", 30), daemon=True)
+                for _ in range(2)]
+        for thread in hung:
+            thread.start()
+        time.sleep(0.3)  # both threads taken
+        (status, body), elapsed = in_thread(
+            lambda: get(port, f"/api/songs/{FIRST}/similar", 30), 30)
+        assert status == 200, body
+        assert elapsed < DEADLINE + 2 + 3
+        for thread in hung:
+            thread.join(10)
+    assert get(port, "/api/songs?q=song", 10)[0] == 200

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from operator import itemgetter
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from recsys.ingest.fastinsert import raw_rows
 from recsys.ingest.model import ImportResult, IngestError, ParsedCatalog
 from recsys.ingest.tabular import parse_csv, parse_jsonl
 from recsys.ingest.writer import write_catalog
@@ -19,6 +21,8 @@ log = logging.getLogger("recsys.ingest")
 #: Source of csv/jsonl imports when none is given.
 DEFAULT_SOURCE = "custom"
 MAX_SOURCE = 64
+#: Playlist ids per query when comparing re-sent playlists with the database.
+CHUNK = 500
 
 
 def check_source(source: str) -> str:
@@ -33,7 +37,55 @@ def import_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = T
                    ) -> ImportResult:
     """Write an already validated catalog (one transaction, idempotent)."""
     catalog.source = check_source(catalog.source)
+    catalog.notes.extend(changes_ignored(engine, catalog))
     return write_catalog(engine, catalog, progress=progress)
+
+
+def _example(ids: list[str]) -> str:
+    return ", ".join(map(repr, ids[:3])) + (", ..." if len(ids) > 3 else "")
+
+
+def changes_ignored(engine: Engine, catalog: ParsedCatalog) -> list[str]:
+    """Warnings for what an import will NOT change: rows already in the database are never
+    updated, so a song the file gives another title or artist, and a playlist it gives other
+    songs, keep their database values. Also logged. (Read before the import's transaction:
+    an import running at the same time may make a count slightly off.)"""
+    with engine.connect() as conn:
+        songs = {ext: (title, artist) for ext, title, artist in raw_rows(
+            conn, "SELECT external_id, title, artist FROM songs WHERE source = ?",
+            (catalog.source,))}
+        if not songs:
+            return []
+        retitled = [ext for ext, song in catalog.songs.items() if ext in songs and any(
+            new and new != old for new, old in zip((song.title, song.artist), songs[ext],
+                                                   strict=True))]
+        known = set(map(itemgetter(0), raw_rows(
+            conn, "SELECT external_id FROM playlists WHERE source = ?", (catalog.source,))))
+        resent = {p.external_id: p.songs for p in catalog.playlists if p.external_id in known}
+        stored: dict[str, list[str]] = {}
+        pids = list(resent)
+        for start in range(0, len(pids), CHUNK):  # only the re-sent playlists' items
+            chunk = pids[start:start + CHUNK]
+            for pid, sid in raw_rows(
+                    conn, "SELECT p.external_id, s.external_id FROM playlists p "
+                    "JOIN playlist_items pi ON pi.playlist_id = p.id "
+                    "JOIN songs s ON s.id = pi.song_id WHERE p.source = ? AND p.external_id "
+                    f"IN ({', '.join('?' * len(chunk))}) ORDER BY p.id, pi.position",
+                    (catalog.source, *chunk)):
+                stored.setdefault(pid, []).append(sid)
+        changed = [pid for pid, new in resent.items() if stored.get(pid, []) != new]
+    notes = []
+    if retitled:
+        notes.append(f"{len(retitled):,} song(s) already in the database have another title or "
+                     f"artist in this file ({_example(retitled)}): the database keeps its "
+                     "values (rows are never updated)")
+    if changed:
+        notes.append(f"{len(changed):,} playlist(s) already in the database have other songs "
+                     f"in this file ({_example(changed)}): the database keeps its version (a "
+                     "changed playlist needs a new playlist_id)")
+    for note in notes:
+        log.warning("%s: %s", catalog.path or catalog.kind, note)
+    return notes
 
 
 def _parse(parse: Callable[[], ParsedCatalog], what: str | Path) -> ParsedCatalog:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ REQUIRED_KEYS = REQUIRED[:3]  # JSONL objects may omit title/artist (= empty)
 OPTIONAL = ("tags", "playlist_name")
 TAG_SEPARATOR = "|"
 MAX_ID, MAX_TEXT = 128, 512
+
+log = logging.getLogger("recsys.ingest")
 
 
 class RowCollector:
@@ -108,7 +111,8 @@ class RowCollector:
         if current is None or current.external_id != pid:
             if pid in self._playlist_line:
                 raise self._fail(line, f"rows of playlist {pid!r} are not contiguous (it "
-                                 f"started on line {self._playlist_line[pid]})")
+                                 f"started on line {self._playlist_line[pid]}; a file holds "
+                                 "each playlist once, its rows together)")
             if pos != 0:
                 raise self._fail(line, f"playlist {pid!r} starts at position {pos} (expected 0)")
             current = self._current = PlaylistRecord(pid, [], name)
@@ -118,7 +122,8 @@ class RowCollector:
             raise self._fail(line, f"duplicate position {pos} in playlist {pid!r}")
         elif pos > len(current.songs):
             raise self._fail(line, f"position gap in playlist {pid!r}: expected "
-                             f"{len(current.songs)}, got {pos}")
+                             f"{len(current.songs)}, got {pos} (a playlist's rows must be "
+                             "sorted by position)")
         if name and current.name and name != current.name:
             raise self._fail(line, f"conflicting playlist_name for playlist {pid!r}")
         current.name = current.name or name
@@ -128,7 +133,30 @@ class RowCollector:
         """The catalog; a file without any row is an error."""
         if not self.catalog.playlists:
             raise self._fail(1, "empty file: no playlist rows")
+        self.catalog.notes.extend(tag_notes(self.catalog))
         return self.catalog
+
+
+def tag_notes(catalog: ParsedCatalog) -> list[str]:
+    """Warnings about tag names that are probably not what the file meant: a ',' or ';'
+    inside a name (tags are separated by '|'), names that differ only in letter case (they
+    stay different tags). Also logged."""
+    names = set().union(*(s.tags for s in catalog.songs.values()))
+    notes = []
+    joined = sorted(n for n in names if "," in n or ";" in n)
+    if joined:
+        notes.append(f"{len(joined):,} tag name(s) contain ',' or ';' (e.g. {joined[0]!r}): "
+                     f"tags are separated by {TAG_SEPARATOR!r}, so each is one tag")
+    by_fold: dict[str, list[str]] = {}
+    for name in sorted(names):
+        by_fold.setdefault(name.casefold(), []).append(name)
+    variants = [group for group in by_fold.values() if len(group) > 1]
+    if variants:
+        notes.append(f"{len(variants):,} tag name(s) come in several letter cases (e.g. "
+                     f"{' / '.join(map(repr, variants[0]))}): they are kept as different tags")
+    for note in notes:
+        log.warning("%s: %s", catalog.path, note)
+    return notes
 
 
 def collect(rows: Iterable[tuple[int, dict[str, Any]]], path: str, source: str,
@@ -144,23 +172,39 @@ def _csv_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     start = 1  # first line of the record being read (a quoted field may span lines)
     try:
-        header = [h.strip() for h in next(reader)]
+        header = [h.strip().lower() for h in next(reader)]  # column names ignore case
         missing = [k for k in REQUIRED if k not in header]
         if missing:
-            raise IngestError(path, 1, f"missing column(s): {', '.join(missing)}")
+            raise IngestError(path, 1, f"missing column(s): {', '.join(missing)}"
+                              f"{_header_hint(header)}")
         repeated = sorted({h for h in header if h and header.count(h) > 1})
         if repeated:  # which one would win is a guess; say so instead
             raise IngestError(path, 1, f"repeated column(s): {', '.join(repeated)}")
         start = reader.line_num + 1
         for fields in reader:
-            if fields and len(fields) != len(header):
+            # a blank line, or a row of empty fields (spreadsheets write ",,,,"): no data
+            if any(f.strip() for f in fields) and len(fields) != len(header):
+                hint = ("a value with an unquoted comma? quote it: \"a, b\""
+                        if len(fields) > len(header) else "truncated line?")
                 raise IngestError(path, start, f"expected {len(header)} fields, got "
-                                  f"{len(fields)} (truncated line?)")
-            if fields:
+                                  f"{len(fields)} ({hint})")
+            if any(f.strip() for f in fields):
                 yield start, dict(zip(header, fields, strict=True))
             start = reader.line_num + 1
     except csv.Error as exc:
         raise IngestError(path, start, f"bad CSV: {exc} (unclosed quote?)") from None
+
+
+def _header_hint(header: list[str]) -> str:
+    """What the header looked like, and the separator it seems to use when not a comma."""
+    shown = ", ".join(repr(h) for h in header[:10]) + (", ..." if len(header) > 10 else "")
+    hint = f" (the header has {len(header)} column(s): {shown[:300]}"
+    if len(header) == 1:
+        for sep, name in ((";", "';'"), ("\t", "tabs")):
+            if sep in header[0]:
+                hint += f"; the file seems separated by {name}: this importer reads commas"
+                break
+    return hint + ")"
 
 
 def _jsonl_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:

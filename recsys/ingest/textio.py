@@ -1,17 +1,24 @@
-"""Reading input files strictly: missing, empty, not UTF-8 and truncated are errors."""
+"""Reading input files strictly: missing, empty, not UTF-8 and truncated are errors.
+
+A gzip-compressed file (recognised by its magic bytes, whatever its name) is decompressed
+first; line numbers then count lines of the decompressed text.
+"""
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from pathlib import Path
 
 from recsys.ingest.model import IngestError
 
 
 def read_text(path: str | Path, *, allow_empty: bool = False) -> str:
-    """Whole file as text (UTF-8, an optional BOM is dropped).
+    """Whole file as text (UTF-8, an optional BOM is dropped; gzip is decompressed).
 
     Raises:
-        IngestError: missing or unreadable file, empty file, invalid UTF-8 (with its line).
+        IngestError: missing or unreadable file, empty file, corrupt gzip, UTF-16, invalid
+            UTF-8 (with its line).
     """
     path = Path(path)
     try:
@@ -22,16 +29,37 @@ def read_text(path: str | Path, *, allow_empty: bool = False) -> str:
         raise IngestError(path, None, "is a directory, expected a file") from None
     except OSError as exc:
         raise IngestError(path, None, f"cannot read: {exc.strerror}") from None
+    if data.startswith(GZIP_MAGIC):
+        data = _gunzip(path, data)
     if not data.strip() and not allow_empty:
         raise IngestError(path, 1, "empty file")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 byte order mark
+        raise IngestError(path, 1, "UTF-16 text (it starts with a UTF-16 byte order mark): "
+                                   "save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise IngestError(
-            path, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+            path, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}, "
+            f"byte {column} of the line): convert the file to UTF-8, e.g. from Latin-1 or "
+            "Windows-1252 with iconv -f WINDOWS-1252 -t UTF-8",
         ) from None
     return text.removeprefix("\ufeff")
+
+
+#: The first two bytes of a gzip stream.
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gunzip(path: Path, data: bytes) -> bytes:
+    """The decompressed content of a gzip file (an error names a corrupt or cut one)."""
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IngestError(path, None, f"gzip-compressed but cannot be decompressed: {exc}"
+                          ) from None
 
 
 def split_lines(path: str | Path, text: str, *, need_final_newline: bool) -> list[str]:

@@ -37,8 +37,24 @@ def import_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = T
                    ) -> ImportResult:
     """Write an already validated catalog (one transaction, idempotent)."""
     catalog.source = check_source(catalog.source)
+    refuse_case_variant(engine, catalog.source)
     catalog.notes.extend(changes_ignored(engine, catalog))
     return write_catalog(engine, catalog, progress=progress)
+
+
+def refuse_case_variant(engine: Engine, source: str) -> None:
+    """A new source named like an existing one but for letter case (``Acme`` beside ``acme``)
+    is a typo that would start a second catalog: an error naming the existing source."""
+    with engine.connect() as conn:
+        names = {name for (name,) in raw_rows(
+            conn, "SELECT DISTINCT source FROM songs UNION SELECT DISTINCT source FROM playlists")}
+    if source in names:
+        return
+    twins = sorted(n for n in names if n.casefold() == source.casefold())
+    if twins:
+        raise IngestError("--source", None, f"source {source!r} differs from the existing source "
+                          f"{twins[0]!r} only in letter case: sources are matched exactly, so this "
+                          f"would start a second catalog; import with --source {twins[0]}")
 
 
 def _example(ids: list[str]) -> str:

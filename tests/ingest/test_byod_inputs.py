@@ -171,3 +171,15 @@ def test_unchanged_reimport_reports_nothing(runner, loaded, fixtures):
     result = _import(runner, fixtures / "playlists_more.csv")
     assert result.exit_code == 0, result.output
     assert "already in the database have" not in result.output
+
+
+def test_source_differing_only_in_case_is_refused(runner, loaded, fixtures):
+    """A nightly with ``--source Custom`` beside ``custom`` would duplicate the catalog."""
+    before = counts(loaded)
+    result = runner.invoke(args=["import", "csv", str(fixtures / "playlists_more.csv"),
+                                 "--source", "Custom"])
+    assert result.exit_code != 0, result.output
+    assert ("source 'Custom' differs from the existing source 'custom' only in letter case"
+            in result.output), result.output
+    assert "import with --source custom" in result.output
+    assert counts(loaded) == before

@@ -99,8 +99,8 @@ def changes_ignored(engine: Engine, catalog: ParsedCatalog) -> list[str]:
         notes.append(f"{len(changed):,} playlist(s) already in the database have other songs "
                      f"in this file ({_example(changed)}): the database keeps its version (a "
                      "changed playlist needs a new playlist_id)")
-    for note in notes:
-        log.warning("%s: %s", catalog.path or catalog.kind, note)
+    for note in notes:  # the summary line printed on stdout carries it: log it to the file
+        log.warning("%s: %s", catalog.path or catalog.kind, note, extra={"printed": True})
     return notes
 
 

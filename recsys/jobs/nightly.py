@@ -23,7 +23,12 @@ from recsys.index.registry import ProductionChangedError, promote, prune
 from recsys.index.store import ModelStore
 from recsys.jobs.gate import decision_record, gate
 from recsys.jobs.recovery import recover, settle_gates
-from recsys.jobs.training import describe_failure, record_gate, train_and_bundle
+from recsys.jobs.training import (
+    describe_failure,
+    record_failed_job,
+    record_gate,
+    train_and_bundle,
+)
 from recsys.ml.settings import TrainSettings
 
 log = logging.getLogger("recsys.jobs")
@@ -56,6 +61,8 @@ class NightlyReport:
     duration_s: float = 0.0
     #: The candidate's next HR@10 over the best counting baseline on the holdout (None: none).
     next_hr_over_best_baseline: float | None = None
+    #: The import running when the job stopped (``KIND:PATH``); None once training began.
+    importing: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,14 +104,18 @@ def pipeline_lock(engine: Engine, store: ModelStore,
         yield
 
 
-def run_imports(engine: Engine, imports: Sequence[ImportSpec]) -> list[dict[str, Any]]:
-    """Run each import (each its own transaction); stop at the first bad file."""
+def run_imports(engine: Engine, imports: Sequence[ImportSpec],
+                report: NightlyReport | None = None) -> list[dict[str, Any]]:
+    """Run each import (each its own transaction); stop at the first bad file. ``report``
+    follows along: which import is running (``importing``) and which are done."""
     from recsys.ingest import importers
 
     funcs = {"yes": importers.import_yes, "csv": importers.import_csv,
              "jsonl": importers.import_jsonl}
-    done = []
+    done = [] if report is None else report.imports
     for spec in imports:
+        if report is not None:
+            report.importing = f"{spec.kind}:{spec.path}"
         if spec.kind not in funcs:
             raise ValueError(f"unknown import kind {spec.kind!r}; expected yes, csv or jsonl")
         kwargs = {"progress": False}
@@ -113,6 +124,8 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec]) -> list[dict[str,
         result = funcs[spec.kind](engine, spec.path, **kwargs)  # logs its own summary
         done.append({"kind": spec.kind, "path": spec.path, "summary": result.summary(),
                      "playlists_added": result.playlists_added})
+    if report is not None:
+        report.importing = None
     return done
 
 
@@ -136,19 +149,35 @@ def run_nightly(
             if keep:
                 report.pruned = prune(engine, store, keep)
     except BaseException as exc:
-        log.error("nightly run failed after %.1f s: %s", time.perf_counter() - started,
-                  describe_failure(exc, store.root))
+        took, why = time.perf_counter() - started, describe_failure(exc, store.root)
+        log.error("nightly run failed after %.1f s: %s", took, why)
         with contextlib.suppress(Exception):  # a gate it left open says so now, not next run
             settle_gates(engine, store)
+        if report.importing is not None:  # no training run would say the night failed
+            _record_import_failure(engine, settings, report, why, took)
         raise
     report.duration_s = round(time.perf_counter() - started, 2)
     log.info("nightly run finished: %s", report.log_line())
     return report
 
 
+def _record_import_failure(engine: Engine, settings: TrainSettings, report: NightlyReport,
+                           why: str, took: float) -> None:
+    done = ", ".join(f"{item['kind']}:{item['path']}" for item in report.imports) or "none"
+    error = (f"nightly job stopped in the import of {report.importing}, before training; "
+             f"production unchanged; imports committed before it: {done}. {why}")
+    try:
+        report.run_id = record_failed_job(engine, settings, error, took, {
+            "stage": "import", "failed_import": report.importing, "imports_done": done})
+    except Exception as exc:  # the database may be what failed
+        log.warning("could not record the failed job: %s", exc)
+    else:
+        log.info("recorded as failed training run %d", report.run_id)
+
+
 def _run_locked(engine, store, settings, report, imports, holdout_frac, margins, backend,
                 source, dry_run) -> None:
-    report.imports = run_imports(engine, imports)
+    report.imports = run_imports(engine, imports, report)
     outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout_frac,
                                source=source, backend=backend)
     report.version, report.run_id = outcome.version, outcome.run_id

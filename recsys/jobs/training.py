@@ -76,6 +76,18 @@ def record_gate(engine: Engine, run_id: int, gate: dict[str, Any]) -> None:
         run.metrics = {**(run.metrics or {}), "gate": gate}  # a new dict: the JSON column sees it
 
 
+def record_failed_job(engine: Engine, settings: TrainSettings, error: str,
+                      duration_s: float, snapshot: dict[str, Any]) -> int:
+    """A failed run for a job that stopped before training (a bad import file): operators see
+    it in ``training_runs`` and on the dashboard instead of the previous night's success."""
+    with session_scope(engine) as session:
+        run = TrainingRun(status="failed", settings=settings.to_dict(), data_snapshot=snapshot,
+                          duration_s=round(duration_s, 2), error=error, finished_at=utcnow())
+        session.add(run)
+        session.flush()
+        return run.id
+
+
 def fail_interrupted_runs(engine: Engine) -> int:
     """Mark runs a killed process left ``running`` as failed (call under the job lock)."""
     from sqlalchemy import select

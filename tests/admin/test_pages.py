@@ -114,6 +114,21 @@ def test_training_runs_table_and_detail(admin, admin_app):
     assert "counting baselines" not in detail  # a run recorded without baselines
 
 
+def test_a_night_stopped_by_its_import_shows_as_the_last_run(admin, admin_app):
+    error = ("nightly job stopped in the import of csv:/in/day2.csv, before training; "
+             "production unchanged; imports committed before it: none. "
+             "IngestError: /in/day2.csv:3: position must be an integer")
+    _add(admin_app, _run(), _run(status="failed", model_version=None, metrics={}, error=error,
+                                 words_per_sec=None, data_snapshot={
+                                     "stage": "import", "failed_import": "csv:/in/day2.csv",
+                                     "imports_done": "none"}))
+    overview = admin.get("/admin/").get_data(as_text=True)
+    last = overview[overview.index('id="last-run"'):][:1200]
+    assert "#2</a>" in last and "failed" in last and "day2.csv:3" in last
+    detail = admin.get("/admin/runs/2")
+    assert detail.status_code == 200 and "day2.csv:3: position" in detail.get_data(as_text=True)
+
+
 def test_training_run_detail_compares_with_baselines(admin, admin_app):
     base = {"popularity": {"hr@10": 0.05, "mrr@10": 0.01},
             "transitions": {"hr@10": 0.15, "mrr@10": 0.0625},

@@ -75,6 +75,39 @@ def test_tune_writes_results_and_winning_config(loaded, runner, tmp_path):
     assert written["next_cooc_weight"] == results[0]["next_cooc_weight"]
 
 
+def test_retrain_with_a_bad_import_records_a_failed_run(loaded, runner, tmp_path):
+    """A night whose import fails leaves a failed run saying which file and line, and which
+    imports were committed before it; nothing is trained and production is unchanged."""
+    from sqlalchemy import func, select
+
+    from recsys.db.models import Playlist, TrainingRun
+    from recsys.db.session import session_scope
+    from recsys.extensions import db
+
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    header = "playlist_id,position,song_id,title,artist\n"
+    good.write_text(header + "g-1,0,n1,New One,Newcomer\ng-1,1,n2,New Two,Newcomer\n")
+    bad.write_text(header + "b-1,0,n1,New One,Newcomer\nb-1,one,n2,New Two,Newcomer\n")
+    first = runner.invoke(args=["retrain", *QUICK, "--backend", "exact"])
+    assert first.exit_code == 0, first.output
+    result = runner.invoke(args=["retrain", *QUICK, "--backend", "exact",
+                                 "--import", f"csv:{good}:fresh", "--import", f"csv:{bad}:fresh"])
+    assert result.exit_code == 1 and "bad.csv:3:" in result.output, result.output
+    with loaded.app_context(), session_scope(db.engine) as session:
+        runs = session.scalars(select(TrainingRun).order_by(TrainingRun.id)).all()
+        fresh = session.scalar(select(func.count()).select_from(Playlist)
+                               .where(Playlist.source == "fresh"))
+        last = runs[-1]
+        assert len(runs) == 2 and last.status == "failed" and last.finished_at is not None
+        assert last.model_version is None and last.data_snapshot["stage"] == "import"
+        assert f"stopped in the import of csv:{bad}, before training" in last.error
+        assert f"imports committed before it: csv:{good}" in last.error
+        assert "bad.csv:3:" in last.error and "production unchanged" in last.error
+    assert fresh == 1  # the good file's transaction stands; the bad one left nothing
+    listed = runner.invoke(args=["models"]).output
+    assert listed.count("next.hr@10=") == 1  # no bundle from the failed night
+
+
 def test_retrain_imports_trains_and_promotes(loaded, runner, tmp_path, caplog):
     extra = tmp_path / "new.csv"
     extra.write_text("playlist_id,position,song_id,title,artist\n"

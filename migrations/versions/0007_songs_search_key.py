@@ -31,7 +31,7 @@ import logging
 import time
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 from recsys.db.search_key import song_search_key
 
@@ -51,6 +51,9 @@ OLD_INDEXES = {"title": "ix_songs_title_trgm", "artist": "ix_songs_artist_trgm"}
 
 
 def upgrade() -> None:
+    if context.is_offline_mode():
+        raise RuntimeError("0007 computes songs.search_key in Python from the rows: run it on "
+                           "the database (python -m recsys db upgrade), not as SQL")
     bind = op.get_bind()
     postgres = bind.dialect.name == "postgresql"
     if "search_key" not in {c["name"] for c in sa.inspect(bind).get_columns("songs")}:

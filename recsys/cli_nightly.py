@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
@@ -13,10 +14,26 @@ from recsys.cli_train import engine_and_store, load_settings, settings_options
 GATE_REFUSED_EXIT = 3
 
 
+def import_spec(text: str):
+    """``KIND:PATH[:SOURCE]`` as an ``ImportSpec``. A path may hold ``:`` (timestamped names):
+    the source is what follows the last ``:`` unless the whole rest names an existing file."""
+    from recsys.jobs.nightly import ImportSpec
+
+    kind, _, rest = text.partition(":")
+    path, src = rest, ""
+    if ":" in rest and not Path(rest).exists():
+        path, _, src = rest.rpartition(":")
+    if not kind or not path:
+        raise click.BadParameter(f"expected KIND:PATH[:SOURCE], got {text!r}",
+                                 param_hint="--import")
+    return ImportSpec(kind, path, src or None)
+
+
 @click.command("retrain")
 @settings_options
 @click.option("--import", "imports", multiple=True, metavar="KIND:PATH[:SOURCE]",
-              help="Import first, e.g. --import yes:/data/yes_big:yes_big (repeatable).")
+              help="Import first, e.g. --import yes:/data/yes_big:yes_big (repeatable; "
+                   "KIND yes, csv or jsonl; a PATH may hold ':').")
 @click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
               help="Fraction of playlists held out (stable by source:external_id) for the gate.")
 @click.option("--tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
@@ -41,16 +58,10 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, noise_z, ba
     143 stopped by SIGTERM (cleaned up like an error).
     """
     from recsys.ingest.model import IngestError
-    from recsys.jobs.nightly import ImportSpec, JobLockedError, run_nightly
+    from recsys.jobs.nightly import JobLockedError, run_nightly
     from recsys.jobs.signals import TERMINATED_EXIT, Terminated, sigterm_raises
 
-    specs = []
-    for text in imports:
-        kind, _, rest = text.partition(":")
-        path, _, src = rest.partition(":")
-        if not kind or not path:
-            raise click.BadParameter(f"expected KIND:PATH[:SOURCE], got {text!r}")
-        specs.append(ImportSpec(kind, path, src or None))
+    specs = [import_spec(text) for text in imports]
     settings = load_settings(config_path, overrides)
     engine, store = engine_and_store()
     try:

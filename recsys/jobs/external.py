@@ -26,13 +26,17 @@ FORMATS = ("yes", "csv", "jsonl")
 
 
 def guess_format(path: str | Path) -> str:
-    """``yes`` for a directory or a ``.txt`` file, else ``csv`` / ``jsonl`` by suffix."""
+    """``yes`` for a directory or a ``.txt`` file, else ``csv`` / ``jsonl`` by suffix (a
+    compressed file by the suffix before ``.gz``: ``day.csv.gz`` is CSV)."""
     path = Path(path)
-    if path.is_dir() or path.suffix == ".txt":
+    if path.is_dir():
         return "yes"
-    if path.suffix in (".jsonl", ".json"):
+    suffix = Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
+    if suffix == ".txt":
+        return "yes"
+    if suffix in (".jsonl", ".json"):
         return "jsonl"
-    if path.suffix == ".csv":
+    if suffix == ".csv":
         return "csv"
     raise IngestError(path, None, "cannot tell the format from the name: give --test-format")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from recsys.index.store import ModelStore
@@ -122,3 +123,22 @@ def test_retrain_imports_trains_and_promotes(loaded, runner, tmp_path, caplog):
     assert "next HR@10 / best counting baseline on the holdout: " in result.output
     result = runner.invoke(args=["retrain", *QUICK, "--import", "xml:/x"])
     assert result.exit_code == 1 and "unknown import kind" in result.output  # 3: gate only
+
+
+def test_import_spec_paths_may_hold_colons(tmp_path):
+    import click
+
+    from recsys.cli_nightly import import_spec
+
+    stamped = tmp_path / "playlists-2026-11-27T03:15.csv"  # a timestamped export
+    stamped.write_text("playlist_id,position,song_id\n")
+    spec = import_spec(f"csv:{stamped}")
+    assert (spec.kind, spec.path, spec.source) == ("csv", str(stamped), None)
+    spec = import_spec(f"csv:{stamped}:radio")
+    assert (spec.kind, spec.path, spec.source) == ("csv", str(stamped), "radio")
+    spec = import_spec("yes:/data/yes_big:yes_big")
+    assert (spec.path, spec.source) == ("/data/yes_big", "yes_big")
+    assert import_spec("jsonl:/in/day.jsonl").source is None
+    for bad in ("csv", "csv:", ":x.csv"):
+        with pytest.raises(click.BadParameter, match="KIND:PATH"):
+            import_spec(bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -31,7 +32,9 @@ def _write_yes_playlists(path, n_songs, playlists):
 
 
 @pytest.mark.parametrize(("name", "fmt"), [("x.csv", "csv"), ("x.jsonl", "jsonl"),
-                                           ("test.txt", "yes"), ("dir", "yes")])
+                                           ("test.txt", "yes"), ("dir", "yes"),
+                                           ("day.csv.gz", "csv"), ("day.jsonl.gz", "jsonl"),
+                                           ("test.txt.gz", "yes")])
 def test_guess_format(tmp_path, name, fmt):
     if name == "dir":
         (tmp_path / name).mkdir()
@@ -41,6 +44,8 @@ def test_guess_format(tmp_path, name, fmt):
 def test_guess_format_refuses_unknown_names(tmp_path):
     with pytest.raises(IngestError, match="--test-format"):
         external.guess_format(tmp_path / "playlists.parquet")
+    with pytest.raises(IngestError, match="--test-format"):
+        external.guess_format(tmp_path / "playlists.gz")
 
 
 def test_yes_playlist_file_maps_to_catalog_ids(engine, yes_tiny, tmp_path):
@@ -76,6 +81,10 @@ def test_a_yes_directory_and_jsonl_are_read_too(yes_tiny, tmp_path):
     jsonl.write_text('{"playlist_id": "p", "position": 0, "song_id": "a"}\n'
                      '{"playlist_id": "p", "position": 1, "song_id": "b"}\n')
     assert [r.songs for r in external.read_playlist_records(jsonl, "jsonl", "x")] == [["a", "b"]]
+    packed = tmp_path / "t.jsonl.gz"  # a compressed export, named as such
+    packed.write_bytes(gzip.compress(jsonl.read_bytes()))
+    fmt = external.guess_format(packed)
+    assert [r.songs for r in external.read_playlist_records(packed, fmt, "x")] == [["a", "b"]]
 
 
 def test_unknown_songs_get_distinct_negative_ids(engine, tmp_path):

@@ -11,11 +11,13 @@ databases.
 Upgrade: the column is added NOT NULL with the server default ``''`` (a computed key is
 never empty: it always holds the separator), then every song with an empty key gets its key,
 in batches of ``BATCH`` songs in id order (progress logged), so a large catalog never sits in
-memory and an interrupted upgrade resumes where it stopped. PostgreSQL: the trigram indexes
-of 0005 on ``lower(title)``/``lower(artist)`` served only the search and are dropped (before
-the backfill, which then does not maintain them); a GIN trigram index on ``search_key``
-replaces them when ``pg_trgm`` is available, with the same handling of its absence as 0005
-(a warning; a DBA can ``CREATE EXTENSION pg_trgm`` and ``db downgrade 0006 && db upgrade``).
+memory. An interrupted upgrade can simply run again: the column may already be there (SQLite's
+``ALTER TABLE`` is not transactional) and only keys still empty are computed. PostgreSQL:
+the trigram indexes of 0005 on ``lower(title)``/``lower(artist)`` served only the search and
+are dropped (before the backfill, which then does not maintain them); a GIN trigram index on
+``search_key`` replaces them when ``pg_trgm`` is available, with the same handling of its
+absence as 0005 (a warning; a DBA can ``CREATE EXTENSION pg_trgm`` and ``db downgrade 0006 &&
+db upgrade``).
 The backfill rewrites every row: autovacuum reclaims the old versions (or ``VACUUM songs``).
 ``ix_songs_artist_lower`` (0004) stays: the cold-start fallback uses it.
 
@@ -24,7 +26,7 @@ Downgrade: drops the index and the column; PostgreSQL gets the 0005 indexes back
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-11-28
+Create Date: 2026-11-27
 """
 
 import logging

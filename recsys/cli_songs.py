@@ -51,6 +51,9 @@ def _change(ids: tuple[int, ...], source: str | None, external_ids: tuple[str, .
             available: bool) -> None:
     from recsys.db.session import make_engine, session_scope
 
+    # stripped as the importers strip them (and as /api/songs?external_id= does)
+    source = source.strip() if source else source
+    external_ids = tuple(x.strip() for x in external_ids)
     if external_ids and not source:
         raise click.UsageError("--external-id needs --source")
     if source and not external_ids:

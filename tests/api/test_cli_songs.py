@@ -49,6 +49,9 @@ def test_hide_by_source_and_external_id(cli, hidden):
     out = cli("hidden")
     assert out.exit_code == 0 and out.output.splitlines()[0] == "1 hidden song(s)"
     assert f"  {COLD_ALONE} (other:x%_y " in out.output
+    # ids pasted with spaces name the same song, as in imports and the API
+    out = cli("unhide", "--source", " other ", "--external-id", " x%_y\t")
+    assert out.exit_code == 0 and "1 song(s) unhidden" in out.output and hidden() == set()
 
 
 @pytest.mark.parametrize("args", [

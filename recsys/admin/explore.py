@@ -26,12 +26,14 @@ def explore():
     page = page_arg()
     items, total = queries.search_songs(db.session, q or None, SONGS_PER_PAGE,
                                         (page - 1) * SONGS_PER_PAGE, hidden_only=hidden)
+    # an app's own id, or a catalog id, on the first page of an ordinary search
+    by_id = queries.songs_by_id(db.session, q) if page == 1 and not hidden else []
     model = deps.current_model()
-    for item in items:
+    for item in (*items, *by_id):
         item["in_model"] = None if model is None else model.row_of(item["id"]) is not None
     pages = max(1, -(-total // SONGS_PER_PAGE))
     return render_template("admin/explore.html", q=q, items=items, total=total, page=page,
-                           pages=pages, model=model, hidden=hidden)
+                           pages=pages, model=model, hidden=hidden, by_id=by_id)
 
 
 @bp.get("/songs/<int:song_id>")

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from recsys.api.queries import matches, song_detail
 from recsys.db.models import (
+    ID_MAX,
     ImportRun,
     ModelEvent,
     Playlist,
@@ -85,6 +86,20 @@ def search_songs(session: Session, q: str | None, limit: int, offset: int,
     rows = session.scalars(
         select(Song).where(*conditions).order_by(Song.id).limit(limit).offset(offset))
     return [{**song.to_dict(), "available": song.available} for song in rows], int(total)
+
+
+def songs_by_id(session: Session, q: str | None) -> list[dict[str, Any]]:
+    """Songs whose catalog id or external id (of any source) is ``q`` exactly: operators get
+    asked about a song by an app's own id. Only a single token is looked up (ids hold no
+    spaces); an external id alone is a scan of the unique ``(source, external_id)`` index."""
+    token = (q or "").strip()
+    if not token or len(token) > 128 or any(c.isspace() for c in token):
+        return []
+    match = Song.external_id == token
+    if token.isascii() and token.isdigit() and 1 <= int(token) <= ID_MAX:
+        match = or_(match, Song.id == int(token))
+    rows = session.scalars(select(Song).where(match).order_by(Song.id).limit(20))
+    return [{**song.to_dict(), "available": song.available} for song in rows]
 
 
 def latest_imports(session: Session, limit: int = 10) -> list[ImportRun]:

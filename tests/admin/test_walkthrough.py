@@ -8,11 +8,12 @@ from __future__ import annotations
 import html as html_lib
 import re
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 
 from recsys.db.models import Song, TrainingRun
-from tests.admin.conftest import FIRST, add_rows, post_form
+from tests.admin.conftest import COLD_ALONE, FIRST, add_rows, post_form
 
 #: The walkthrough's run: the model wins HR@10 by 0.7% and loses everything else to transitions.
 NEXT = {"hr@10": 0.6727, "mrr@10": 0.3856, "ndcg@10": 0.4554, "cont_hr@10": 0.4223,
@@ -182,3 +183,12 @@ def test_word_search_and_hidden_count_on_both_databases(build_app, db_url):
     assert "1 hidden song" in client.get("/admin/explore?hidden=1").get_data(as_text=True)
     overview = client.get("/admin/").get_data(as_text=True)
     assert ">1 hidden (never recommended)</a>" in overview
+    # an app's own id (any source, matched exactly: % is no wildcard) or a catalog id
+    for q, song_id in (("9633", 4243), (" x%_y ", COLD_ALONE), (str(FIRST), FIRST)):
+        html = client.get(f"/admin/explore?q={quote(q)}").get_data(as_text=True)
+        assert 'id="by-id"' in html, q
+        by_id = html[html.index('id="by-id"'):html.index("</table>", html.index('id="by-id"'))]
+        assert f'href="/admin/songs/{song_id}"' in by_id and by_id.count("<tr>") == 2, q
+    for q in ("x%", "Song 1000", "9633 x"):  # a part of an id, words: no id match
+        assert 'id="by-id"' not in client.get(f"/admin/explore?q={quote(q)}").get_data(
+            as_text=True), q

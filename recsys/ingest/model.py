@@ -65,7 +65,8 @@ class ParsedCatalog:
 
 @dataclass
 class ImportResult:
-    """What one import added (and what it found already present)."""
+    """What one import added (and what it found already present), and what it changed in
+    rows already present (:mod:`recsys.ingest.updates`; the examples are in ``notes``)."""
 
     kind: str
     source: str
@@ -78,6 +79,15 @@ class ImportResult:
     items_added: int = 0
     tags_added: int = 0
     song_tags_added: int = 0
+    #: songs whose empty title or artist the file filled in
+    songs_filled: int = 0
+    #: with ``update``: songs given the file's title or artist instead of another one
+    songs_updated: int = 0
+    #: with ``update``: playlists whose items were replaced by the file's, and those items
+    playlists_replaced: int = 0
+    items_replaced: int = 0
+    #: playlists given the file's name (a missing one filled in, or with ``update``)
+    playlists_renamed: int = 0
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 

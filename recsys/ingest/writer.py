@@ -1,8 +1,10 @@
 """Write a validated :class:`ParsedCatalog` in ONE transaction, idempotently.
 
-Songs and playlists are keyed by ``(source, external_id)``: rows already present are left
-alone, so importing the same file twice adds nothing and a file with new playlists adds only
-those. Existing ids are looked up in bulk (one query per table), new rows are bulk-inserted
+Songs and playlists are keyed by ``(source, external_id)``: importing the same file twice
+adds nothing and a file with new playlists adds only those. Rows already present only get
+their missing title, artist or name filled in, or with ``update`` the file's values and
+items (:mod:`recsys.ingest.updates`, same transaction). Existing ids are looked up in bulk
+(one query per table), new rows are bulk-inserted
 (:mod:`recsys.ingest.fastinsert`: SQLite ``executemany`` or ``INSERT ... SELECT`` over
 ``json_each`` of many playlists at once; PostgreSQL ``COPY``), then their ids are read back
 in bulk. The cyclic garbage collector is paused while writing.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from itertools import chain
 
 from sqlalchemy import Connection, Engine, insert
 from tqdm import tqdm
@@ -24,6 +27,14 @@ from recsys.ingest.bulkload import bulk_load
 from recsys.ingest.fastinsert import bulk_insert, bulk_insert_column, bulk_insert_runs, raw_rows
 from recsys.ingest.gcpause import gc_paused
 from recsys.ingest.model import ImportResult, ParsedCatalog
+from recsys.ingest.updates import (
+    Changes,
+    apply_song_changes,
+    delete_replaced_items,
+    plan_playlists,
+    plan_songs,
+    record,
+)
 
 log = logging.getLogger("recsys.ingest")
 
@@ -75,12 +86,14 @@ def _write_tags(conn: Connection, catalog: ParsedCatalog, song_ids: dict[str, in
     result.song_tags_added = n_links
 
 
-def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = True
-                  ) -> ImportResult:
-    """Write ``catalog`` in one transaction and record an ``import_runs`` row.
+def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = True,
+                  update: bool = False) -> ImportResult:
+    """Write ``catalog`` in one transaction and record an ``import_runs`` row (what was
+    added; what was changed goes into the logged summary). ``update``: the file's titles,
+    artists, playlist items and names replace the stored ones (:mod:`recsys.ingest.updates`).
 
     Returns:
-        The counts of what was added and what was already present.
+        The counts of what was added, what was already present and what was changed.
     """
     t0 = time.perf_counter()
     result = ImportResult(kind=catalog.kind, source=catalog.source, path=catalog.path,
@@ -89,7 +102,7 @@ def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = Tr
         sqlite = _sqlite_import_settings(conn)
         try:
             with conn.begin():
-                _write(conn, catalog, result, progress, t0)
+                _write(conn, catalog, result, progress, t0, update)
         finally:
             if sqlite is not None:
                 conn.rollback()
@@ -154,7 +167,7 @@ def _note_other_sources(conn: Connection, source: str, result: ImportResult) -> 
 
 
 def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progress: bool,
-           t0: float) -> None:
+           t0: float, update: bool) -> None:
     _one_import_at_a_time(conn)
     started = utcnow()
     source = catalog.source
@@ -165,17 +178,23 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
     new_songs = [s for ext, s in catalog.songs.items() if ext not in song_ids]
     pl_ids = _id_map(conn, "playlists", source)
     new_pls = [p for p in catalog.playlists if p.external_id not in pl_ids]
+    changes = Changes(update)
+    if len(new_songs) < len(catalog.songs):  # the file names rows already present
+        plan_songs(conn, catalog, song_ids, changes)
+    if len(new_pls) < len(catalog.playlists):
+        plan_playlists(conn, catalog, song_ids, pl_ids, changes)
     n_items = sum(len(p.songs) for p in new_pls)
     result.songs_existing = len(catalog.songs) - len(new_songs)
     result.playlists_existing = len(catalog.playlists) - len(new_pls)
-    with make_progress(len(new_songs) + len(new_pls) + n_items, f"import {source}",
-                       progress) as bar:
+    with make_progress(len(new_songs) + len(new_pls) + n_items + changes.replaced_items,
+                       f"import {source}", progress) as bar:
         rows = ((source, s.external_id, s.title, s.artist, s.available,
                  song_search_key(s.title, s.artist)) for s in new_songs)
         with bulk_load(conn, "songs", len(new_songs)):
             bulk_insert(conn, "songs", SONG_COLUMNS, rows, bar)
         if new_songs:
             song_ids = _id_map(conn, "songs", source)
+        apply_song_changes(conn, changes)
         _write_tags(conn, catalog, song_ids, had_songs, result)
         if any(p.name is not None for p in new_pls):
             rows = ((source, p.external_id, p.name) for p in new_pls)
@@ -186,11 +205,15 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
         if new_pls:
             pl_ids = _id_map(conn, "playlists", source)
         # one run per playlist: (playlist_id, song external ids), position = index; in
-        # primary-key order since new playlists get increasing ids in file order
-        runs = ((pl_ids[pl.external_id], pl.songs) for pl in new_pls)
-        with bulk_load(conn, "playlist_items", n_items):
+        # primary-key order since new playlists get increasing ids in file order, after the
+        # replaced ones (older ids), whose old items go first
+        delete_replaced_items(conn, changes)
+        runs = chain(sorted((pid, pl.songs) for pid, pl in changes.replaced),
+                     ((pl_ids[pl.external_id], pl.songs) for pl in new_pls))
+        with bulk_load(conn, "playlist_items", n_items + changes.replaced_items):
             bulk_insert_runs(conn, "playlist_items", ("playlist_id", "position", "song_id"),
                              runs, bar, value_ids=song_ids)
+    record(changes, result, catalog.path or catalog.kind)
     result.songs_added = len(new_songs)
     result.playlists_added = len(new_pls)
     result.items_added = n_items

@@ -12,14 +12,13 @@ SQLAlchemy discards the connection from its pool, and the request answers the us
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import math
 import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from sqlalchemy import Engine, event
@@ -32,20 +31,20 @@ GUARDED = {"do_execute": True, "do_execute_no_params": True, "do_executemany": T
            "do_ping": False, "do_commit": False, "do_rollback": False}
 
 
-class _Guard:
-    """One armed call: the socket to shut down (``fd`` -1 once disarmed or fired)."""
+class _Slot:
+    """A thread's call in flight: the socket to shut down (``fd`` -1 when none), and when."""
 
-    __slots__ = ("fd", "seconds", "what", "on_fire", "fired")
+    __slots__ = ("fd", "due", "seconds", "what", "on_fire", "fired", "__weakref__")
 
-    def __init__(self, fd: int, seconds: float, what: str, on_fire) -> None:
-        self.fd, self.seconds, self.what, self.on_fire = fd, seconds, what, on_fire
-        self.fired = False
+    def __init__(self) -> None:
+        self.fd, self.fired = -1, False
 
 
 class Watchdog:
-    """Deadlines of the calls in flight in this process, in a heap, and the thread that acts.
+    """The calls in flight in this process (a reusable slot per thread: nothing is allocated
+    per call) and the thread that shuts down the sockets of those past their deadline.
 
-    Disarming and firing take the same lock, and a guard fires only while armed: a call that
+    Disarming and firing take the same lock, and a slot fires only while armed: a call that
     returns exactly at its deadline either was shot (and learns it from :meth:`disarm`) or is
     disarmed first, so the connection, pooled again, is never shot later.
     """
@@ -53,74 +52,84 @@ class Watchdog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._heap: list[tuple[float, int, _Guard]] = []  # disarmed ones leave when due...
-        self._compact_at = 1024  # ...or when they are half of a heap this long
-        self._seq = itertools.count()
+        self._slots: weakref.WeakSet[_Slot] = weakref.WeakSet()  # a dead thread's slot leaves
+        self._mine = threading.local()
         self._thread: threading.Thread | None = None
+        self._until = math.inf  # when the watchdog wakes next, at the latest
 
-    def arm(self, fd: int, seconds: float, what: str, on_fire=None) -> _Guard:
+    def arm(self, fd: int, seconds: float, what: str, on_fire=None) -> _Slot:
         """Shut ``fd`` down unless :meth:`disarm` is called within ``seconds``."""
-        guard = _Guard(fd, seconds, what, on_fire)
+        slot = getattr(self._mine, "slot", None)
+        if slot is None or slot.fd >= 0:  # this thread's first call, or a nested one
+            slot = self._new_slot()
         due = time.monotonic() + seconds
         with self._lock:
+            slot.fd, slot.due, slot.seconds, slot.what = fd, due, seconds, what
+            slot.on_fire, slot.fired = on_fire, False
+            if due < self._until:  # the watchdog would sleep past it
+                self._until = due
+                self._wake.notify()
+        return slot
+
+    def _new_slot(self) -> _Slot:
+        slot = _Slot()
+        if getattr(self._mine, "slot", None) is None:
+            self._mine.slot = slot
+        with self._lock:
+            self._slots.add(slot)
             if self._thread is None:  # started on first use, never at import
                 self._thread = threading.Thread(target=self._run, name="recsys-db-deadline",
                                                 daemon=True)
                 self._thread.start()
-            heap = self._heap
-            if len(heap) >= self._compact_at:  # amortised O(1): at most every live-count arms
-                heap[:] = [entry for entry in heap if entry[2].fd >= 0]
-                heapq.heapify(heap)
-                self._compact_at = max(1024, 2 * len(heap))
-            heapq.heappush(heap, (due, next(self._seq), guard))
-            if heap[0][2] is guard:  # the earliest deadline changed
-                self._wake.notify()
-        return guard
+        return slot
 
-    def disarm(self, guard: _Guard) -> bool:
-        """End ``guard``; whether it fired (then its connection is unusable)."""
+    def disarm(self, slot: _Slot) -> bool:
+        """End ``slot``'s call; whether it was shot (then its connection is unusable)."""
         with self._lock:
-            guard.fd = -1
-            return guard.fired
+            slot.fd = -1
+            return slot.fired
 
-    def _next_expired(self) -> _Guard:
+    def _expired(self) -> list[tuple[str, float, Callable | None]]:
+        """Wait for calls past their deadline; shoot them (holding the lock: still armed, so
+        each fd is still that connection's)."""
         with self._lock:
-            heap = self._heap
             while True:
-                if heap and heap[0][2].fd < 0:
-                    heapq.heappop(heap)
-                elif not heap:
-                    self._wake.wait()
-                elif (left := heap[0][0] - time.monotonic()) > 0:
-                    self._wake.wait(min(left, 3600.0))
-                else:
-                    guard = heapq.heappop(heap)[2]
-                    _shutdown(guard.fd)  # still armed, so fd is still that connection's
-                    guard.fd, guard.fired = -1, True
-                    return guard
+                now, shot = time.monotonic(), []
+                self._until = until = self._shoot(now, shot)
+                if shot:
+                    return shot
+                self._wake.wait(None if until == math.inf else min(until - now, 3600.0))
+
+    def _shoot(self, now: float, shot: list) -> float:
+        """Shoot the calls due by ``now`` (into ``shot``); the next deadline of the others."""
+        until = math.inf
+        for slot in self._slots:
+            if slot.fd < 0:
+                continue
+            if slot.due > now:
+                until = min(until, slot.due)
+                continue
+            _shutdown(slot.fd)
+            slot.fd, slot.fired = -1, True
+            shot.append((slot.what, slot.seconds, slot.on_fire))
+        return until
 
     def _run(self) -> None:
         while True:
-            guard = self._next_expired()
-            log.warning("database %s passed the %g s client deadline (the server does not "
-                        "answer); its connection was shut down", _describe(guard.what),
-                        guard.seconds)
-            try:
-                if guard.on_fire is not None:
-                    guard.on_fire()
-            except Exception:  # the watchdog must live on
-                log.exception("counting a client deadline failed")
+            for what, seconds, on_fire in self._expired():
+                log.warning("database %s passed the %g s client deadline (the server does "
+                            "not answer); its connection was shut down", _describe(what),
+                            seconds)
+                try:
+                    if on_fire is not None:
+                        on_fire()
+                except Exception:  # the watchdog must live on
+                    log.exception("counting a client deadline failed")
 
 
 def _shutdown(fd: int) -> None:
-    try:
-        dup = os.dup(fd)
-        try:
-            sock = socket.socket(fileno=dup)
-        except OSError:
-            os.close(dup)
-            raise
-        with sock:
+    try:  # a duplicate of a socket's descriptor (libpq's is always one), closed at once
+        with socket.socket(fileno=os.dup(fd)) as sock:
             sock.shutdown(socket.SHUT_RDWR)
     except OSError as exc:  # already disconnected: the call fails on its own
         log.debug("shutting down a database socket: %s", exc)

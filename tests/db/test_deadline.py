@@ -85,14 +85,23 @@ def test_many_deadlines_fire_in_order_of_expiry():
             right.close()
 
 
-def test_disarmed_deadlines_do_not_pile_up():
+def test_calls_of_a_thread_reuse_its_slot():
+    """Nothing is allocated per call: each thread arms its own slot again (a nested call gets
+    another), and a finished thread's slot is dropped."""
     dog, left, right = Watchdog(), *socket.socketpair()
     with left, right:
-        for _ in range(5000):  # far more calls than a deadline's worth
+        for _ in range(1000):
             dog.disarm(dog.arm(left.fileno(), 60, "SELECT 1"))
-        assert len(dog._heap) <= 1024
-        live = dog.arm(left.fileno(), 0.1, "SELECT 2")
-        assert _shut(right, wait=5) and dog.disarm(live)
+        outer = dog.arm(left.fileno(), 60, "SELECT 1")
+        inner = dog.arm(left.fileno(), 0.1, "SELECT 2")
+        assert inner is not outer and len(dog._slots) == 2
+        assert _shut(right, wait=5) and dog.disarm(inner) and not dog.disarm(outer)
+        del inner
+        worker = threading.Thread(target=lambda: dog.disarm(dog.arm(left.fileno(), 60, "x")))
+        worker.start()
+        worker.join()
+        del worker
+        assert len(dog._slots) == 1
 
 
 def test_off_at_zero_and_off_other_than_postgresql(sqlite_url):

@@ -114,11 +114,23 @@ def _run_import(func, *args, **kwargs) -> None:
 
 
 _no_progress = click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+#: Help of ``import --update`` and ``retrain --update``.
+UPDATE_HELP = ("The file is authoritative for the songs and playlists it names: their "
+               "titles/artists (non-empty ones), playlist items and names become the file's. "
+               "Not a snapshot: rows it does not name are kept. Without it, only empty "
+               "titles, artists and playlist names are filled in.")
+_update = click.option("--update", is_flag=True, help=UPDATE_HELP)
 
 
 @click.group("import")
 def import_group() -> None:
-    """Import playlists into the catalog (one transaction per file, idempotent)."""
+    """Import playlists into the catalog (one transaction per file, idempotent).
+
+    Rows are keyed by (source, external id). Re-sending a song or playlist adds nothing;
+    it fills in an empty title, artist or playlist name, and with --update applies the
+    file's titles, artists, playlist contents and names. The summary says what changed,
+    and what differs but was kept.
+    """
 
 
 @import_group.command("yes")
@@ -127,39 +139,42 @@ def import_group() -> None:
 @click.option("--ignore-header-counts", is_flag=True,
               help="Accept a train.txt whose header line 2 (appearance counts) disagrees with "
                    "its playlists, e.g. lines cut out of a bigger file (logged as a warning).")
+@_update
 @_no_progress
 @with_appcontext
 def import_yes_cmd(directory: str, source: str | None, ignore_header_counts: bool,
-                   no_progress: bool) -> None:
+                   update: bool, no_progress: bool) -> None:
     """Import a Yes.com subset DIRECTORY (song_hash.txt, tags.txt, tag_hash.txt, train.txt)."""
     from recsys.ingest import import_yes
 
     _run_import(import_yes, directory, source, progress=not no_progress,
-                strict_counts=not ignore_header_counts)
+                strict_counts=not ignore_header_counts, update=update)
 
 
 @import_group.command("csv")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--source", default="custom", show_default=True, help="Source name.")
+@_update
 @_no_progress
 @with_appcontext
-def import_csv_cmd(file: str, source: str, no_progress: bool) -> None:
+def import_csv_cmd(file: str, source: str, update: bool, no_progress: bool) -> None:
     """Import a CSV playlist FILE (format: data/README.md)."""
     from recsys.ingest import import_csv
 
-    _run_import(import_csv, file, source, progress=not no_progress)
+    _run_import(import_csv, file, source, progress=not no_progress, update=update)
 
 
 @import_group.command("jsonl")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--source", default="custom", show_default=True, help="Source name.")
+@_update
 @_no_progress
 @with_appcontext
-def import_jsonl_cmd(file: str, source: str, no_progress: bool) -> None:
+def import_jsonl_cmd(file: str, source: str, update: bool, no_progress: bool) -> None:
     """Import a JSONL playlist FILE (format: data/README.md)."""
     from recsys.ingest import import_jsonl
 
-    _run_import(import_jsonl, file, source, progress=not no_progress)
+    _run_import(import_jsonl, file, source, progress=not no_progress, update=update)
 
 
 @click.command("sample")

@@ -34,6 +34,11 @@ def import_spec(text: str):
 @click.option("--import", "imports", multiple=True, metavar="KIND:PATH[:SOURCE]",
               help="Import first, e.g. --import yes:/data/yes_big:yes_big (repeatable; "
                    "KIND yes, csv or jsonl; a PATH may hold ':').")
+@click.option("--update", is_flag=True,
+              help="For every --import: the file is authoritative for the songs and playlists "
+                   "it names (titles/artists, playlist items and names become the file's; "
+                   "rows it does not name are kept). Without it, only empty titles, artists "
+                   "and playlist names are filled in.")
 @click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
               help="Fraction of playlists held out (stable by source:external_id) for the gate.")
 @click.option("--tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
@@ -50,7 +55,7 @@ def import_spec(text: str):
               help="Then delete all but this many newest bundles (never the current one or "
                    "the rollback target).")
 @with_appcontext
-def retrain_cmd(config_path, overrides, imports, holdout, tolerance, noise_z, backend,
+def retrain_cmd(config_path, overrides, imports, update, holdout, tolerance, noise_z, backend,
                 dry_run, keep) -> None:
     """The nightly job: import, train, evaluate against production, promote if not worse.
 
@@ -62,6 +67,10 @@ def retrain_cmd(config_path, overrides, imports, holdout, tolerance, noise_z, ba
     from recsys.jobs.signals import TERMINATED_EXIT, Terminated, sigterm_raises
 
     specs = [import_spec(text) for text in imports]
+    if update and not specs:
+        raise click.UsageError("--update applies to the files of --import; none was given")
+    for spec in specs:
+        spec.update = update
     settings = load_settings(config_path, overrides)
     engine, store = engine_and_store()
     try:

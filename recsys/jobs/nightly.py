@@ -36,11 +36,14 @@ log = logging.getLogger("recsys.jobs")
 
 @dataclass
 class ImportSpec:
-    """One file or directory to import before training."""
+    """One file or directory to import before training; ``update``: the file's titles,
+    artists, playlist items and names replace the stored ones of the rows it names
+    (:func:`recsys.ingest.importers.import_catalog`)."""
 
     kind: str  # yes | csv | jsonl
     path: str
     source: str | None = None
+    update: bool = False
 
 
 @dataclass
@@ -118,12 +121,14 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec],
             report.importing = f"{spec.kind}:{spec.path}"
         if spec.kind not in funcs:
             raise ValueError(f"unknown import kind {spec.kind!r}; expected yes, csv or jsonl")
-        kwargs = {"progress": False}
+        kwargs = {"progress": False, "update": spec.update}
         if spec.source:
             kwargs["source"] = spec.source
         result = funcs[spec.kind](engine, spec.path, **kwargs)  # logs its own summary
         done.append({"kind": spec.kind, "path": spec.path, "summary": result.summary(),
-                     "playlists_added": result.playlists_added})
+                     "playlists_added": result.playlists_added,
+                     "songs_updated": result.songs_updated,
+                     "playlists_replaced": result.playlists_replaced})
     if report is not None:
         report.importing = None
     return done

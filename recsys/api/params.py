@@ -14,8 +14,8 @@ from flask import request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from recsys.api.errors import ApiError
-from recsys.db.models import ID_MAX
-from recsys.recommend import MAX_K, MODES
+from recsys.db.models import ID_MAX, Song
+from recsys.recommend import MAX_K, MODES, UnknownExternalIdError
 
 MAX_SEEDS = 100
 MAX_EXCLUDE = 1000
@@ -34,6 +34,9 @@ FLOAT_EXACT = 2**53
 ID_DIGITS = 30
 ID_LIMIT = 10**ID_DIGITS - 1
 ID_RULE = f"a positive integer of at most {ID_DIGITS} digits"
+#: Bounds of a source name and of an external id: their database columns.
+SOURCE_CHARS: int = Song.__table__.c.source.type.length  # type: ignore[attr-defined]
+EXTERNAL_ID_CHARS: int = Song.__table__.c.external_id.type.length  # type: ignore[attr-defined]
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -78,6 +81,12 @@ def unknown_songs(ids: Iterable[int]) -> ApiError:
     """The 404 of song ids that name no song, the same on every endpoint."""
     ids = list(ids)
     return ApiError(404, f"unknown song id(s): {', '.join(map(str, ids))}", ids=ids)
+
+
+def unknown_external(exc: UnknownExternalIdError) -> ApiError:
+    """The 404 of external ids that name no song of their source: listed in
+    ``external_ids``."""
+    return ApiError(404, str(exc), external_ids=exc.external_ids)
 
 
 def parse_song_id(raw: Any, name: str, from_json: bool = False) -> int:
@@ -159,6 +168,41 @@ def seed_ids(raw: Any) -> list[int]:
     if not raw:
         raise bad("song_ids must name at least one song")
     return _ids(raw, "song_ids", MAX_SEEDS, from_json=True)
+
+
+def name(raw: Any, field: str, max_chars: int) -> str:
+    """A source name or an external id: a string of at most ``max_chars`` characters without
+    NUL bytes, not blank; stripped (as the importers store them)."""
+    if not isinstance(raw, str):
+        raise bad(f"{field} must be a string")
+    if len(raw) > max_chars or "\x00" in raw:
+        raise bad(f"{field} must be at most {max_chars} characters without NUL bytes")
+    if not raw.strip():
+        raise bad(f"{field} must not be empty")
+    return raw.strip()
+
+
+def required(raw: Any, field: str) -> Any:
+    """``raw``, or a 400 when it is absent."""
+    if raw is None:
+        raise bad(f"{field} is required")
+    return raw
+
+
+def source(raw: Any) -> str:
+    """The source the external ids of a request belong to."""
+    return name(raw, "source", SOURCE_CHARS)
+
+
+def external_ids(raw: Any, field: str, cap: int, at_least_one: bool) -> list[str]:
+    """A JSON list of at most ``cap`` external ids (stripped)."""
+    if not isinstance(raw, list):
+        raise bad(f"{field} must be a list of strings (ids of the source)")
+    if at_least_one and not raw:
+        raise bad(f"{field} must name at least one song")
+    if len(raw) > cap:
+        raise bad(f"{field} may hold at most {cap} ids")
+    return [name(value, f"every entry of {field}", EXTERNAL_ID_CHARS) for value in raw]
 
 
 def no_nulls(body: Mapping[str, Any], nullable: Collection[str]) -> None:

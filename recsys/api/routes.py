@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, jsonify, request
 
 from recsys import __version__
@@ -9,11 +11,18 @@ from recsys.api import bp, deps, params
 from recsys.api.errors import ApiError
 from recsys.api.openapi import nullable_fields
 from recsys.db.models import ID_MAX
-from recsys.recommend import UnknownSongError
+from recsys.recommend import (
+    RecommendationService,
+    ServingModel,
+    UnknownExternalIdError,
+    UnknownSongError,
+)
 
 SIMILAR_ARGS = {"k", "mode", "max_per_artist", "exclude", "explain"}
+SIMILAR_EXTERNAL_ARGS = SIMILAR_ARGS | {"source", "external_id"}
 SONGS_ARGS = {"q", "source", "external_id", "limit", "offset"}
-RECOMMEND_FIELDS = ("song_ids", "k", "exclude", "max_per_artist", "explain", "mode")
+RECOMMEND_FIELDS = ("song_ids", "source", "external_ids", "k", "exclude",
+                    "exclude_external_ids", "max_per_artist", "explain", "mode")
 #: Fields of a recommendation request that may be sent as null (as the OpenAPI document says)
 NULLABLE_FIELDS = nullable_fields("RecommendationRequest")
 
@@ -70,15 +79,41 @@ def get_song(song_id: str):
 def similar(song_id: str):
     """Songs similar to (``mode=similar``) or following (``mode=next``) one song."""
     sid = params.song_id(song_id)
-    args = params.query_args(SIMILAR_ARGS)
-    options = dict(
+    options = _similar_options(params.query_args(SIMILAR_ARGS))
+    model = deps.require_model()  # one model object for the whole request
+    return _similar(model, deps.service(model), sid, options)
+
+
+@bp.get("/similar")
+def similar_by_external_id():
+    """``/songs/{id}/similar`` for the song a source knows by ``external_id``."""
+    args = params.query_args(SIMILAR_EXTERNAL_ARGS)
+    source = params.source(params.required(args.get("source"), "source"))
+    external_id = params.name(params.required(args.get("external_id"), "external_id"),
+                              "external_id", params.EXTERNAL_ID_CHARS)
+    options = _similar_options(args)
+    model = deps.require_model()
+    svc = deps.service(model)
+    try:
+        sid = svc.resolve(source, [external_id])[0][0]
+    except UnknownExternalIdError as exc:
+        raise params.unknown_external(exc) from exc
+    return _similar(model, svc, sid, options)
+
+
+def _similar_options(args: dict[str, str]) -> dict[str, Any]:
+    return dict(
         k=params.k(args.get("k")),
         mode=params.mode(args.get("mode"), "similar"),
         max_per_artist=params.max_per_artist(args.get("max_per_artist")),
         exclude=params.exclude(args.get("exclude")),
         explain=params.flag(args.get("explain"), "explain"),
     )
-    model = deps.require_model()  # one model object for the whole request
+
+
+def _similar(model: ServingModel, svc: RecommendationService, sid: int,
+             options: dict[str, Any]):
+    """The answer of both ``/similar`` routes for catalog id ``sid``."""
     # a song the model knows: the answer depends on the URL, the model version and the hidden
     # songs only, so those are its ETag and a client's cached copy is revalidated without
     # recomputing
@@ -88,7 +123,6 @@ def similar(song_id: str):
         etag = f"{model.version}.{hidden.tag}" if hidden.tag else model.version
     if etag is not None and request.if_none_match.contains_weak(etag):
         return _cacheable(current_app.response_class(status=304), etag)
-    svc = deps.service(model)
     try:  # known songs: the body joined from pre-serialised song JSON (same content)
         text = svc.similar_json(sid, **options)
     except ValueError as exc:
@@ -113,11 +147,19 @@ def _cacheable(resp, etag: str | None):
 
 @bp.post("/recommendations")
 def recommendations():
-    """Continuation from several seed songs (seeds are never returned)."""
+    """Continuation from several seed songs (seeds are never returned), named by catalog id
+    (``song_ids``) or by the ids of one source (``source`` and ``external_ids``)."""
     params.query_args(())  # everything goes in the body
     body = params.json_object(RECOMMEND_FIELDS)
     params.no_nulls(body, NULLABLE_FIELDS)
-    seeds = params.seed_ids(body.get("song_ids"))
+    by_external = _seed_form(body)
+    source = params.source(body["source"]) if "source" in body else None
+    seeds = [] if by_external else params.seed_ids(body["song_ids"])
+    external = params.external_ids(body.get("external_ids", []), "external_ids",
+                                   params.MAX_SEEDS, at_least_one=by_external)
+    exclude_external = params.external_ids(body.get("exclude_external_ids", []),
+                                           "exclude_external_ids", params.MAX_EXCLUDE,
+                                           at_least_one=False)
     options = dict(
         k=params.k(body.get("k"), from_json=True),
         mode=params.mode(body.get("mode"), "next"),
@@ -126,7 +168,34 @@ def recommendations():
         explain=params.flag(body.get("explain"), "explain", from_json=True),
     )
     model = deps.require_model()
-    return _run(lambda: deps.service(model).recommend(seeds, **options))
+    svc = deps.service(model)
+    if source is not None:  # seeds (or excluded songs) by external id: catalog ids
+        known_seed = any(model.row_of(i) is not None for i in seeds)  # seeds by catalog id
+        try:
+            found, excluded = svc.resolve(source, external, exclude_external, known_seed)
+        except UnknownExternalIdError as exc:
+            raise params.unknown_external(exc) from exc
+        seeds = [*seeds, *found]  # one of the two is empty
+        options["exclude"] = [*options["exclude"], *excluded]
+    return _run(lambda: svc.recommend(seeds, **options))
+
+
+def _seed_form(body: dict[str, Any]) -> bool:
+    """Whether the seeds are external ids (else catalog ids): exactly one form, with
+    ``source`` exactly when external ids are given (400 otherwise)."""
+    by_ids, by_external = "song_ids" in body, "external_ids" in body
+    if by_ids == by_external:
+        raise params.bad("give the seeds either as song_ids (catalog ids) or as source and "
+                         "external_ids (the source's ids), " + (
+                             "not both" if by_ids else "one of them is required"))
+    uses_source = by_external or "exclude_external_ids" in body
+    if uses_source and "source" not in body:
+        raise params.bad("source is required with external_ids and exclude_external_ids "
+                         "(the source whose ids they are)")
+    if "source" in body and not uses_source:
+        raise params.bad("source names the source of external_ids or exclude_external_ids: "
+                         "give one of them, or leave source out")
+    return by_external
 
 
 @bp.get("/openapi.json")

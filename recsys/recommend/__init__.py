@@ -2,7 +2,12 @@
 
 from recsys.recommend.holder import ModelHolder
 from recsys.recommend.model import MODES, ServingModel
-from recsys.recommend.service import MAX_K, RecommendationService, UnknownSongError
+from recsys.recommend.service import (
+    MAX_K,
+    RecommendationService,
+    UnknownExternalIdError,
+    UnknownSongError,
+)
 
 __all__ = [
     "MAX_K",
@@ -10,5 +15,6 @@ __all__ = [
     "ModelHolder",
     "RecommendationService",
     "ServingModel",
+    "UnknownExternalIdError",
     "UnknownSongError",
 ]

@@ -22,6 +22,9 @@ class Catalog(Protocol):
 
     def songs(self, ids: Collection[int]) -> dict[int, dict[str, Any]]: ...
 
+    def songs_by_external(self, source: str,
+                          external_ids: Collection[str]) -> dict[str, dict[str, Any]]: ...
+
     def cooccurring(self, ids: Collection[int], limit: int,
                     exclude: Collection[int] = ()) -> list[tuple[int, int]]: ...
 
@@ -34,10 +37,14 @@ class SqlCatalog:
 
     ``session`` may be a zero-argument callable returning the session: it is then called on
     first use only, so requests answered from the model alone never create one.
+
+    One is made per request: songs found by :meth:`songs_by_external` are kept for its
+    :meth:`songs`, so a cold-start seed named by its external id costs one query, not two.
     """
 
     def __init__(self, session: Session | Callable[[], Session]) -> None:
         self._session = session
+        self._known: dict[int, dict[str, Any]] = {}
 
     @property
     def session(self) -> Session:
@@ -47,10 +54,24 @@ class SqlCatalog:
 
     def songs(self, ids: Collection[int]) -> dict[int, dict[str, Any]]:
         """Metadata of the given song ids that exist."""
-        if not ids:
+        out = {i: self._known[i] for i in ids if i in self._known}
+        rest = [i for i in ids if i not in out]
+        if rest:
+            rows = self.session.scalars(select(Song).where(Song.id.in_(rest)))
+            out.update((song.id, song.to_dict()) for song in rows)
+        return out
+
+    def songs_by_external(self, source: str,
+                          external_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """Metadata of the songs of ``source`` with the given external ids that exist, by
+        external id (one query on the ``(source, external_id)`` unique index)."""
+        if not external_ids:
             return {}
-        rows = self.session.scalars(select(Song).where(Song.id.in_(list(ids))))
-        return {song.id: song.to_dict() for song in rows}
+        rows = self.session.scalars(select(Song).where(
+            Song.source == source, Song.external_id.in_(list(dict.fromkeys(external_ids)))))
+        found = {song.external_id: song.to_dict() for song in rows}
+        self._known.update((song["id"], song) for song in found.values())
+        return found
 
     def cooccurring(self, ids: Collection[int], limit: int,
                     exclude: Collection[int] = ()) -> list[tuple[int, int]]:

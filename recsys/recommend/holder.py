@@ -171,6 +171,10 @@ class ModelHolder:
         finally:
             with self._lock:
                 self._loading = None
+        if self._model is not None and self._model.has_external_ids:
+            # this process serves requests by external id: build the new model's look-up
+            # now, off the request path, rather than in the first such request after the swap
+            model.external_ids()
         self._apply_hidden(model)  # the last set read is newer than the bundle's
         self._model = model  # atomic swap of one reference
         self._apply_hidden(model)  # in case a read landed on the old model meanwhile

@@ -24,6 +24,7 @@ indexes stay valid when a song is hidden or shown again.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from recsys.index.bundle import Bundle, StringColumn, encode_song_json
 from recsys.recommend.csr import csr_table, gather, row_sums
+from recsys.recommend.external import ExternalIds
 from recsys.recommend.hidden import Hidden
 
 log = logging.getLogger("recsys.recommend")
@@ -107,6 +109,8 @@ class ServingModel:
         self.pop_term = (self.pop_weight * np.log(np.maximum(self.counts, 1))).astype(np.float32)
         #: Songs never to recommend: the bundle's record until the holder sets the live set.
         self.hidden = Hidden(frozenset())
+        self._external: ExternalIds | None = None  # built on first use: external_ids()
+        self._external_lock = threading.Lock()
         if bundle.has("hidden_ids.npy"):  # bundles built before songs.available lack it
             self.set_hidden(bundle.array("hidden_ids").tolist())
 
@@ -123,6 +127,20 @@ class ServingModel:
         self.hidden = Hidden.of(song_ids, self.row_of, len(self))
 
     # -- lookups ----------------------------------------------------------------------------
+    def external_ids(self) -> ExternalIds:
+        """The ``(source, external_id) -> song id`` look-up of this model's songs, built on
+        first use (once, whatever the number of threads asking)."""
+        if self._external is None:
+            with self._external_lock:
+                if self._external is None:
+                    self._external = ExternalIds(self)
+        return self._external
+
+    @property
+    def has_external_ids(self) -> bool:
+        """Whether :meth:`external_ids` was built (the holder builds it for the next model)."""
+        return self._external is not None
+
     def row_of(self, song_id: int) -> int | None:
         """Row of a song id, or None when the model has not seen the song."""
         if self._rows is not None:

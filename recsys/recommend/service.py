@@ -32,6 +32,16 @@ class UnknownSongError(LookupError):
         self.ids = list(ids)
 
 
+class UnknownExternalIdError(LookupError):
+    """External ids of a source that name no song (neither in the model nor in the catalog)."""
+
+    def __init__(self, source: str, external_ids: Sequence[str]) -> None:
+        super().__init__(f"unknown external id(s) of source {source!r}: "
+                         f"{', '.join(external_ids)}")
+        self.source = source
+        self.external_ids = list(external_ids)
+
+
 def check_k(k: int) -> int:
     """Validate the number of results."""
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -89,6 +99,34 @@ class RecommendationService:
             raise ValueError("song_ids must name at least one song")
         return self._run(list(dict.fromkeys(song_ids)), k, mode, max_per_artist, exclude,
                          explain)
+
+    def resolve(self, source: str, seeds: Sequence[str], exclude: Sequence[str] = (),
+                known_seed: bool = False) -> tuple[list[int], list[int]]:
+        """Catalog ids of the external ids ``seeds`` and ``exclude`` of ``source``, in order.
+
+        The model's look-up answers the songs it knows; one catalog query the rest (seeds
+        the model has not seen, and excluded songs when no seed is in the model: only then
+        can the answer, a fallback, come from the database). ``known_seed``: other seeds
+        (catalog ids) are in the model. Excluded ids that name no song are dropped; seeds
+        that name none raise :class:`UnknownExternalIdError`.
+        """
+        look_up = self.model.external_ids()
+        seed_ids, exclude_ids = look_up.get(source, seeds), look_up.get(source, exclude)
+        ask = [e for e, i in zip(seeds, seed_ids, strict=True) if i is None]
+        if not known_seed and not any(i is not None for i in seed_ids):
+            ask += [e for e, i in zip(exclude, exclude_ids, strict=True) if i is None]
+        found = self.catalog.songs_by_external(source, ask) if ask else {}
+
+        def ids(names: Sequence[str], from_model: list[int | None]) -> list[int | None]:
+            return [i if i is not None else found[e]["id"] if e in found else None
+                    for e, i in zip(names, from_model, strict=True)]
+
+        seed_ids = ids(seeds, seed_ids)
+        unknown = [e for e, i in zip(seeds, seed_ids, strict=True) if i is None]
+        if unknown:
+            raise UnknownExternalIdError(source, list(dict.fromkeys(unknown)))
+        return ([i for i in seed_ids if i is not None],
+                [i for i in ids(exclude, exclude_ids) if i is not None])
 
     # -- internals --------------------------------------------------------------------------
     def _run(self, ids: list[int], k: int, mode: str, max_per_artist: int | None,

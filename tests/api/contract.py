@@ -111,8 +111,9 @@ class Contract:
         params = self.parameters(path, method)
         pairs = parse_qsl(query, keep_blank_values=True)
         names = [n for n, _ in pairs]
+        present = {"path": set(path_values), "query": set(names)}
         for (where, name), param in params.items():
-            if param.get("required") and where == "path" and name not in path_values:
+            if param.get("required") and name not in present.get(where, {name}):
                 errors.append(f"missing {where} parameter {name}")
         for name in names:
             if ("query", name) not in params:

@@ -19,13 +19,23 @@ from tests.ml.conftest import N_GENRES, SONGS_PER_GENRE
 
 SONGS, SONG, SIMILAR, RECS = ("/api/songs", "/api/songs/{song_id}",
                               "/api/songs/{song_id}/similar", "/api/recommendations")
+BY_EXT = "/api/similar"
 #: a valid request of each operation that takes input, to which one bound at a time is applied
 BASE = {(SONGS, "get"): C(200, "get", SONGS),
         (SONG, "get"): C(200, "get", SONG, song_id=FIRST),
         (SIMILAR, "get"): C(200, "get", SIMILAR, song_id=FIRST),
+        (BY_EXT, "get"): C(200, "get", BY_EXT, f"source=planted&external_id={FIRST}"),
         (RECS, "post"): C(200, "post", RECS, body={"song_ids": [FIRST]})}
+#: body fields that need other fields than BASE's: the request a bound is applied to
+FIELD_BASE = {"external_ids": {"source": "planted"},
+              "source": {"external_ids": [str(FIRST)]},
+              "exclude_external_ids": {"song_ids": [FIRST], "source": "planted"}}
 MODEL_SONGS = [OFFSET + g * 100 + j for g in range(N_GENRES) for j in range(SONGS_PER_GENRE)]
-SEED_NAMES = {"song_id", "song_ids"}  # ids that must name a song (else 404)
+_EXTERNAL = {str(i) for i in MODEL_SONGS}  # the planted source's ids of the model's songs
+#: names whose values must name a song (else 404; /api/songs only filters), and the values
+#: that do
+KNOWN = {"song_id": set(MODEL_SONGS), "song_ids": set(MODEL_SONGS), "external_id": _EXTERNAL,
+         "external_ids": _EXTERNAL, "source": {"planted"}}
 
 
 def _bounds(schema: dict[str, Any], name: str) -> list[tuple[Any, bool]]:
@@ -45,18 +55,20 @@ def _bounds(schema: dict[str, Any], name: str) -> list[tuple[Any, bool]]:
                                   ("minItems", -1, False)):
             if key in schema and schema[key] + delta >= 0:
                 n = schema[key] + delta  # seeds: the model's songs (101: one past them)
-                ids = [*MODEL_SONGS, max(MODEL_SONGS) + 1] if name in SEED_NAMES else [
+                ids = [*MODEL_SONGS, max(MODEL_SONGS) + 1] if name in KNOWN else [
                     *range(1, n + 1)]
+                if schema["items"].get("type") == "string":  # external ids
+                    ids = [str(i) for i in ids]
                 out.append((ids[:n], valid))
         out += [([v], ok) for v, ok in _bounds(schema["items"], name)]
     return out
 
 
-def _status(name: str, value: Any, valid: bool) -> int:
+def _status(path: str, name: str, value: Any, valid: bool) -> int:
     if not valid:
         return 400
     ids = value if isinstance(value, list) else [value]
-    unknown = name in SEED_NAMES and any(i not in MODEL_SONGS for i in ids)
+    unknown = path != SONGS and name in KNOWN and any(i not in KNOWN[name] for i in ids)
     return 404 if unknown else 200
 
 
@@ -70,21 +82,23 @@ def bound_cases() -> list[Case]:
     for (path, method), base in BASE.items():
         for (where, name), param in contract.parameters(path, method).items():
             for value, valid in _bounds(contract.deref(param["schema"]), name):
-                status = _status(name, value, valid)
+                status = _status(path, name, value, valid)
                 if where == "path":
                     cases.append(Case(status, method, path, {name: _text(value)}, base.query,
                                       base.body))
-                elif where == "query":
-                    query = "&".join(filter(None, [base.query, f"{name}={_text(value)}"]))
+                elif where == "query":  # replacing the base's value of the parameter
+                    query = "&".join(filter(None, [
+                        *(p for p in base.query.split("&") if not p.startswith(f"{name}=")),
+                        f"{name}={_text(value)}"]))
                     cases.append(Case(status, method, path, base.values, query, base.body))
         if base.body is not NO_BODY:
             schema = contract.deref(contract.operation(path, method)["requestBody"]["content"]
                                     ["application/json"]["schema"])
             for name, prop in schema["properties"].items():
                 for value, valid in _bounds(contract.deref(prop), name):
-                    body = {**base.body, name: value}
-                    cases.append(Case(_status(name, value, valid), method, path, base.values,
-                                      base.query, body))
+                    body = {**FIELD_BASE.get(name, base.body), name: value}
+                    status = _status(path, name, value, valid)
+                    cases.append(Case(status, method, path, base.values, base.query, body))
     return cases
 
 

@@ -18,6 +18,7 @@ from tests.api.contract_client import ETAG_OF_SELF, C, run
 
 SONGS, SONG, SIMILAR, RECS = ("/api/songs", "/api/songs/{song_id}",
                               "/api/songs/{song_id}/similar", "/api/recommendations")
+BY_EXT = "/api/similar"
 
 
 def _fallback(via: str):
@@ -40,7 +41,17 @@ def _per_artist(cap: int):
     return ok
 
 
+def _without(*ids: int):
+    return lambda b: bool(b["items"]) and not {i["song"]["id"] for i in b["items"]} & set(ids)
+
+
+def _unknown_external(*names: str):
+    return lambda b: b["error"]["external_ids"] == list(names) and "ids" not in b["error"]
+
+
 EXCLUDED = (FIRST + 1, FIRST + 2)
+EXT = f"source=planted&external_id={FIRST}"
+PLANTED = {"source": "planted"}
 CASES = [
     C(200, "get", "/api/health"), C(200, "get", "/api/openapi.json"),
     C(200, "get", "/api/ready"), C(503, "get", "/api/ready", app="no_model"),
@@ -119,6 +130,72 @@ CASES = [
     C(415, "post", RECS, raw=b'{"song_ids": [1000]}', content_type="text/plain"),
     C(503, "post", RECS, body={"song_ids": [FIRST]}, app="no_model"),
     C(503, "post", RECS, body={"song_ids": [COLD_COOC]}, app="db_down"),
+    # /api/similar: a song by its source's id
+    C(200, "get", BY_EXT, EXT, check=lambda b: b["song"]["id"] == FIRST),
+    C(200, "get", BY_EXT, f"{EXT}&k=20&mode=next&max_per_artist=1&exclude={EXCLUDED[0]},"
+      f"{EXCLUDED[1]}&explain=true", check=lambda b: _per_artist(1)(b) and _parts(b)
+      and _without(*EXCLUDED)(b)),
+    C(200, "get", BY_EXT, f"source=%20planted&external_id=%20{FIRST}%20&explain=false",
+      check=lambda b: b["song"]["id"] == FIRST),  # stripped, as imports store them
+    C(200, "get", BY_EXT, "source=planted&external_id=cold-cooc&explain=true",
+      check=_fallback("cooccurrence")),
+    C(200, "get", BY_EXT, "source=other&external_id=x%25_y", check=lambda b: b["song"]["id"]
+      == COLD_ALONE and b["fallback"] == "popularity"),
+    C(200, "get", BY_EXT, EXT, app="db_down"),  # the model's songs need no database
+    C(200, "get", BY_EXT, EXT, headers={"If-None-Match": 'W/"v0"'}),
+    C(304, "get", BY_EXT, f"{EXT}&k=4", headers={"If-None-Match": ETAG_OF_SELF}),
+    C(400, "get", BY_EXT, f"external_id={FIRST}"), C(400, "get", BY_EXT, "source=planted"),
+    C(400, "get", BY_EXT, "source=planted&external_id="),
+    C(400, "get", BY_EXT, "source=planted&external_id=%20%20"),
+    C(400, "get", BY_EXT, "source=&external_id=1000"),
+    C(400, "get", BY_EXT, "source=planted&external_id=" + "e" * 129),
+    C(400, "get", BY_EXT, "source=" + "s" * 65 + "&external_id=1000"),
+    C(400, "get", BY_EXT, "source=planted&external_id=a%00b"),
+    C(400, "get", BY_EXT, f"{EXT}&external_id=1001"), C(400, "get", BY_EXT, f"{EXT}&k=0"),
+    C(400, "get", BY_EXT, f"{EXT}&song_id={FIRST}"), C(400, "get", BY_EXT, f"{EXT}&mode=x"),
+    C(404, "get", BY_EXT, "source=planted&external_id=no%2Fsuch",
+      check=_unknown_external("no/such")),
+    C(404, "get", BY_EXT, f"source=nowhere&external_id={FIRST}",
+      check=_unknown_external(str(FIRST))),
+    C(503, "get", BY_EXT, EXT, app="no_model"),
+    C(503, "get", BY_EXT, "source=planted&external_id=cold-cooc", app="db_down"),
+    C(500, "get", BY_EXT, EXT, app="broken"),
+    # /api/recommendations by external ids
+    C(200, "post", RECS, body={**PLANTED, "external_ids": [str(FIRST), f" {FIRST + 3} "],
+                               "exclude_external_ids": [str(EXCLUDED[0]), "no-such"],
+                               "exclude": [EXCLUDED[1]], "k": 20, "mode": "similar"},
+      check=lambda b: [s["id"] for s in b["seeds"]] == [FIRST, FIRST + 3]
+      and _without(*EXCLUDED)(b)),
+    C(200, "post", RECS, body={"song_ids": [FIRST], **PLANTED, "k": 20,
+                               "exclude_external_ids": [str(EXCLUDED[0])]},
+      check=_without(EXCLUDED[0])),
+    C(200, "post", RECS, body={**PLANTED, "external_ids": ["cold-cooc"], "explain": True},
+      check=_fallback("cooccurrence")),
+    C(200, "post", RECS, body={**PLANTED, "external_ids": [str(FIRST)]}, app="db_down"),
+    C(400, "post", RECS, body={**PLANTED, "song_ids": [FIRST], "external_ids": [str(FIRST)]}),
+    C(400, "post", RECS, body={"song_ids": [FIRST], "external_ids": [str(FIRST)]}),
+    C(400, "post", RECS, body={"external_ids": [str(FIRST)]}),
+    C(400, "post", RECS, body={"song_ids": [FIRST], "exclude_external_ids": ["1"]}),
+    C(400, "post", RECS, body={"song_ids": [FIRST], **PLANTED}), C(400, "post", RECS,
+                                                                   body=PLANTED),
+    C(400, "post", RECS, body={**PLANTED, "external_ids": []}),
+    C(400, "post", RECS, body={**PLANTED, "external_ids": [""]}),
+    C(400, "post", RECS, body={**PLANTED, "external_ids": [" \t"]}),
+    C(400, "post", RECS, body={**PLANTED, "external_ids": [FIRST]}),
+    C(400, "post", RECS, body={**PLANTED, "external_ids": str(FIRST)}),
+    C(400, "post", RECS, body={**PLANTED, "external_ids": ["e" * 129]}),
+    C(400, "post", RECS, body={**PLANTED, "external_ids": ["a\u0000b"]}),
+    C(400, "post", RECS, body={**PLANTED, "external_ids": [None]}),
+    C(400, "post", RECS, body={**PLANTED, "external_ids": [str(i) for i in range(101)]}),
+    C(400, "post", RECS, body={**PLANTED, "external_ids": ["1"],
+                               "exclude_external_ids": [str(i) for i in range(1001)]}),
+    C(400, "post", RECS, body={"source": "", "external_ids": [str(FIRST)]}),
+    C(400, "post", RECS, body={"source": "s" * 65, "external_ids": [str(FIRST)]}),
+    C(400, "post", RECS, body={"source": 5, "external_ids": [str(FIRST)]}),
+    C(400, "post", RECS, body={"source": None, "external_ids": [str(FIRST)]}),
+    C(404, "post", RECS, body={**PLANTED, "external_ids": [str(FIRST), "no", "such", "no"]},
+      check=_unknown_external("no", "such")),
+    C(503, "post", RECS, body={**PLANTED, "external_ids": ["cold-cooc"]}, app="db_down"),
     # a bug anywhere is a JSON 500 without details, as every operation documents
     *(C(500, "get", path, app="broken") for path in ("/api/health", "/api/ready", SONGS,
                                                      "/api/openapi.json")),

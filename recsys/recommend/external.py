@@ -1,0 +1,98 @@
+"""Songs by their id in the imported data: ``(source, external_id) -> catalog id`` for one model.
+
+Apps know songs by their own ids (a CSV ``song_id``), not by the catalog's. The served model
+answers that look-up from its bundle's song metadata, without the database, through an
+:class:`ExternalIds` built once per loaded model (:meth:`ServingModel.external_ids`: on first
+use, or by the holder before a promotion's swap when the previous model had one).
+
+Two layouts, as :meth:`ServingModel.row_of` has:
+
+* catalogs whose metadata the model decodes into Python lists (``DECODE_MAX_SONGS``): one dict
+  per source, ``{external_id: song_id}``, over the strings and ints those lists already hold,
+  so only the dicts' own tables are new memory;
+* larger catalogs: the sorted 64-bit hashes of ``(source, external_id)`` and their rows (12
+  bytes per song instead of ~120 for dicts of decoded strings); a hit is checked against the
+  bundle's strings, so a hash collision can never answer the wrong song.
+
+Songs the model does not know (cold start) are not here: the service asks the database for
+those, in one query (:meth:`recsys.recommend.catalog.SqlCatalog.songs_by_external`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from recsys.recommend.model import ServingModel
+
+
+class ExternalIds:
+    """``(source, external_id) -> song id`` over the songs of one model."""
+
+    def __init__(self, model: ServingModel) -> None:
+        # the model's columns, not the model: no reference cycle keeps an old model's memory
+        # maps alive after a promotion
+        self._song_ids = model.song_ids
+        self._sources, self._externals = model.columns["source"], model.columns["external_id"]
+        self._by_source: dict[str, dict[str, int]] | None = None
+        self._hashes: np.ndarray | None = None
+        self._rows: np.ndarray | None = None
+        decoded = model._decoded
+        if decoded is not None:
+            by_source: dict[str, dict[str, int]] = {}
+            for source, external_id, song_id in zip(
+                    decoded["source"], decoded["external_id"], decoded["id"], strict=True):
+                ids = by_source.get(source)
+                if ids is None:
+                    ids = by_source[source] = {}
+                ids[external_id] = song_id
+            self._by_source = by_source
+            return
+        n = len(model)
+        everything = np.arange(n)
+        keys = zip(self._sources.take(everything), self._externals.take(everything),
+                   strict=True)
+        hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=n)
+        order = np.argsort(hashes, kind="stable")
+        self._hashes = hashes[order]
+        self._rows = order.astype(np.int32 if n < 2**31 else np.int64)
+
+    def get(self, source: str, external_ids: Sequence[str]) -> list[int | None]:
+        """The song id of each of ``external_ids`` of ``source`` (None: the model does not
+        know it), in order."""
+        if self._by_source is not None:
+            ids = self._by_source.get(source)
+            if ids is None:
+                return [None] * len(external_ids)
+            return [ids.get(e) for e in external_ids]
+        if not external_ids:
+            return []
+        assert self._hashes is not None and self._rows is not None
+        wanted = np.fromiter((hash((source, e)) for e in external_ids), dtype=np.int64,
+                             count=len(external_ids))
+        starts = np.searchsorted(self._hashes, wanted).tolist()
+        hashes, rows, n = self._hashes, self._rows, len(self._hashes)
+        sources, externals = self._sources, self._externals
+        out: list[int | None] = []
+        for external_id, h, pos in zip(external_ids, wanted.tolist(), starts, strict=True):
+            found = None
+            while pos < n and int(hashes[pos]) == h:  # equal hashes: check the strings
+                row = int(rows[pos])
+                if externals[row] == external_id and sources[row] == source:
+                    found = int(self._song_ids[row])
+                    break
+                pos += 1
+            out.append(found)
+        return out
+
+    def nbytes(self) -> int:
+        """Memory of the look-up's own structures (not the strings and ints it shares)."""
+        import sys
+
+        if self._by_source is not None:
+            return sum(sys.getsizeof(d) for d in self._by_source.values())
+        assert self._hashes is not None and self._rows is not None
+        return self._hashes.nbytes + self._rows.nbytes

@@ -211,7 +211,9 @@ def test_bad_import_stops_the_job_before_training(small_db, store, quick_setting
     with pytest.raises(IngestError):
         run_nightly(small_db, store, quick_settings, imports=[ImportSpec("csv", str(bad))],
                     backend="exact")
-    assert store.versions() == [] and _runs(small_db) == []
+    assert store.versions() == []  # nothing trained; the night is recorded as failed
+    (run,) = _runs(small_db)
+    assert run.status == "failed" and run.model_version is None and "bad.csv:3:" in run.error
 
 
 def test_only_one_run_at_a_time(tmp_path):

@@ -6,7 +6,6 @@ first; line numbers then count lines of the decompressed text.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from pathlib import Path
 
@@ -51,15 +50,37 @@ def read_text(path: str | Path, *, allow_empty: bool = False) -> str:
 
 #: The first two bytes of a gzip stream.
 GZIP_MAGIC = b"\x1f\x8b"
+#: Largest decompressed import: a file is parsed in memory, so a corrupt or hostile archive
+#: (a "zip bomb" expands a thousandfold) stops here instead of exhausting the machine.
+MAX_DECOMPRESSED = 4 * 2**30
+_PIECE = 16 * 2**20
 
 
-def _gunzip(path: Path, data: bytes) -> bytes:
-    """The decompressed content of a gzip file (an error names a corrupt or cut one)."""
+def _gunzip(path: Path, data: bytes, limit: int | None = None) -> bytes:
+    """The decompressed content of a gzip file, all members (an error names a corrupt, cut
+    or too large one)."""
+    limit = MAX_DECOMPRESSED if limit is None else limit
+    out, rest = bytearray(), data
     try:
-        return gzip.decompress(data)
+        while rest:
+            inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
+            pending = rest
+            while not inflater.eof:
+                piece = inflater.decompress(pending, _PIECE)
+                out += piece
+                if len(out) > limit:
+                    raise IngestError(path, None, f"decompresses to more than {limit:,} bytes: "
+                                      "split the export into smaller files") from None
+                pending = inflater.unconsumed_tail
+                if not pending and not piece:
+                    raise EOFError("compressed file ended before the end-of-stream marker")
+            rest = inflater.unused_data
+            if not rest.startswith(GZIP_MAGIC) and not rest.strip(b"\0"):
+                break  # zero padding after the last member, as gzip(1) accepts
     except (OSError, EOFError, zlib.error) as exc:
         raise IngestError(path, None, f"gzip-compressed but cannot be decompressed: {exc}"
                           ) from None
+    return bytes(out)
 
 
 def split_lines(path: str | Path, text: str, *, need_final_newline: bool) -> list[str]:

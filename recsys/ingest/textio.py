@@ -56,7 +56,7 @@ MAX_DECOMPRESSED = 4 * 2**30
 _PIECE = 16 * 2**20
 
 
-def _gunzip(path: Path, data: bytes, limit: int | None = None) -> bytes:
+def _gunzip(path: Path, data: bytes, limit: int | None = None) -> bytearray:
     """The decompressed content of a gzip file, all members (an error names a corrupt, cut
     or too large one)."""
     limit = MAX_DECOMPRESSED if limit is None else limit
@@ -80,7 +80,7 @@ def _gunzip(path: Path, data: bytes, limit: int | None = None) -> bytes:
     except (OSError, EOFError, zlib.error) as exc:
         raise IngestError(path, None, f"gzip-compressed but cannot be decompressed: {exc}"
                           ) from None
-    return bytes(out)
+    return out  # not copied to bytes: the text is decoded from it directly
 
 
 def split_lines(path: str | Path, text: str, *, need_final_newline: bool) -> list[str]:

@@ -31,7 +31,7 @@ from sqlalchemy import text  # noqa: E402
 
 from recsys.db import migrate  # noqa: E402
 from recsys.db.session import make_engine  # noqa: E402
-from recsys.ingest import import_yes, updates  # noqa: E402
+from recsys.ingest import import_yes, updates, writer  # noqa: E402
 
 
 def scratch_copies(data: Path, retitle: int, tmp: Path) -> dict[str, Path]:
@@ -94,7 +94,7 @@ def timed_apply(apply, spent: list[float]):
 
 def one_run(url: str, dirs: dict[str, Path], method: str) -> dict[str, float]:
     engine = make_engine(url)
-    real = updates.apply_song_changes
+    real = writer.apply_song_changes
     spent: list[float] = []
     try:
         import_yes(engine, dirs["yes_complete"], "yes_complete", progress=False)
@@ -104,7 +104,6 @@ def one_run(url: str, dirs: dict[str, Path], method: str) -> dict[str, float]:
         import_yes(engine, dirs["yes_big"], "yes_big", progress=False)
         row["noop_big"] = time.perf_counter() - started
         apply = real if method == "executemany" else temp_table_apply
-        import recsys.ingest.writer as writer
         writer.apply_song_changes = timed_apply(apply, spent)
         started = time.perf_counter()
         result = import_yes(engine, dirs["yes_complete_edited"], "yes_complete",

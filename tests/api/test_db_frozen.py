@@ -137,6 +137,37 @@ def test_a_statement_on_a_frozen_backend_gets_a_503_and_the_pool_recovers(
 
 
 @pytest.mark.parametrize("db_url", PG, indirect=True)
+def test_a_server_frozen_after_the_answer_does_not_hold_the_request(build_app, db_url, caplog):
+    """The request's queries are done, then its backend freezes: the rollback that ends the
+    request is cut off at the deadline, logged, and the answer goes out."""
+    app = build_app(url=db_url, DB_CLIENT_TIMEOUT_SECONDS=DEADLINE)
+    frozen = []
+
+    @app.get("/test/freeze-after-query")
+    def freeze_after_query():
+        from recsys.extensions import db
+
+        frozen.append(db.session.execute(text("SELECT pg_backend_pid()")).scalar())
+        os.kill(frozen[0], signal.SIGSTOP)
+        return "answered"
+
+    client = app.test_client()
+    try:
+        with caplog.at_level(logging.WARNING, "recsys"):
+            resp, elapsed = in_thread(lambda: client.get("/test/freeze-after-query"), 20)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    assert not isinstance(resp, BaseException), resp
+    assert resp.status_code == 200 and resp.get_data(as_text=True) == "answered"
+    assert DEADLINE * 0.9 < elapsed < DEADLINE + 2
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("rollback passed the 1.5 s client deadline" in m for m in messages)
+    assert any("connection lost while ending a request" in m for m in messages)
+    assert client.get("/api/songs?q=song").status_code == 200
+
+
+@pytest.mark.parametrize("db_url", PG, indirect=True)
 def test_a_frozen_server_gets_503s_from_what_needs_it_and_answers_from_the_model(
         build_app, db_url, observer, pg_server):
     """Postmaster and backends stopped: a pooled connection's ping is cut off at the deadline,

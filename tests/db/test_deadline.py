@@ -104,6 +104,39 @@ def test_calls_of_a_thread_reuse_its_slot():
         assert len(dog._slots) == 1
 
 
+def test_a_call_shot_just_as_it_returned_fails_and_closes_its_connection():
+    """The watchdog fired but the call still returned (its answer was in): the connection is
+    closed by its own thread and the call raises, so SQLAlchemy discards the connection."""
+    import psycopg
+
+    from recsys.db.deadline import _guarded
+
+    left, right = socket.socketpair()
+
+    class Raw:
+        closed = False
+
+        def fileno(self) -> int:
+            return left.fileno()
+
+        def close(self) -> None:
+            self.closed = True
+
+    class Cursor:
+        connection = Raw()
+
+    def slow_call(cursor, statement, parameters, context=None):  # ignores the shutdown
+        time.sleep(0.3)
+
+    guarded = _guarded(slow_call, "do_execute", 0.05, lambda: True, None)
+    with left, right:
+        quick = _guarded(lambda *args: "rows", "do_execute", 5, lambda: True, None)
+        assert quick(Cursor(), "SELECT 1", {}) == "rows" and not _shut(right)
+        with pytest.raises(psycopg.OperationalError, match="0.05 s client deadline"):
+            guarded(Cursor(), "SELECT 1 FROM songs", {})
+        assert Cursor.connection.closed and _shut(right)
+
+
 def test_off_at_zero_and_off_other_than_postgresql(sqlite_url):
     never_active = threading.Event().is_set
     pg = make_engine("postgresql://u@127.0.0.1:9/db")  # never connects

@@ -83,6 +83,22 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+#: How the imports table words ``import_runs.changes`` (rows already present that changed).
+CHANGE_LABELS = {"songs_filled": ("song filled in", "songs filled in"),
+                 "songs_updated": ("song updated", "songs updated"),
+                 "playlists_replaced": ("playlist replaced", "playlists replaced"),
+                 "items_replaced": ("item rewritten", "items rewritten"),
+                 "playlists_renamed": ("playlist renamed", "playlists renamed")}
+
+
+@bp.app_template_filter("import_changes")
+def fmt_changes(changes: Mapping[str, Any] | None) -> list[str]:
+    """``{"songs_updated": 3}`` -> ``["3 songs updated"]``, in a fixed order."""
+    changes = changes or {}
+    return [f"{fmt_num(n)} {CHANGE_LABELS[name][n != 1]}" for name in CHANGE_LABELS
+            if isinstance(n := changes.get(name), int) and n]
+
+
 @bp.app_template_filter("pretty_json")
 def fmt_json(value: Any) -> str:
     """Indented JSON (escaped by Jinja like any other text)."""

@@ -153,7 +153,9 @@ class PlaylistItem(Base):
 
 
 class ImportRun(Base):
-    """One import (file or sample) with what it added."""
+    """One import (file or sample) with what it added, and in ``changes`` what it changed in
+    rows already present (non-zero counts of ``songs_filled``, ``songs_updated``,
+    ``playlists_replaced``, ``items_replaced``, ``playlists_renamed``; migration 0008)."""
 
     __tablename__ = "import_runs"
 
@@ -167,6 +169,8 @@ class ImportRun(Base):
     playlists_added: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     items_added: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     duration_s: Mapped[float | None] = mapped_column()
+    changes: Mapped[dict] = mapped_column(JSONType, nullable=False, default=dict,
+                                          server_default=text("'{}'"))
 
 
 class TrainingRun(Base):

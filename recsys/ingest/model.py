@@ -91,6 +91,14 @@ class ImportResult:
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
+    #: Names of the counts of rows already present that an import changed.
+    CHANGE_FIELDS = ("songs_filled", "songs_updated", "playlists_replaced", "items_replaced",
+                     "playlists_renamed")
+
+    def changes(self) -> dict[str, int]:
+        """The non-zero counts of :attr:`CHANGE_FIELDS` (``import_runs.changes``)."""
+        return {name: n for name in self.CHANGE_FIELDS if (n := getattr(self, name))}
+
     @property
     def items_per_s(self) -> float:
         """Playlist items written per second (0 when nothing was written)."""

@@ -222,6 +222,6 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
         kind=catalog.kind, source=source, path=catalog.path, started_at=started,
         finished_at=utcnow(), songs_added=result.songs_added,
         playlists_added=result.playlists_added, items_added=result.items_added,
-        duration_s=result.duration_s,
+        duration_s=result.duration_s, changes=result.changes(),
     ).returning(_runs.c.id)
     result.run_id = conn.execute(run).scalar_one()

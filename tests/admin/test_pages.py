@@ -129,6 +129,19 @@ def test_a_night_stopped_by_its_import_shows_as_the_last_run(admin, admin_app):
     assert detail.status_code == 200 and "day2.csv:3: position" in detail.get_data(as_text=True)
 
 
+def test_imports_table_shows_what_each_import_changed(admin, admin_app):
+    _add(admin_app, ImportRun(kind="csv", source="radio", path="/in/night.csv", songs_added=2,
+                              changes={"songs_updated": 1, "playlists_replaced": 3,
+                                       "items_replaced": 1200}),
+         ImportRun(kind="csv", source="radio", path="/in/day.csv", songs_added=5))
+    html = admin.get("/admin/").get_data(as_text=True)
+    rows = html[html.index('id="imports"'):].split("</tr>")
+    night = next(r for r in rows if "night.csv" in r)
+    day = next(r for r in rows if "day.csv" in r)
+    assert "1 song updated, 3 playlists replaced, 1,200 items rewritten" in night
+    assert '"changed (rows already present)">–</td>' in day
+
+
 def test_training_run_detail_compares_with_baselines(admin, admin_app):
     base = {"popularity": {"hr@10": 0.05, "mrr@10": 0.01},
             "transitions": {"hr@10": 0.15, "mrr@10": 0.0625},

@@ -50,6 +50,11 @@ def test_import_csv_update_flag(runner, client, fixtures, app_engine, tmp_path):
         again.output, again.output
     found = client.get("/api/songs?q=remastered").get_json()
     assert [s["external_id"] for s in found["items"]] == ["s1"]
+    with app_engine.connect() as conn:  # each run records what it changed (migration 0008)
+        changes = [json.loads(c) if isinstance(c, str) else c for c in conn.execute(text(
+            "SELECT changes FROM import_runs ORDER BY id")).scalars()]
+    assert changes == [{}, {}, {"songs_updated": 1, "playlists_replaced": 1,
+                                "items_replaced": 2}, {}]
 
 
 def test_import_jsonl_update_flag(runner, fixtures, app_engine, tmp_path):

@@ -58,7 +58,8 @@ def bound_statements(engine: Engine, timeout_ms: int, active: Callable[[], bool]
     during a web request) to ``timeout_ms``, lock waits included; jobs are not limited.
 
     A request that would wait for an import's locks or run away then fails fast (see
-    :func:`is_unavailable`) instead of holding a server thread.
+    :func:`is_unavailable`) instead of holding a server thread. The server enforces this; a
+    server too frozen to do so is cut off by the client (:mod:`recsys.db.deadline`).
     """
     if engine.dialect.name != "postgresql" or timeout_ms <= 0:
         return

@@ -68,25 +68,22 @@ class ExternalIds:
             if ids is None:
                 return [None] * len(external_ids)
             return [ids.get(e) for e in external_ids]
-        if not external_ids:
-            return []
-        assert self._hashes is not None and self._rows is not None
-        wanted = np.fromiter((hash((source, e)) for e in external_ids), dtype=np.int64,
-                             count=len(external_ids))
-        starts = np.searchsorted(self._hashes, wanted).tolist()
-        hashes, rows, n = self._hashes, self._rows, len(self._hashes)
-        sources, externals = self._sources, self._externals
+        assert self._hashes is not None
         out: list[int | None] = []
-        for external_id, h, pos in zip(external_ids, wanted.tolist(), starts, strict=True):
-            found = None
-            while pos < n and int(hashes[pos]) == h:  # equal hashes: check the strings
-                row = int(rows[pos])
-                if externals[row] == external_id and sources[row] == source:
-                    found = int(self._song_ids[row])
-                    break
-                pos += 1
-            out.append(found)
+        for external_id in external_ids:  # one at a time: cheaper than numpy for a few ids
+            h = hash((source, external_id))
+            out.append(self._find(source, external_id, h, int(self._hashes.searchsorted(h))))
         return out
+
+    def _find(self, source: str, external_id: str, h: int, pos: int) -> int | None:
+        """The song of the rows of hash ``h`` (from ``pos``) that is this one, if any."""
+        assert self._hashes is not None and self._rows is not None
+        while pos < len(self._hashes) and int(self._hashes[pos]) == h:
+            row = int(self._rows[pos])
+            if self._externals[row] == external_id and self._sources[row] == source:
+                return int(self._song_ids[row])
+            pos += 1  # another key with the same hash
+        return None
 
     def nbytes(self) -> int:
         """Memory of the look-up's own structures (not the strings and ints it shares)."""

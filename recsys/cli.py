@@ -216,12 +216,14 @@ COMMANDS += [import_group, sample_cmd]
 
 
 def _all_commands() -> list[click.Command]:
+    from recsys.cli_backup import COMMANDS as BACKUP_COMMANDS
     from recsys.cli_models import COMMANDS as MODEL_COMMANDS
     from recsys.cli_nightly import COMMANDS as NIGHTLY_COMMANDS
     from recsys.cli_songs import COMMANDS as SONG_COMMANDS
     from recsys.cli_train import COMMANDS as TRAIN_COMMANDS
 
-    return [*COMMANDS, *TRAIN_COMMANDS, *NIGHTLY_COMMANDS, *MODEL_COMMANDS, *SONG_COMMANDS]
+    return [*COMMANDS, *TRAIN_COMMANDS, *NIGHTLY_COMMANDS, *MODEL_COMMANDS, *SONG_COMMANDS,
+            *BACKUP_COMMANDS]
 
 
 def register_commands(app: Flask) -> None:

@@ -1,0 +1,180 @@
+"""A consistent backup of the database and the model bundles, taken while servers run.
+
+What holds state: the database (catalog, training runs, the model registry and its
+promotion history, admin sessions) and the model store (the bundles under ``versions/`` and
+the ``current`` link). Secrets live in the environment file, which operators back up with
+the rest of their configuration.
+
+The two must agree (the registry names the bundles, a bundle names its training run), so the
+backup holds the nightly job's lock (waiting for a running job to finish) and the switch lock
+(no promotion or rollback meanwhile) while it copies both:
+
+- SQLite: the online backup API (a consistent copy of a live database, WAL included; copying
+  the file with ``cp`` is not).
+- PostgreSQL: ``pg_dump --format=custom`` (restore with ``pg_restore``); the password, if the
+  URL has one, goes through ``PGPASSWORD``, never the command line.
+- Bundles: every committed version and the ``current`` link (relative, so the copy can be
+  restored anywhere); temporary files and lock files are left out.
+
+``backup.json`` in the destination records when, which schema revision, which model was
+current and what the catalog held.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from recsys.db.base import utcnow
+from recsys.index.store import ModelStore
+
+log = logging.getLogger("recsys.jobs")
+
+
+class BackupError(RuntimeError):
+    """The backup could not be taken (nothing usable was left in the destination)."""
+
+
+@dataclass
+class BackupReport:
+    """What a backup holds."""
+
+    destination: str
+    created_at: str
+    schema_revision: str | None
+    database: str  # "sqlite" or "postgresql"
+    database_file: str
+    current_model: str | None
+    models: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+    def summary(self) -> str:
+        return (f"backup in {self.destination}: {self.database} database "
+                f"({self.counts.get('songs', 0):,} songs, {self.counts.get('playlists', 0):,} "
+                f"playlists, schema {self.schema_revision}), {len(self.models)} model "
+                f"bundle(s), current {self.current_model or 'none'}; {self.duration_s:.1f} s")
+
+
+@contextmanager
+def _flock(path: Path, wait_s: float, what: str) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
+    with path.open("w") as fh:
+        said = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BackupError(f"{what} still holds {path} after {wait_s:g} s; "
+                                      "nothing was backed up") from None
+                if not said:
+                    log.info("waiting for %s to finish (%s)", what, path)
+                    said = True
+                time.sleep(1.0)
+        yield
+
+
+def _copy_models(store: ModelStore, target: Path) -> list[str]:
+    versions = store.versions()  # committed bundles only (no .tmp-*)
+    for version in versions:
+        shutil.copytree(store.versions_dir / version, target / "versions" / version)
+    current = store.current_version()
+    if current is not None:
+        os.symlink(Path("versions") / current, target / "current")
+    return versions
+
+
+def _dump_database(engine: Engine, dest: Path) -> str:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        out = dest / "recsys.db"
+        source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+        copy = sqlite3.connect(out)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        return out.name
+    if url.get_backend_name() != "postgresql":
+        raise BackupError(f"cannot back up a {url.get_backend_name()} database")
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        raise BackupError("pg_dump is not on PATH (install the PostgreSQL client tools)")
+    out = dest / "recsys.dump"
+    env = {**os.environ}
+    if url.password:
+        env["PGPASSWORD"] = url.password
+    conninfo = url.set(drivername="postgresql", password=None).render_as_string()
+    result = subprocess.run([pg_dump, "--format=custom", "--file", str(out), "--dbname",
+                             conninfo], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BackupError(f"pg_dump failed: {result.stderr.strip()[:500]}")
+    return out.name
+
+
+def _facts(engine: Engine) -> tuple[str | None, dict[str, int]]:
+    with engine.connect() as conn:
+        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        counts = {table: int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() or 0)
+                  for table in ("songs", "playlists", "playlist_items", "training_runs",
+                                "model_versions")}
+    return revision, counts
+
+
+def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
+           wait_s: float = 3600.0) -> BackupReport:
+    """Copy the database and the model store into ``dest`` (a new or empty directory).
+
+    Raises:
+        BackupError: ``dest`` is not empty, a lock stayed taken for ``wait_s`` seconds, or the
+            dump failed; a partly written destination is removed.
+    """
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise BackupError(f"{dest} exists and is not an empty directory")
+    started = time.perf_counter()
+    existed = dest.exists()
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with _flock(store.root / "retrain.lock", wait_s, "the nightly job"), \
+                store.switch_lock():
+            revision, counts = _facts(engine)
+            db_file = _dump_database(engine, dest)
+            models = _copy_models(store, dest / "models")
+            report = BackupReport(
+                destination=str(dest), created_at=utcnow().isoformat(timespec="seconds"),
+                schema_revision=revision, database=engine.url.get_backend_name(),
+                database_file=db_file, current_model=store.current_version(),
+                models=models, counts=counts)
+    except BaseException:
+        for child in list(dest.iterdir()):  # leave nothing that looks like a backup
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        if not existed:
+            dest.rmdir()
+        raise
+    report.duration_s = round(time.perf_counter() - started, 2)
+    (dest / "backup.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    log.info("%s", report.summary())
+    return report
+
+
+def read_report(dest: str | Path) -> dict[str, Any]:
+    """The ``backup.json`` of a backup directory."""
+    return json.loads((Path(dest) / "backup.json").read_text())

@@ -27,12 +27,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-# Debian packages for the tests, only when missing: PostgreSQL server binaries (database tests)
+# Debian packages for the tests, only when missing: PostgreSQL server binaries (database tests;
+# pg_dump/pg_restore for the backup drill)
 # and Chromium (the dashboard's browser test drives it with Playwright; no browser download).
 system-deps:
 	@missing=""; \
 	if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		missing="$$missing postgresql"; \
+	elif ! command -v pg_dump >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_dump >/dev/null 2>&1; then \
+		missing="$$missing postgresql-client"; \
 	fi; \
 	if [ ! -x /usr/bin/chromium ]; then missing="$$missing chromium"; fi; \
 	if [ -n "$$missing" ]; then \

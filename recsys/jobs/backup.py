@@ -100,6 +100,16 @@ def _copy_models(store: ModelStore, target: Path) -> list[str]:
     return versions
 
 
+def _pg_dump() -> str | None:
+    """``pg_dump`` on ``PATH``, else the newest one of Debian's versioned directories."""
+    found = shutil.which("pg_dump")
+    if found is None:
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_dump"),
+                            key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+        found = str(candidates[-1]) if candidates else None
+    return found
+
+
 def _dump_database(engine: Engine, dest: Path) -> str:
     url = engine.url
     if url.get_backend_name() == "sqlite":
@@ -114,7 +124,7 @@ def _dump_database(engine: Engine, dest: Path) -> str:
         return out.name
     if url.get_backend_name() != "postgresql":
         raise BackupError(f"cannot back up a {url.get_backend_name()} database")
-    pg_dump = shutil.which("pg_dump")
+    pg_dump = _pg_dump()
     if pg_dump is None:
         raise BackupError("pg_dump is not on PATH (install the PostgreSQL client tools)")
     out = dest / "recsys.dump"

@@ -19,6 +19,7 @@ from recsys.jobs.nightly import job_lock
 from recsys.jobs.training import train_and_bundle
 from recsys.recommend.model import ServingModel
 from tests.jobs.test_cli import QUICK
+from tests.pgserver import find_pg_bin
 
 
 def _counts(engine) -> tuple[int, int, int, int]:
@@ -46,7 +47,7 @@ def _restore_database(url: str, backup_dir, pg_server) -> str:
     admin.dispose()
     restored = pg_server.url(name)
     conninfo = restored.replace("postgresql+psycopg://", "postgresql://")
-    subprocess.run([shutil.which("pg_restore"), "--no-owner", "--exit-on-error", "--dbname",
+    subprocess.run([find_pg_bin("pg_restore"), "--no-owner", "--exit-on-error", "--dbname",
                     conninfo, str(backup_dir / "recsys.dump")], check=True)
     return restored
 

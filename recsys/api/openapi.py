@@ -57,6 +57,10 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
             "description": description}
 
 
+#: gunicorn's ``limit_request_line`` in :func:`recsys.serving.gunicorn_options` (its maximum):
+#: a longer request line gets gunicorn's own 400 before the app sees it
+REQUEST_LINE_BYTES = 8190
+
 #: Probes take no parameters but ignore any (monitors add cache-busting ones such as ``?t=…``);
 #: every other operation rejects unknown ones with a 400.
 _PROBE = "Query parameters are ignored (monitors may add cache-busting ones)."
@@ -69,8 +73,13 @@ _SIMILAR_PARAMS = [
            "similar: cosine of song vectors; next: continuation score."),
     _query("max_per_artist", MPA, "At most this many results per artist."),
     {**_query("exclude", {"type": "array", "maxItems": MAX_EXCLUDE, "items": ID},
-              f"Song ids to leave out, comma-separated: `exclude=3,7` (at most "
-              f"{MAX_EXCLUDE})."), "style": "form", "explode": False},
+              f"Song ids to leave out, comma-separated: `exclude=3,7`, or repeated: "
+              f"`exclude=3&exclude=7` (as clients that ignore `explode` send a list; at most "
+              f"{MAX_EXCLUDE} in all). The whole request line is limited to "
+              f"{REQUEST_LINE_BYTES:,} bytes (longer: the server's non-JSON 400), which "
+              "long lists of long ids exceed: send those as `exclude` of `POST "
+              "/api/recommendations` with the song as the one seed (the same answer)."),
+     "style": "form", "explode": False},
     _query("explain", {"type": "boolean", "default": False}, "Add a per-item why."),
     {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
      "description": "The ETag of an earlier answer: 304 while it still holds."},
@@ -139,7 +148,8 @@ def _paths() -> dict[str, Any]:
                 {**_query("source", SOURCE, "The source (catalog) of the song."),
                  "required": True},
                 {**_query("external_id", EXTERNAL_ID, "The song's id in `source` (e.g. a "
-                          "CSV `song_id`; percent-encode `/`, `&`, `#`...)."),
+                          "CSV `song_id`), percent-encoded (an id holding `&`, `#`, `+` or `%` "
+                          "breaks otherwise: a raw `+` reads as a space)."),
                  "required": True},
                 *_SIMILAR_PARAMS],
             "responses": _SIMILAR_RESPONSES}},

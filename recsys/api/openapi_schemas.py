@@ -58,8 +58,7 @@ def schemas() -> dict[str, Any]:
             "description": "mode=next from the model: the weighted terms of the blended score "
                            "(their sum is `score`), so the largest one says why the song ranks "
                            "here; a term the model weights 0 is left out."},
-        "via": {"type": "string", "enum": ["cooccurrence", "same_artist", "popularity"],
-                "description": "The fallback step that found this song."}}}
+        "via": {**ref("FallbackStep"), "description": "The fallback step that found this song."}}}
     detail_props = {
         "tags": {"type": "array", "items": {"type": "string"}},
         "available": {"type": "boolean",
@@ -70,10 +69,16 @@ def schemas() -> dict[str, Any]:
                                     "is loaded)."},
         "model_version": {"type": ["string", "null"],
                           "description": "The served model (null: none is loaded)."}}
-    fallback = {"type": ["string", "null"],
-                "enum": [None, "cooccurrence", "same_artist", "popularity"],
-                "description": "Set when no seed is in the model (cold start)."}
+    # null beside a reference, not inside an enum: generators then make one FallbackStep enum
+    # and ``FallbackStep | None`` (not an enum copy per field, or a None member)
+    fallback = {"anyOf": [ref("FallbackStep"), {"type": "null"}],
+                "description": "Set when no seed is in the model (cold start): the fallback "
+                               "step that answered."}
     return {
+        "FallbackStep": {"type": "string", "enum": ["cooccurrence", "same_artist", "popularity"],
+                         "description": "How an answer for songs the model does not know was "
+                                        "found: co-occurrence in the database's playlists, "
+                                        "the same artist, popularity."},
         "Song": {"type": "object", "required": list(song_props), "properties": song_props},
         "SongDetail": {"type": "object", "required": [*song_props, *detail_props],
                        "properties": {**song_props, **detail_props}},
@@ -112,7 +117,8 @@ def schemas() -> dict[str, Any]:
                            f"Schema allows, up to {2**53} in the last two forms. "
                            "Seeds that name no song are a 404 listing them in `ids`. "
                            + EXTERNAL_404,
-            "oneOf": [{"required": ["song_ids"]}, {"required": ["external_ids"]}],
+            # inside allOf: a top-level oneOf makes openapi-python-client drop the model
+            "allOf": [{"oneOf": [{"required": ["song_ids"]}, {"required": ["external_ids"]}]}],
             "dependentRequired": {"external_ids": ["source"],
                                   "exclude_external_ids": ["source"]},
             "dependentSchemas": {"source": {"anyOf": [{"required": ["external_ids"]},
@@ -135,7 +141,9 @@ def schemas() -> dict[str, Any]:
                                                         "in `source`."},
                 "explain": {"type": "boolean", "default": False},
                 "mode": {"type": "string", "enum": list(MODES), "default": "next"}}},
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "Error": {"type": "object", "required": ["error"],
+                  "properties": {"error": ref("ErrorDetail")}},
+        "ErrorDetail": {
             "type": "object", "required": ["status", "message"],
             "properties": {"status": {"type": "integer", "description": "The HTTP status."},
                            "message": {"type": "string"},
@@ -145,5 +153,5 @@ def schemas() -> dict[str, Any]:
                            "external_ids": {"type": "array", "items": {"type": "string"},
                                             "description": "404 only: the external ids "
                                                            "that name no song of their "
-                                                           "source."}}}}},
+                                                           "source."}}},
     }

@@ -6,6 +6,7 @@ lists are capped, JSON bodies are size-limited and must be objects with known ke
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
@@ -85,8 +86,10 @@ def unknown_songs(ids: Iterable[int]) -> ApiError:
 
 def unknown_external(exc: UnknownExternalIdError) -> ApiError:
     """The 404 of external ids that name no song of their source: listed in
-    ``external_ids``."""
-    return ApiError(404, str(exc), external_ids=exc.external_ids)
+    ``external_ids``; the message quotes each (ids may hold ``, `` or spaces)."""
+    names = ", ".join(json.dumps(e, ensure_ascii=False) for e in exc.external_ids)
+    return ApiError(404, f"unknown external id(s) of source {exc.source!r}: {names}",
+                    external_ids=exc.external_ids)
 
 
 def parse_song_id(raw: Any, name: str, from_json: bool = False) -> int:
@@ -231,18 +234,22 @@ def page(args: Mapping[str, str]) -> tuple[int, int]:
     return limit, offset
 
 
-def query_args(allowed: Collection[str]) -> dict[str, str]:
+def query_args(allowed: Collection[str], lists: Collection[str] = ()) -> dict[str, str]:
     """The query string as a plain dict: 400 for an unknown or a repeated parameter (a
-    silently ignored ``limt=5`` or second ``exclude=`` is a client bug that goes unseen)."""
+    silently ignored ``limt=5`` or second ``k=`` is a client bug that goes unseen). A list
+    parameter (``lists``) may repeat: ``exclude=1&exclude=2`` is ``exclude=1,2`` (OpenAPI's
+    default form, which clients that ignore ``explode: false`` send)."""
     args = request.args
     unknown = sorted(set(args) - set(allowed))
     if unknown:
         hint = f"; allowed: {', '.join(sorted(allowed))}" if allowed else " (send them in the body)"
         raise bad(f"unknown query parameter(s): {', '.join(unknown)}{hint}")
     if any(len(values) > 1 for values in args.listvalues()):
-        repeated = sorted(k for k, values in args.lists() if len(values) > 1)
-        raise bad(f"repeated query parameter(s): {', '.join(repeated)}"
-                  " (give a list as one comma-separated value)")
+        repeated = sorted(k for k, values in args.lists() if len(values) > 1 and k not in lists)
+        if repeated:
+            raise bad(f"repeated query parameter(s): {', '.join(repeated)}"
+                      " (give a list as one comma-separated value)")
+        return {k: ",".join(values) for k, values in args.lists()}
     # a plain dict because MultiDict.get raises and catches an exception per absent name
     return args.to_dict()
 

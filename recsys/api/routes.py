@@ -20,6 +20,8 @@ from recsys.recommend import (
 
 SIMILAR_ARGS = {"k", "mode", "max_per_artist", "exclude", "explain"}
 SIMILAR_EXTERNAL_ARGS = SIMILAR_ARGS | {"source", "external_id"}
+#: query parameters that may repeat (their values joined with commas)
+LIST_ARGS = {"exclude"}
 SONGS_ARGS = {"q", "source", "external_id", "limit", "offset"}
 RECOMMEND_FIELDS = ("song_ids", "source", "external_ids", "k", "exclude",
                     "exclude_external_ids", "max_per_artist", "explain", "mode")
@@ -79,7 +81,7 @@ def get_song(song_id: str):
 def similar(song_id: str):
     """Songs similar to (``mode=similar``) or following (``mode=next``) one song."""
     sid = params.song_id(song_id)
-    options = _similar_options(params.query_args(SIMILAR_ARGS))
+    options = _similar_options(params.query_args(SIMILAR_ARGS, LIST_ARGS))
     model = deps.require_model()  # one model object for the whole request
     return _similar(model, deps.service(model), sid, options)
 
@@ -87,7 +89,7 @@ def similar(song_id: str):
 @bp.get("/similar")
 def similar_by_external_id():
     """``/songs/{id}/similar`` for the song a source knows by ``external_id``."""
-    args = params.query_args(SIMILAR_EXTERNAL_ARGS)
+    args = params.query_args(SIMILAR_EXTERNAL_ARGS, LIST_ARGS)
     source = params.source(params.required(args.get("source"), "source"))
     external_id = params.name(params.required(args.get("external_id"), "external_id"),
                               "external_id", params.EXTERNAL_ID_CHARS)

@@ -208,7 +208,7 @@ def test_unknown_seeds_are_one_404_listing_each_once(shared_api):
     assert resp.status_code == 404
     error = resp.get_json()["error"]
     assert error == {"status": 404, "external_ids": ["x1", "x2"],
-                     "message": "unknown external id(s) of source 'planted': x1, x2"}
+                     "message": "unknown external id(s) of source 'planted': \"x1\", \"x2\""}
     # a song of another source is unknown under this one
     resp = _recommend(shared_api, source="other", external_ids=["x%_y", "cold-cooc"])
     assert resp.status_code == 404 and resp.get_json()["error"]["external_ids"] == ["cold-cooc"]

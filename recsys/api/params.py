@@ -84,11 +84,14 @@ def unknown_songs(ids: Iterable[int]) -> ApiError:
     return ApiError(404, f"unknown song id(s): {', '.join(map(str, ids))}", ids=ids)
 
 
-def unknown_external(exc: UnknownExternalIdError) -> ApiError:
+def unknown_external(exc: UnknownExternalIdError, source_exists: bool = True) -> ApiError:
     """The 404 of external ids that name no song of their source: listed in
-    ``external_ids``; the message quotes each (ids may hold ``, `` or spaces)."""
+    ``external_ids``; the message quotes each (ids may hold ``, `` or spaces) and says when
+    the source itself names no song (a misspelt source looked like missing songs)."""
     names = ", ".join(json.dumps(e, ensure_ascii=False) for e in exc.external_ids)
-    return ApiError(404, f"unknown external id(s) of source {exc.source!r}: {names}",
+    hint = "" if source_exists else (f" (no song has source {exc.source!r}: sources are "
+                                     "exact, letter case included)")
+    return ApiError(404, f"unknown external id(s) of source {exc.source!r}: {names}{hint}",
                     external_ids=exc.external_ids)
 
 

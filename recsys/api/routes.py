@@ -99,8 +99,20 @@ def similar_by_external_id():
     try:
         sid = svc.resolve(source, [external_id])[0][0]
     except UnknownExternalIdError as exc:
-        raise params.unknown_external(exc) from exc
+        raise _unknown_external(exc) from exc
     return _similar(model, svc, sid, options)
+
+
+def _unknown_external(exc: UnknownExternalIdError):
+    """The 404 of ``exc``, saying whether its source names any song (one indexed query, on
+    this error only: the look-up that raised it asked the database already)."""
+    from sqlalchemy import select
+
+    from recsys.db.models import Song
+    from recsys.extensions import db
+
+    exists = db.session.scalar(select(Song.id).where(Song.source == exc.source).limit(1))
+    return params.unknown_external(exc, source_exists=exists is not None)
 
 
 def _similar_options(args: dict[str, str]) -> dict[str, Any]:
@@ -176,7 +188,7 @@ def recommendations():
         try:
             found, excluded = svc.resolve(source, external, exclude_external, known_seed)
         except UnknownExternalIdError as exc:
-            raise params.unknown_external(exc) from exc
+            raise _unknown_external(exc) from exc
         seeds = [*seeds, *found]  # one of the two is empty
         options["exclude"] = [*options["exclude"], *excluded]
     return _run(lambda: svc.recommend(seeds, **options))

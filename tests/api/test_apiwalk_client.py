@@ -138,3 +138,17 @@ def test_unknown_external_ids_message_quotes_each_id(shared_api):
     assert error["external_ids"] == ["no, such", "x y", 'q"t']
     assert error["message"] == ("unknown external id(s) of source 'planted': "
                                 '"no, such", "x y", "q\\"t"')
+
+
+@pytest.mark.parametrize("source, hint", [("planted", False), ("Planted", True),
+                                          ("nowhere", True)])
+def test_unknown_external_ids_say_when_the_source_names_no_song(shared_api, source, hint):
+    """``source=acm`` (a typo) answered "unknown external id(s) of source 'acm': …" only, as
+    if the songs were missing."""
+    for resp in (shared_api.get(f"/api/similar?source={source}&external_id=zz"),
+                 shared_api.post("/api/recommendations",
+                                 json={"source": source, "external_ids": ["zz"]})):
+        assert resp.status_code == 404
+        error = resp.get_json()["error"]
+        assert error["external_ids"] == ["zz"]
+        assert (f"no song has source '{source}'" in error["message"]) is hint

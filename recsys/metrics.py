@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -45,6 +46,12 @@ class Metrics:
         self.model_songs = Gauge(
             "recsys_model_songs", "Songs in the served model's index.",
             multiprocess_mode="livemax", registry=self.registry)
+        self.answers = Counter(
+            "recsys_recommendation_answers", "Recommendation answers (200) by mode and by what "
+            "answered: the model, or a fallback step for a song the model has not seen (its "
+            "share is the cold-start rate), or nothing (no item left).",
+            ["mode", "answered_by"], registry=self.registry)
+        self._answer_children: dict[tuple[str, str], Any] = {}
         self.db_client_timeouts = Counter(
             "recsys_db_client_timeouts", "Database calls of web requests cut off by the client "
             "deadline (RECSYS_DB_CLIENT_TIMEOUT_SECONDS).", registry=self.registry)
@@ -66,6 +73,15 @@ class Metrics:
         if seconds is not None:
             children[0].observe(seconds)
         children[1].inc()
+
+    def count_answer(self, mode: str, answered_by: str) -> None:
+        """Count one recommendation answer (a labelled child looked up once per pair)."""
+        key = (mode, answered_by)
+        child = self._answer_children.get(key)
+        if child is None:
+            child = self._answer_children[key] = self.answers.labels(
+                mode=mode, answered_by=answered_by)
+        child.inc()
 
     def observe_model(self, model) -> None:
         """Update the model gauges when this process serves a different version."""
@@ -90,6 +106,20 @@ class Metrics:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+#: What may answer a recommendation request (the ``answered_by`` label's values).
+ANSWERED_BY = frozenset({"model", "cooccurrence", "same_artist", "popularity", "nothing"})
+
+
+def count_answer(app: Flask, mode: str, fallback: str | None, n_items: int) -> None:
+    """Count a 200 answer of ``/similar`` or ``/recommendations``: ``fallback`` None means the
+    model answered; no item at all counts as ``nothing``."""
+    metrics = app.extensions.get(METRICS_KEY)
+    if metrics is None:
+        return
+    by = "nothing" if not n_items else (fallback or "model")
+    metrics.count_answer(mode, by if by in ANSWERED_BY else "other")
 
 
 def count_db_client_timeout(app: Flask) -> None:

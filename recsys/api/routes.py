@@ -11,6 +11,7 @@ from recsys.api import bp, deps, params
 from recsys.api.errors import ApiError
 from recsys.api.openapi import nullable_fields
 from recsys.db.models import ID_MAX
+from recsys.metrics import count_answer
 from recsys.recommend import (
     RecommendationService,
     ServingModel,
@@ -143,6 +144,7 @@ def _similar(model: ServingModel, svc: RecommendationService, sid: int,
         raise params.bad(str(exc)) from exc
     if text is not None:
         resp = current_app.response_class(f"{text}\n", mimetype=current_app.json.mimetype)
+        count_answer(current_app, options["mode"], None, '"items":[]' not in text)
     else:
         resp = _run(lambda: svc.similar(sid, **options))
     if model.hidden is not hidden:  # the hidden songs changed meanwhile: no validator
@@ -221,8 +223,11 @@ def openapi():
 
 
 def _run(call):
+    """The JSON answer of ``call()`` (a recommendation body), counted in /metrics."""
     try:
-        return jsonify(call())
+        body = call()
+        count_answer(current_app, body["mode"], body["fallback"], len(body["items"]))
+        return jsonify(body)
     except UnknownSongError as exc:
         raise params.unknown_songs(exc.ids) from exc
     except ValueError as exc:

@@ -6,7 +6,7 @@ import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api.conftest import FIRST
+from tests.api.conftest import COLD_ALONE, COLD_ARTIST, COLD_COOC, FIRST
 
 
 def test_ready_names_version_and_song_count(api):
@@ -112,6 +112,29 @@ def test_metrics_exposition(api):
     assert [(s.labels, s.value) for s in samples["recsys_model_info"]] == [
         ({"version": "v1"}, 1.0)]
     assert samples["recsys_model_songs"][0].value == 100
+
+
+def test_answers_are_counted_by_what_answered(api):
+    """The share of fallback answers is the cold-start rate operators watch between models."""
+    api.get(f"/api/songs/{FIRST}/similar")  # the model, pre-serialised path
+    api.get(f"/api/songs/{FIRST}/similar?explain=true")  # the model, dict path
+    api.get(f"/api/songs/{FIRST}/similar?mode=next")
+    api.get(f"/api/songs/{COLD_COOC}/similar")
+    api.get(f"/api/songs/{COLD_ARTIST}/similar")
+    api.post("/api/recommendations", json={"song_ids": [COLD_ALONE]})
+    api.post("/api/recommendations", json={"song_ids": [FIRST, FIRST + 1]})
+    api.get(f"/api/songs/{FIRST}/similar?k=0")  # a 400 is no answer
+    from recsys.api.deps import holder
+
+    every_other = ",".join(str(i) for i in holder(api.application).model.song_ids.tolist()
+                           if i != FIRST)
+    assert api.get(f"/api/songs/{FIRST}/similar?exclude={every_other}").get_json()["items"] == []
+    resp = api.get("/metrics").get_data(as_text=True)
+    counts = {(s.labels["mode"], s.labels["answered_by"]): s.value
+              for s in _samples(resp)["recsys_recommendation_answers_total"]}
+    assert counts == {("similar", "model"): 2, ("next", "model"): 2,
+                      ("similar", "cooccurrence"): 1, ("similar", "same_artist"): 1,
+                      ("next", "popularity"): 1, ("similar", "nothing"): 1}
 
 
 def test_metrics_follow_a_new_version(api, model_store):

@@ -6,6 +6,10 @@ Errors the user can fix are reported as ``click.ClickException`` (message, exit 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
@@ -13,6 +17,27 @@ from flask.cli import ScriptInfo, with_appcontext
 
 def _url() -> str:
     return current_app.config["DATABASE_URL"]
+
+
+@contextmanager
+def _migration_logging() -> Iterator[None]:
+    """Alembic's lines and the migrations' own (logger ``alembic.runtime.migration``: "Running
+    upgrade 0006 -> 0007", 0007's backfill progress every 10 s) at INFO on the app's handlers,
+    stderr and ``recsys.log``: without them a long migration is a silent command (Python's
+    last-resort handler shows warnings only)."""
+    target = logging.getLogger("alembic.runtime.migration")
+    added = [h for h in logging.getLogger("recsys").handlers if h not in target.handlers]
+    level = target.level
+    for handler in added:
+        target.addHandler(handler)
+    if target.getEffectiveLevel() > logging.INFO:
+        target.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for handler in added:
+            target.removeHandler(handler)
+        target.setLevel(level)
 
 
 @click.group("db")
@@ -28,7 +53,8 @@ def db_upgrade(revision: str) -> None:
     from recsys.db import migrate
 
     before = migrate.revision_of(_url())
-    migrate.upgrade(_url(), revision)
+    with _migration_logging():
+        migrate.upgrade(_url(), revision)
     after = migrate.revision_of(_url())
     change = "unchanged" if before == after else f"was {before or 'empty'}"
     click.echo(f"database at revision {after} ({change})")
@@ -42,7 +68,8 @@ def db_downgrade(revision: str) -> None:
     from recsys.db import migrate
 
     before = migrate.revision_of(_url())
-    migrate.downgrade(_url(), revision)
+    with _migration_logging():
+        migrate.downgrade(_url(), revision)
     after = migrate.revision_of(_url())
     click.echo(f"database at revision {after or 'base (no tables)'} (was {before or 'empty'})")
 

@@ -45,6 +45,12 @@ class ImportSpec:
     source: str | None = None
     update: bool = False
 
+    def describe(self) -> str:
+        """``KIND:PATH[:SOURCE]`` as given, plus `` (--update)``: the log says where a file
+        went and whether it was applied as authoritative."""
+        text = f"{self.kind}:{self.path}" + (f":{self.source}" if self.source else "")
+        return text + (" (--update)" if self.update else "")
+
 
 @dataclass
 class NightlyReport:
@@ -146,7 +152,7 @@ def run_nightly(
     started = time.perf_counter()
     report = NightlyReport(dry_run=dry_run)
     log.info("nightly run started: imports %s, dry_run=%s",
-             [f"{s.kind}:{s.path}" for s in imports] or "none", dry_run)
+             [s.describe() for s in imports] or "none", dry_run)
     try:
         with pipeline_lock(engine, store, lock_path):
             _run_locked(engine, store, settings, report, imports, holdout_frac,

@@ -130,6 +130,13 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec],
         kwargs = {"progress": False, "update": spec.update}
         if spec.source:
             kwargs["source"] = spec.source
+            if not Path(spec.path).exists():  # a ':' in a path without :SOURCE is split too
+                from recsys.ingest.model import IngestError
+
+                raise IngestError(spec.path, None, (
+                    f"no such file or directory (--import {spec.describe()}: the source is "
+                    "what follows the last ':' unless the whole path exists; a path holding "
+                    "':' takes :SOURCE after it)"))
         result = funcs[spec.kind](engine, spec.path, **kwargs)  # logs its own summary
         done.append({"kind": spec.kind, "path": spec.path, "summary": result.summary(),
                      "playlists_added": result.playlists_added,

@@ -25,3 +25,18 @@ def test_the_start_line_names_each_imports_source_and_update(sqlite_url, store, 
     started = [r.getMessage() for r in caplog.records if "nightly run started" in r.getMessage()]
     assert started == [f"nightly run started: imports ['csv:{missing}:radio (--update)', "
                        f"'jsonl:{missing}'], dry_run=False"]
+
+
+def test_a_missing_path_holding_a_colon_is_named_with_the_source_it_was_split_into(
+        sqlite_url, store, quick_settings, tmp_path):
+    # `--import csv:/in:coming/day1.csv` for a file that is not there: the CLI reads PATH
+    # /in and SOURCE coming/day1.csv; "/in: no such file" alone did not say why
+    engine = make_engine(sqlite_url)
+    spec = ImportSpec("csv", str(tmp_path / "in"), "coming/day1.csv")
+    with pytest.raises(IngestError) as err:
+        run_nightly(engine, store, quick_settings, imports=[spec])
+    engine.dispose()
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'in'}: no such file")
+    assert f"--import csv:{tmp_path / 'in'}:coming/day1.csv" in message
+    assert "the source is what follows the last ':'" in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,13 +17,17 @@ GATE_REFUSED_EXIT = 3
 
 def import_spec(text: str):
     """``KIND:PATH[:SOURCE]`` as an ``ImportSpec``. A path may hold ``:`` (timestamped names):
-    the source is what follows the last ``:`` unless the whole rest names an existing file."""
+    the source is what follows the last ``:`` unless the whole rest names an existing file or
+    that would hold a ``/`` (no source does: ``yes:/data/yes:big/dir`` is the path
+    ``/data/yes:big/dir``, even when ``/data/yes`` exists)."""
     from recsys.jobs.nightly import ImportSpec
 
     kind, _, rest = text.partition(":")
     path, src = rest, ""
     if ":" in rest and not Path(rest).exists():
-        path, _, src = rest.rpartition(":")
+        head, _, tail = rest.rpartition(":")
+        if "/" not in tail and os.sep not in tail:
+            path, src = head, tail
     if not kind or not path:
         raise click.BadParameter(f"expected KIND:PATH[:SOURCE], got {text!r}",
                                  param_hint="--import")

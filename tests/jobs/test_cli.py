@@ -139,6 +139,13 @@ def test_import_spec_paths_may_hold_colons(tmp_path):
     spec = import_spec("yes:/data/yes_big:yes_big")
     assert (spec.path, spec.source) == ("/data/yes_big", "yes_big")
     assert import_spec("jsonl:/in/day.jsonl").source is None
+    # a "source" holding '/' is a misread path: the whole rest is the path, even when the part
+    # before the last ':' exists (so the import fails naming the whole path)
+    (tmp_path / "yes").mkdir()
+    spec = import_spec(f"yes:{tmp_path / 'yes'}:big/dir")
+    assert (spec.path, spec.source) == (f"{tmp_path / 'yes'}:big/dir", None)
+    spec = import_spec("csv:/in:coming/day1.csv")
+    assert (spec.path, spec.source) == ("/in:coming/day1.csv", None)
     for bad in ("csv", "csv:", ":x.csv"):
         with pytest.raises(click.BadParameter, match="KIND:PATH"):
             import_spec(bad)

@@ -10,14 +10,28 @@ databases.
 
 Upgrade: the column is added NOT NULL with the server default ``''`` (a computed key is
 never empty: it always holds the separator), then every song with an empty key gets its key,
-in batches of ``BATCH`` songs in id order (progress logged), so a large catalog never sits in
+in batches of ``recsys.db.search_key.BATCH`` songs in id order (progress logged;
+:func:`recsys.db.search_key.fill_empty_keys`, which the nightly job's recovery also runs for
+songs a release not knowing the column inserts meanwhile), so a large catalog never sits in
 memory. An interrupted upgrade can simply run again: the column may already be there (SQLite's
-``ALTER TABLE`` is not transactional) and only keys still empty are computed. PostgreSQL:
+``ALTER TABLE`` is not transactional; PostgreSQL commits it before the backfill) and only keys
+still empty are computed. PostgreSQL:
 the trigram indexes of 0005 on ``lower(title)``/``lower(artist)`` served only the search and
 are dropped (before the backfill, which then does not maintain them); a GIN trigram index on
 ``search_key`` replaces them when ``pg_trgm`` is available, with the same handling of its
 absence as 0005 (a warning; a DBA can ``CREATE EXTENSION pg_trgm`` and ``db downgrade 0006 &&
 db upgrade``).
+
+Locks (PostgreSQL): the migration's transaction (the column, the dropped indexes, the
+extension, and the migrations before this one) is committed before the backfill, so
+``ALTER TABLE``'s ACCESS EXCLUSIVE lock on ``songs`` is held for milliseconds, not for the
+backfill (which blocked every reader of ``songs`` for ~45 s per million songs). Then, in
+Alembic's ``autocommit_block``, each batch is one ``UPDATE`` committed on its own (readers never
+wait; a writer of the same rows waits for one batch at most), the index is built with
+``CREATE INDEX CONCURRENTLY`` (blocking neither reads nor writes; an INVALID index left by an
+interrupted build is dropped and built again on the next run) and ``songs`` is analyzed; the
+revision is recorded after that, in a new transaction. SQLite keeps the whole migration in one
+transaction (one writer anyway; its readers are not blocked).
 The backfill rewrites every row: autovacuum reclaims the old versions (or ``VACUUM songs``).
 ``ix_songs_artist_lower`` (0004) stays: the cold-start fallback uses it.
 
@@ -30,12 +44,11 @@ Create Date: 2026-11-27
 """
 
 import logging
-import time
 
 import sqlalchemy as sa
 from alembic import context, op
 
-from recsys.db.search_key import song_search_key
+from recsys.db.search_key import fill_empty_keys
 
 log = logging.getLogger("alembic.runtime.migration")
 
@@ -44,10 +57,6 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-#: Songs per backfill batch (read, folded in Python, written back by id).
-BATCH = 10_000
-#: Seconds between progress lines of the backfill.
-LOG_EVERY_S = 10.0
 INDEX = "ix_songs_search_key_trgm"
 OLD_INDEXES = {"title": "ix_songs_title_trgm", "artist": "ix_songs_artist_trgm"}  # 0005
 
@@ -57,18 +66,21 @@ def upgrade() -> None:
         raise RuntimeError("0007 computes songs.search_key in Python from the rows: run it on "
                            "the database (python -m recsys db upgrade), not as SQL")
     bind = op.get_bind()
-    postgres = bind.dialect.name == "postgresql"
     if "search_key" not in {c["name"] for c in sa.inspect(bind).get_columns("songs")}:
         op.add_column("songs", sa.Column("search_key", sa.Text(), nullable=False,
                                          server_default=""))
-    if postgres:
-        for name in OLD_INDEXES.values():
-            op.execute(f"DROP INDEX IF EXISTS {name}")
-    backfill(bind)
-    if postgres:
-        if _trigram_extension(bind):
-            op.execute(f"CREATE INDEX IF NOT EXISTS {INDEX} ON songs "
-                       "USING gin (search_key gin_trgm_ops)")
+    if bind.dialect.name != "postgresql":
+        backfill(bind)  # SQLite has one writer anyway: all in the migration's transaction
+        return
+    for name in OLD_INDEXES.values():
+        op.execute(f"DROP INDEX IF EXISTS {name}")
+    trigram = _trigram_extension(bind)
+    # commit the column (ALTER TABLE's ACCESS EXCLUSIVE lock on songs ends here), then each
+    # batch and the index in their own transactions: readers of songs never wait for them
+    with op.get_context().autocommit_block():
+        backfill(bind)
+        if trigram:
+            _create_index_concurrently(bind)
         op.execute("ANALYZE songs")
 
 
@@ -97,41 +109,22 @@ def _trigram_extension(bind: sa.Connection) -> bool:
     return True
 
 
-def backfill(bind: sa.Connection, batch: int = BATCH) -> int:
-    """Compute the key of every song whose key is empty; returns how many were written."""
-    todo = bind.execute(sa.text("SELECT COUNT(*) FROM songs WHERE search_key = ''")).scalar()
-    if not todo:
-        return 0
-    log.info("songs.search_key: computing the keys of %d songs", todo)
-    if bind.dialect.name == "postgresql":  # one statement per batch
-        update = sa.text(
-            "UPDATE songs SET search_key = v.key FROM unnest(CAST(:ids AS integer[]), "
-            "CAST(:keys AS text[])) AS v(id, key) WHERE songs.id = v.id")
-    else:
-        update = sa.text("UPDATE songs SET search_key = :key WHERE id = :id")
-    done, last, t0 = 0, None, time.monotonic()
-    logged = t0
-    while True:
-        # keyset pagination by id (ids may be zero or negative: the first batch is unbounded)
-        after, params = ("", {"n": batch}) if last is None else (
-            " AND id > :last", {"n": batch, "last": last})
-        rows = bind.execute(sa.text(
-            f"SELECT id, title, artist FROM songs WHERE search_key = ''{after} "
-            "ORDER BY id LIMIT :n"), params).all()
-        if not rows:
-            break
-        keys = [song_search_key(title, artist) for _id, title, artist in rows]
-        if bind.dialect.name == "postgresql":
-            bind.execute(update, {"ids": [r[0] for r in rows], "keys": keys})
-        else:
-            bind.execute(update, [{"id": r[0], "key": k} for r, k in zip(rows, keys,
-                                                                         strict=True)])
-        done += len(rows)
-        last = rows[-1][0]
-        now = time.monotonic()
-        if now - logged >= LOG_EVERY_S:
-            log.info("songs.search_key: %d of %d songs (%.0f%%, %.0f s)", done, todo,
-                     100 * done / todo, now - t0)
-            logged = now
-    log.info("songs.search_key: %d songs in %.1f s", done, time.monotonic() - t0)
-    return done
+def _create_index_concurrently(bind: sa.Connection) -> None:
+    """The trigram index on ``search_key``, built without blocking writes (outside any
+    transaction). A build that was interrupted leaves an INVALID index of that name: it is
+    dropped and built again."""
+    valid = bind.execute(sa.text(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"),
+        {"name": INDEX}).scalar()
+    if valid is False:
+        log.warning("%s: dropping the invalid index an interrupted upgrade left", INDEX)
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {INDEX}")
+    op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON songs "
+               "USING gin (search_key gin_trgm_ops)")
+
+
+def backfill(bind: sa.Connection, batch: int | None = None) -> int:
+    """Compute the key of every song whose key is empty; returns how many were written
+    (:func:`recsys.db.search_key.fill_empty_keys`, which the nightly job's recovery also runs
+    for songs a release not knowing the column inserted meanwhile)."""
+    return fill_empty_keys(bind, batch, log)

@@ -37,7 +37,14 @@ recomputes ``songs.search_key`` (as 0007 does), or searches stop matching old ro
 
 from __future__ import annotations
 
+import logging
+import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
 
 #: Between the folded title and artist in a key; whitespace, so never part of a folded text.
 SEPARATOR = "\x1f"
@@ -75,3 +82,80 @@ def fold(text: str | None) -> str:
 def song_search_key(title: str | None, artist: str | None) -> str:
     """The ``songs.search_key`` of a song: ``fold(title) + SEPARATOR + fold(artist)``."""
     return fold(title) + SEPARATOR + fold(artist)
+
+
+# --- filling in empty keys -------------------------------------------------------------------
+
+#: Songs per batch of :func:`fill_empty_keys` (read, folded in Python, written back by id).
+BATCH = 10_000
+#: Seconds between progress lines of :func:`fill_empty_keys`.
+LOG_EVERY_S = 10.0
+
+
+def fill_empty_keys(bind: Connection | Engine, batch: int | None = None,
+                    log: logging.Logger | None = None) -> int:
+    """Compute the key of every song whose ``search_key`` is empty; how many were written.
+
+    A computed key is never empty (it holds :data:`SEPARATOR`), so an empty one is a song no
+    key was computed for: written before migration 0007 (its backfill), or meanwhile by a
+    release that does not know the column (the server default ``''``; the nightly job's
+    recovery fills those in). Songs go in batches of :data:`BATCH` in id order (keyset
+    pagination, so it resumes where an interrupted run stopped), never all in memory.
+
+    ``bind``: an ``Engine`` runs each batch in its own transaction; a ``Connection`` runs them
+    in the caller's (one per statement, so per batch, on an ``AUTOCOMMIT`` connection). When
+    there is nothing to fill in, the cost is one query that stops at the first empty key.
+    """
+    log = log or logging.getLogger(__name__)
+    batch = batch or BATCH
+    exists = sa.text("SELECT 1 FROM songs WHERE search_key = '' LIMIT 1")
+    with _connection(bind) as conn:
+        if conn.execute(exists).first() is None:
+            return 0
+        todo = conn.execute(sa.text("SELECT COUNT(*) FROM songs WHERE search_key = ''")).scalar()
+    log.info("songs.search_key: computing the keys of %d songs", todo)
+    postgres = bind.dialect.name == "postgresql"
+    if postgres:  # one statement per batch
+        update = sa.text(
+            "UPDATE songs SET search_key = v.key FROM unnest(CAST(:ids AS integer[]), "
+            "CAST(:keys AS text[])) AS v(id, key) WHERE songs.id = v.id "
+            "AND songs.search_key = ''")
+    else:
+        update = sa.text("UPDATE songs SET search_key = :key WHERE id = :id AND search_key = ''")
+    done, last, t0 = 0, None, time.monotonic()
+    logged = t0
+    while True:
+        # keyset pagination by id (ids may be zero or negative: the first batch is unbounded)
+        after, params = ("", {"n": batch}) if last is None else (
+            " AND id > :last", {"n": batch, "last": last})
+        with _connection(bind) as conn:
+            rows = conn.execute(sa.text(
+                f"SELECT id, title, artist FROM songs WHERE search_key = ''{after} "
+                "ORDER BY id LIMIT :n"), params).all()
+            if not rows:
+                break
+            keys = [song_search_key(title, artist) for _id, title, artist in rows]
+            if postgres:
+                conn.execute(update, {"ids": [r[0] for r in rows], "keys": keys})
+            else:
+                conn.execute(update, [{"id": r[0], "key": k}
+                                      for r, k in zip(rows, keys, strict=True)])
+        done += len(rows)
+        last = rows[-1][0]
+        now = time.monotonic()
+        if now - logged >= LOG_EVERY_S:
+            log.info("songs.search_key: %d of %d songs (%.0f%%, %.0f s)", done, todo,
+                     100 * done / max(todo, done), now - t0)
+            logged = now
+    log.info("songs.search_key: %d songs in %.1f s", done, time.monotonic() - t0)
+    return done
+
+
+@contextmanager
+def _connection(bind: Connection | Engine) -> Iterator[Connection]:
+    """``bind`` itself (a connection), or a new transaction on it (an engine)."""
+    if isinstance(bind, sa.Engine):
+        with bind.begin() as conn:
+            yield conn
+    else:
+        yield bind

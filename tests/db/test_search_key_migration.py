@@ -141,3 +141,90 @@ def test_postgres_downgrade_to_0005_and_back(db_url):
     migrate.upgrade(db_url)
     names = _indexes(db_url)
     assert "ix_songs_search_key_trgm" in names and "ix_songs_title_trgm" not in names
+
+
+@pytest.mark.parametrize("db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_postgres_readers_of_songs_are_not_blocked_during_the_backfill(db_url, monkeypatch):
+    """The column is added and committed first, then the keys go in batches, each committed
+    on its own: a server's song look-up (``lock_timeout`` 500 ms) answers mid-backfill."""
+    import threading
+    import time
+
+    from recsys.db import search_key
+
+    rows = [(i, f"Café {i}", "Sigur Rós") for i in range(1, 41)]
+    _at_0006_with(db_url, rows)
+    started, fold = threading.Event(), search_key.song_search_key
+
+    def slow_key(title, artist):  # 40 songs in batches of 5, 0.05 s a song: 2 s of backfill
+        started.set()
+        time.sleep(0.05)
+        return fold(title, artist)
+
+    monkeypatch.setattr(search_key, "BATCH", 5)
+    monkeypatch.setattr(search_key, "song_search_key", slow_key)
+    errors = []
+
+    def upgrade():
+        try:
+            migrate.upgrade(db_url)
+        except Exception as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    worker = threading.Thread(target=upgrade)
+    worker.start()
+    try:
+        assert started.wait(30), "the backfill did not start"
+        time.sleep(0.6)  # a batch or two written
+        engine = make_engine(db_url)
+        with engine.connect() as conn:
+            conn.execute(text("SET lock_timeout = '500ms'"))
+            t0 = time.monotonic()
+            title = conn.execute(text("SELECT title FROM songs WHERE id = 7")).scalar()
+            waited = time.monotonic() - t0
+            filled = conn.execute(text(
+                "SELECT COUNT(*) FROM songs WHERE search_key <> ''")).scalar()
+            conn.rollback()  # no transaction left open (CREATE INDEX CONCURRENTLY waits for it)
+        engine.dispose()
+        assert title == "Café 7" and waited < 0.5
+        assert 0 < filled < len(rows), "the batches are committed one by one"
+        assert worker.is_alive(), "the backfill was still in progress"
+    finally:
+        worker.join(60)
+    assert not errors
+    assert _keys(db_url) == {i: fold(t, a) for i, t, a in rows}
+    assert migrate.revision_of(db_url) == migrate.head()
+
+
+@pytest.mark.parametrize("db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_postgres_upgrade_interrupted_after_the_column_runs_again(db_url, caplog):
+    """Killed after the column's commit, mid-backfill and while building the index
+    concurrently (which leaves an INVALID index): the next upgrade drops that index, fills in
+    the keys still empty and builds the index."""
+    _at_0006_with(db_url, SONGS)
+    engine = make_engine(db_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("ALTER TABLE songs ADD COLUMN search_key text NOT NULL DEFAULT ''"))
+        conn.execute(text("DROP INDEX ix_songs_title_trgm"))
+        conn.execute(text("UPDATE songs SET search_key = :k WHERE id = -3"),
+                     {"k": song_search_key("Halo", "Beyoncé")})
+        with pytest.raises(Exception, match="could not create unique index"):
+            conn.execute(text("CREATE UNIQUE INDEX CONCURRENTLY ix_songs_search_key_trgm "
+                              "ON songs (search_key)"))  # '' twice: left INVALID
+        assert conn.execute(text("SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                                 "'ix_songs_search_key_trgm'::regclass")).scalar() is False
+    with caplog.at_level(logging.INFO, logger="alembic.runtime.migration"):
+        migrate.upgrade(db_url)
+    assert "songs.search_key: 5 songs in" in caplog.text
+    assert "dropping the invalid index" in caplog.text
+    with engine.connect() as conn:
+        index = conn.execute(text(
+            "SELECT i.indisvalid, am.amname FROM pg_index i JOIN pg_class c "
+            "ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+            "WHERE c.relname = 'ix_songs_search_key_trgm'")).all()
+    engine.dispose()
+    assert index == [(True, "gin")]
+    assert _keys(db_url) == {i: song_search_key(t, a) for i, t, a in SONGS}
+    assert not _indexes(db_url) & {"ix_songs_title_trgm", "ix_songs_artist_trgm"}

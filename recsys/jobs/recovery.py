@@ -8,7 +8,10 @@ A job can die at any instruction (SIGKILL, power loss). What it may leave, and w
   removed: it was neither recorded nor gated;
 * a gate still ``gating`` or ``promoting``: settled from what the store says, promoted or
   interrupted;
-* ``current`` switched without its history row: recorded (:func:`registry.reconcile`).
+* ``current`` switched without its history row: recorded (:func:`registry.reconcile`);
+* songs with an empty ``search_key`` (inserted by a release that did not know the column, e.g.
+  the old servers while ``db upgrade`` ran: the search never found them): their keys computed
+  (:func:`recsys.db.search_key.fill_empty_keys`; one query that finds none, usually).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import logging
 from sqlalchemy import Engine, select
 
 from recsys.db.models import ModelVersion, TrainingRun
+from recsys.db.search_key import fill_empty_keys
 from recsys.db.session import session_scope
 from recsys.index.registry import promotion_stack, reconcile
 from recsys.index.store import ModelStore
@@ -40,6 +44,15 @@ def recover(engine: Engine, store: ModelStore) -> None:
         reconcile(engine, store)
     remove_unregistered_bundles(engine, store)
     settle_gates(engine, store)
+    fill_search_keys(engine)
+
+
+def fill_search_keys(engine: Engine) -> int:
+    """Compute the search keys still empty (each batch its own transaction); logs how many."""
+    if (n := fill_empty_keys(engine, log=log)):
+        log.warning("computed the search keys of %d song(s) written without one (by a release "
+                    "that did not know songs.search_key): the search finds them now", n)
+    return n
 
 
 def remove_unregistered_bundles(engine: Engine, store: ModelStore) -> list[str]:

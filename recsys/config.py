@@ -77,6 +77,10 @@ class Config:
         self.DB_CLIENT_TIMEOUT_SECONDS = _env_float(
             "RECSYS_DB_CLIENT_TIMEOUT_SECONDS",
             self.DB_STATEMENT_TIMEOUT_MS / 1000 + 2 if self.DB_STATEMENT_TIMEOUT_MS > 0 else 0)
+        # PostgreSQL: database calls of web requests waiting at once per process (0: no cap);
+        # `serve` sets the worker's threads minus one, so one thread always answers from the
+        # model while the others wait for a slow or frozen database (recsys.db.breaker)
+        self.DB_REQUEST_SLOTS = _env_int("RECSYS_DB_REQUEST_SLOTS", 0)
         secret = os.environ.get("SECRET_KEY")
         # Development only: a random per-process key (sessions do not survive a restart).
         # There is never a fixed fallback key; production refuses to start without one.

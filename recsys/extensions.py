@@ -24,7 +24,8 @@ class Database:
         bound_statements(engine, app.config.get("DB_STATEMENT_TIMEOUT_MS", 0),
                          has_request_context)
         client_deadline(engine, app.config.get("DB_CLIENT_TIMEOUT_SECONDS", 0),
-                        has_request_context, on_fire=lambda: count_db_client_timeout(app))
+                        has_request_context, on_fire=lambda: count_db_client_timeout(app),
+                        slots=app.config.get("DB_REQUEST_SLOTS", 0))
         app.extensions["recsys.db"] = (engine, make_session_factory(engine))
         # closed as the request ends, while the client deadline still applies to its rollback;
         # then by the app context (CLI, jobs) if a session was opened outside a request

@@ -229,6 +229,8 @@ def serve(host: str, port: int, workers: int | None = None,
     check_schema(cfg.DATABASE_URL)
     for var in BLAS_THREAD_VARS:  # read by numpy when a worker imports it, after the fork
         os.environ.setdefault(var, "1")
+    # each worker's requests wait for the database on at most threads - 1 threads at once
+    os.environ.setdefault("RECSYS_DB_REQUEST_SLOTS", str(max(1, threads - 1)))
     prepare_metrics_dir(cfg.VAR_DIR)
     import prometheus_client.multiprocess  # noqa: F401  (for _child_exit, after the env var)
 

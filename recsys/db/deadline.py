@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, event
 
+from recsys.db.breaker import RefusedError, RequestBreaker
+
 log = logging.getLogger("recsys.db")
 
 #: The dialect's DBAPI calls that wait for the server (no event wraps them whole): whether the
@@ -162,8 +164,16 @@ def _describe(what: str) -> str:
     return f"statement '{' '.join(words[:4])[:80]}{more}'" if len(words) > 1 else what
 
 
-def _guarded(call: Callable, name: str, seconds: float, active: Callable[[], bool], on_fire):
+def _refused(exc: RefusedError):
+    import psycopg
+
+    return psycopg.OperationalError(str(exc))
+
+
+def _guarded(call: Callable, name: str, seconds: float, active: Callable[[], bool], on_fire,
+             breaker: RequestBreaker | None = None):
     on_cursor = GUARDED[name]
+    breaker = breaker or RequestBreaker(seconds)
 
     def guarded(target, *args, **kwargs):
         if not active():
@@ -173,12 +183,18 @@ def _guarded(call: Callable, name: str, seconds: float, active: Callable[[], boo
             fd = raw.fileno()
         except Exception:  # already closed: the call fails by itself
             return call(target, *args, **kwargs)
+        try:
+            probe = breaker.enter()
+        except RefusedError as exc:
+            raise _refused(exc) from None
         what = args[0] if on_cursor else name[3:]  # described only if it fires
         guard = (dog := watchdog()).arm(fd, seconds, what, on_fire)
+        fired = False
         try:
             result = call(target, *args, **kwargs)
         finally:
             fired = dog.disarm(guard)
+            breaker.leave(probe, fired)
         if fired:  # shot as it returned: close it here, its owner's thread, so it is discarded
             import psycopg
 
@@ -191,22 +207,39 @@ def _guarded(call: Callable, name: str, seconds: float, active: Callable[[], boo
 
 
 def client_deadline(engine: Engine, seconds: float, active: Callable[[], bool],
-                    on_fire: Callable[[], None] | None = None) -> None:
+                    on_fire: Callable[[], None] | None = None, slots: int = 0) -> None:
     """On PostgreSQL, bound every DBAPI call made while ``active()`` to ``seconds`` (0: off).
 
     Connecting during a request gets ``connect_timeout`` = ``seconds`` too (libpq's minimum is
-    2 s). ``on_fire`` is called, from the watchdog thread, each time a deadline fires.
+    2 s). ``on_fire`` is called, from the watchdog thread, each time a deadline fires. A
+    :class:`~recsys.db.breaker.RequestBreaker` then fails the calls of requests at once for
+    ``seconds`` and drops the pooled connections; ``slots`` (0: no cap) bounds the calls of
+    requests waiting for the database at once.
     """
     dialect = engine.dialect
     if dialect.name != "postgresql" or not 0 < seconds < math.inf:
         return
+    breaker = RequestBreaker(seconds, slots, on_open=lambda: engine.dispose(close=False))
     for name in GUARDED:  # this engine's own dialect instance; the class is left alone
-        setattr(dialect, name, _guarded(getattr(dialect, name), name, seconds, active, on_fire))
+        setattr(dialect, name, _guarded(getattr(dialect, name), name, seconds, active, on_fire,
+                                        breaker))
     limit = max(2, math.ceil(seconds))
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect, _record, cargs, cparams):
+        if not active():
+            return None
+        try:
+            probe = breaker.enter()
+        except RefusedError as exc:
+            raise _refused(exc) from None
         current = float(cparams.get("connect_timeout") or 0)
-        if active() and not 0 < current <= limit:  # cparams is shared: never changed in place
-            return dialect.connect(*cargs, **{**cparams, "connect_timeout": limit})
-        return None
+        params = cparams if 0 < current <= limit else {**cparams, "connect_timeout": limit}
+        started, timed_out = time.monotonic(), False
+        try:  # cparams is shared: never changed in place
+            return dialect.connect(*cargs, **params)
+        except Exception:
+            timed_out = time.monotonic() - started >= float(params["connect_timeout"]) - 0.5
+            raise
+        finally:
+            breaker.leave(probe, timed_out)

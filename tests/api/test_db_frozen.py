@@ -130,6 +130,7 @@ def test_a_statement_on_a_frozen_backend_gets_a_503_and_the_pool_recovers(
         locker.dispose()
     assert any("passed the 1.5 s client deadline" in r.getMessage()
                and "statement 'SELECT" in r.getMessage() for r in caplog.records)
+    time.sleep(DEADLINE)  # the breaker's cooldown (recsys.db.breaker): then one probe
     assert client.get("/api/songs?q=song").status_code == 200  # a new connection
     assert waiting[0] not in backends(observer, db_url, "state = 'idle'")  # discarded
     metrics = client.get("/metrics").get_data(as_text=True)
@@ -164,14 +165,16 @@ def test_a_server_frozen_after_the_answer_does_not_hold_the_request(build_app, d
     messages = [r.getMessage() for r in caplog.records]
     assert any("rollback passed the 1.5 s client deadline" in m for m in messages)
     assert any("connection lost while ending a request" in m for m in messages)
+    time.sleep(DEADLINE)  # the breaker's cooldown
     assert client.get("/api/songs?q=song").status_code == 200
 
 
 @pytest.mark.parametrize("db_url", PG, indirect=True)
 def test_a_frozen_server_gets_503s_from_what_needs_it_and_answers_from_the_model(
         build_app, db_url, observer, pg_server):
-    """Postmaster and backends stopped: a pooled connection's ping is cut off at the deadline,
-    connecting again gives up after 2 s; the dashboard shows its own page."""
+    """Postmaster and backends stopped: a pooled connection's ping is cut off at the deadline
+    and the breaker opens, so the request does not wait to connect again, and the next one
+    (the dashboard, which shows its own page) fails at once."""
     app = build_app(url=db_url, DB_CLIENT_TIMEOUT_SECONDS=DEADLINE,
                     ADMIN_PASSWORD="a long password", ADMIN_LOGIN_DELAY=0)
     client = app.test_client()
@@ -179,15 +182,19 @@ def test_a_frozen_server_gets_503s_from_what_needs_it_and_answers_from_the_model
     token = csrf_from(client)
     with stopped([postmaster(pg_server), *backends(observer, db_url)]):
         resp, elapsed = in_thread(lambda: client.get("/api/songs?q=song"), 20)
-        assert_503(resp, elapsed, DEADLINE + 2 + 2.5)
+        assert_503(resp, elapsed, DEADLINE + 1)  # no second wait to reconnect
         resp, elapsed = in_thread(lambda: client.post("/admin/login", data={
             "username": "admin", "password": "a long password", "csrf_token": token}), 20)
         page = resp.get_data(as_text=True)
         assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
-        assert "Database unavailable" in page and elapsed < DEADLINE + 2 + 2.5
+        assert "Database unavailable" in page and elapsed < 0.5  # the breaker is open
         resp, elapsed = in_thread(lambda: client.get(f"/api/songs/{FIRST}/similar"), 20)
         assert resp.status_code == 200 and elapsed < 1
-    assert client.get("/api/songs?q=song").status_code == 200
+        time.sleep(DEADLINE)  # past the cooldown, one probe waits again while still frozen
+        resp, elapsed = in_thread(lambda: client.get("/api/songs?q=song"), 20)
+        assert_503(resp, elapsed, DEADLINE + 1)
+    time.sleep(DEADLINE)
+    assert client.get("/api/songs?q=song").status_code == 200  # the probe closes it
 
 
 @pytest.fixture
@@ -235,23 +242,34 @@ def get(port: int, path: str, timeout: float) -> tuple[int, bytes]:
 
 
 @pytest.mark.parametrize("db_url", PG, indirect=True)
-def test_requests_hung_on_a_frozen_server_free_their_threads(gunicorn, db_url, observer,
-                                                             pg_server):
-    """Both threads of the only worker wait for a frozen server: /similar, which needs no
-    database, is answered as soon as the deadline frees one (without it: after libpq's 10 s
-    connect timeout at best, never at worst)."""
+def test_requests_hung_on_a_frozen_server_leave_a_thread_for_the_model(gunicorn, db_url,
+                                                                      observer, pg_server):
+    """The only worker has two threads, so one database slot (``serve`` sets threads - 1):
+    while one search waits for the frozen server, the others are refused within the slot wait
+    and /similar, which needs no database, is answered at once (before the slots: only when
+    the deadline freed a thread, and never while searches kept coming)."""
     port = gunicorn
     assert get(port, "/api/songs?q=song", 10)[0] == 200
+    results: list[tuple[tuple[int, bytes], float]] = []
+
+    def search():
+        started = time.monotonic()
+        results.append((get(port, "/api/songs?q=song", 30), time.monotonic() - started))
+
     with stopped([postmaster(pg_server), *backends(observer, db_url)]):
-        hung = [threading.Thread(target=get, args=(port, "/api/songs?q=song", 30), daemon=True)
-                for _ in range(2)]
+        hung = [threading.Thread(target=search, daemon=True) for _ in range(4)]
         for thread in hung:
             thread.start()
-        time.sleep(0.3)  # both threads taken
+            time.sleep(0.05)
         (status, body), elapsed = in_thread(
             lambda: get(port, f"/api/songs/{FIRST}/similar", 30), 30)
         assert status == 200, body
-        assert elapsed < DEADLINE + 2 + 3
+        assert elapsed < 2, elapsed
         for thread in hung:
-            thread.join(10)
+            thread.join(DEADLINE + 5)
+    statuses = sorted(status for (status, _body), _t in results)
+    assert statuses == [503] * 4, results
+    quick = [t for _r, t in results if t < 1.5]
+    assert len(quick) >= 3, results  # refused within the slot wait, not after the deadline
+    time.sleep(DEADLINE)  # the breaker's cooldown
     assert get(port, "/api/songs?q=song", 10)[0] == 200

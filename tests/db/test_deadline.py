@@ -183,9 +183,9 @@ def test_only_calls_made_while_active_are_cut_off(pg_server):
             assert time.monotonic() - started < 2
         assert info.value.connection_invalidated and is_unavailable(info.value)
         started = time.monotonic()  # the breaker is open: the next request fails at once
-        with pytest.raises(exc.OperationalError, match="not waiting for it again") as info:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+        with pytest.raises(exc.OperationalError, match="not waiting for it again") as info, \
+                engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
         assert time.monotonic() - started < 0.2 and is_unavailable(info.value)
         time.sleep(0.6)  # past the cooldown: one probe goes through, and the breaker closes
         with engine.connect() as conn:  # a new connection, and quick calls go through

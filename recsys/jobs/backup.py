@@ -162,6 +162,8 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
     started = time.perf_counter()
     existed = dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
+    dest.chmod(0o700)  # the catalog, the dashboard's sessions and run history: owner only
+    old_umask = os.umask(0o077)  # and every file written below (the dump, the bundle copies)
     try:
         with _flock(store.root / "retrain.lock", wait_s, "the nightly job"), \
                 store.switch_lock():
@@ -174,13 +176,17 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
                 database_file=db_file, current_model=store.current_version(),
                 models=models, counts=counts)
     except BaseException:
+        os.umask(old_umask)
         for child in list(dest.iterdir()):  # leave nothing that looks like a backup
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         if not existed:
             dest.rmdir()
         raise
     report.duration_s = round(time.perf_counter() - started, 2)
-    (dest / "backup.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    try:
+        (dest / "backup.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    finally:
+        os.umask(old_umask)
     log.info("%s", report.summary())
     return report
 

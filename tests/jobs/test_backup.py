@@ -3,6 +3,7 @@ describes (a drill on SQLite and PostgreSQL: back up, change, lose everything, r
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import uuid
@@ -95,9 +96,15 @@ def test_backup_waits_for_the_nightly_job_and_leaves_nothing_on_failure(
     (tmp_path / "b2" / "old.txt").write_text("x")
     with pytest.raises(BackupError, match="not an empty directory"):
         backup(small_db, store, tmp_path / "b2")
+    umask = os.umask(0o022)
+    os.umask(umask)
     report = backup(small_db, store, tmp_path / "b3")  # no model yet: the database alone
     assert report.current_model is None and report.models == []
     assert (tmp_path / "b3" / "recsys.db").stat().st_size > 0
+    # owner only: the dump holds the catalog, the run history and the dashboard's sessions
+    assert (tmp_path / "b3").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "b3" / "recsys.db").stat().st_mode & 0o077 == 0
+    assert os.umask(umask) == umask  # the process's umask is restored
 
 
 def test_backup_command_and_restore_as_documented(loaded, runner, tmp_path):

@@ -151,7 +151,13 @@ def _paths() -> dict[str, Any]:
                           "CSV `song_id`), percent-encoded (an id holding `&`, `#`, `+` or `%` "
                           "breaks otherwise: a raw `+` reads as a space)."),
                  "required": True},
-                *_SIMILAR_PARAMS],
+                *_SIMILAR_PARAMS,
+                {**_query("exclude_external_id", {"type": "array", "maxItems": MAX_EXCLUDE,
+                                                  "items": EXTERNAL_ID},
+                          "Ids of `source` to leave out, one per value, repeated: "
+                          "`exclude_external_id=a&exclude_external_id=b` (an id may hold a "
+                          "comma); added to `exclude`; ids that name no song are ignored."),
+                 "style": "form", "explode": True}],
             "responses": _SIMILAR_RESPONSES}},
         "/api/recommendations": {"post": {
             "summary": "Continuation from several seed songs (seeds never returned)",

@@ -20,7 +20,7 @@ from recsys.recommend import (
 )
 
 SIMILAR_ARGS = {"k", "mode", "max_per_artist", "exclude", "explain"}
-SIMILAR_EXTERNAL_ARGS = SIMILAR_ARGS | {"source", "external_id"}
+SIMILAR_EXTERNAL_ARGS = SIMILAR_ARGS | {"source", "external_id", "exclude_external_id"}
 #: query parameters that may repeat (their values joined with commas)
 LIST_ARGS = {"exclude"}
 SONGS_ARGS = {"q", "source", "external_id", "limit", "offset"}
@@ -90,17 +90,22 @@ def similar(song_id: str):
 @bp.get("/similar")
 def similar_by_external_id():
     """``/songs/{id}/similar`` for the song a source knows by ``external_id``."""
-    args = params.query_args(SIMILAR_EXTERNAL_ARGS, LIST_ARGS)
+    args = params.query_args(SIMILAR_EXTERNAL_ARGS, LIST_ARGS | {"exclude_external_id"})
     source = params.source(params.required(args.get("source"), "source"))
     external_id = params.name(params.required(args.get("external_id"), "external_id"),
                               "external_id", params.EXTERNAL_ID_CHARS)
+    # one id per value, repeated (an id may hold a comma, so no comma-separated form)
+    exclude_external = params.external_ids(request.args.getlist("exclude_external_id"),
+                                           "exclude_external_id", params.MAX_EXCLUDE,
+                                           at_least_one=False)
     options = _similar_options(args)
     model = deps.require_model()
     svc = deps.service(model)
     try:
-        sid = svc.resolve(source, [external_id])[0][0]
+        (sid,), excluded = svc.resolve(source, [external_id], exclude_external)
     except UnknownExternalIdError as exc:
         raise _unknown_external(exc) from exc
+    options["exclude"] = [*options["exclude"], *excluded]
     return _similar(model, svc, sid, options)
 
 

@@ -25,6 +25,14 @@ CONTRACT_HEADERS = ("ETag", "Retry-After", "Cache-Control")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 
+def _exploded(param: dict[str, Any]) -> bool:
+    """An array query parameter sent as ``name=a&name=b`` (style form, explode true: OpenAPI's
+    default for query parameters)."""
+    schema_type = param.get("schema", {}).get("type")
+    return (schema_type == "array" and param.get("style", "form") == "form"
+            and param.get("explode", True))
+
+
 def _pointer(*parts: str) -> str:
     return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
 
@@ -115,18 +123,24 @@ class Contract:
         for (where, name), param in params.items():
             if param.get("required") and name not in present.get(where, {name}):
                 errors.append(f"missing {where} parameter {name}")
+        exploded = {n for (w, n), p in params.items() if w == "query" and _exploded(p)}
         for name in names:
             if ("query", name) not in params:
                 errors.append(f"undocumented query parameter {name}")
-            elif names.count(name) > 1:
+            elif names.count(name) > 1 and name not in exploded:
                 errors.append(f"repeated query parameter {name}")
         given = [("path", n, v) for n, v in path_values.items()]
-        given += [("query", n, v) for n, v in pairs if ("query", n) in params]
+        given += [("query", n, v) for n, v in pairs if ("query", n) in params
+                  and n not in exploded]
         given += [("header", n, v) for n, v in headers.items() if ("header", n) in params]
         for where, name, raw in given:
             schema = params[(where, name)]["schema"]
             errors += [f"{where} {name}: {m}"
                        for m in self.schema_errors(schema, self.decode(schema, raw))]
+        for name in exploded & set(names):  # one item per occurrence: name=a&name=b
+            schema = self.deref(params[("query", name)]["schema"])
+            items = [self.decode(schema.get("items", {}), v) for n, v in pairs if n == name]
+            errors += [f"query {name}: {m}" for m in self.schema_errors(schema, items)]
         errors += self._body_errors(path, method, body, content_type)
         return errors
 

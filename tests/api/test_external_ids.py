@@ -109,6 +109,23 @@ def test_similar_by_external_id_is_similar_by_catalog_id(shared_api, song_id, pa
     assert (body["fallback"] is None) == (song_id < 9000)
 
 
+@pytest.mark.parametrize("song_id", [FIRST, COLD_COOC])
+@pytest.mark.parametrize("mode", ["similar", "next"])
+def test_similar_excludes_by_external_id_as_by_catalog_id(shared_api, song_id, mode):
+    """``exclude_external_id`` repeated (one id each: ids may hold commas) leaves out what
+    ``exclude`` with the catalog ids leaves out; unknown ones are ignored."""
+    first = shared_api.get(f"/api/songs/{song_id}/similar?mode={mode}&k=5").get_json()
+    gone = [item["song"]["id"] for item in first["items"][:3]]
+    by_id = shared_api.get(f"/api/songs/{song_id}/similar?mode={mode}&k=5&exclude="
+                           + ",".join(map(str, gone)))
+    source, external_id = _ext(song_id)
+    repeated = "".join(f"&exclude_external_id={quote(_ext(i)[1], safe='')}" for i in gone)
+    by_ext = shared_api.get(f"/api/similar?{_query(source=source, external_id=external_id)}"
+                            f"&mode={mode}&k=5{repeated}&exclude_external_id=no%2Csuch")
+    body = _same(by_id, by_ext)
+    assert not set(gone) & set(_ids(body)) and len(body["items"]) == 5
+
+
 def test_etag_and_304_are_shared_with_the_catalog_id_route(api, model_store):
     query = _query(source="planted", external_id=FIRST, k=5)
     first = api.get(f"/api/similar?{query}")

@@ -13,7 +13,7 @@ from flask import Response
 
 from recsys.api.openapi import spec
 from tests.api.conftest import FIRST, OFFSET
-from tests.api.contract import Contract
+from tests.api.contract import Contract, _exploded
 from tests.api.contract_client import NO_BODY, C, Case, run
 from tests.ml.conftest import N_GENRES, SONGS_PER_GENRE
 
@@ -87,9 +87,12 @@ def bound_cases() -> list[Case]:
                     cases.append(Case(status, method, path, {name: _text(value)}, base.query,
                                       base.body))
                 elif where == "query":  # replacing the base's value of the parameter
+                    sent = (f"{name}={_text(value)}" if not _exploded(param) else "&".join(
+                        f"{name}={v}" for v in value) if isinstance(value, list) else
+                        f"{name}={value}")  # name=a&name=b
                     query = "&".join(filter(None, [
                         *(p for p in base.query.split("&") if not p.startswith(f"{name}=")),
-                        f"{name}={_text(value)}"]))
+                        sent]))
                     cases.append(Case(status, method, path, base.values, query, base.body))
         if base.body is not NO_BODY:
             schema = contract.deref(contract.operation(path, method)["requestBody"]["content"]

@@ -135,6 +135,12 @@ CASES = [
     C(200, "get", BY_EXT, f"{EXT}&k=20&mode=next&max_per_artist=1&exclude={EXCLUDED[0]},"
       f"{EXCLUDED[1]}&explain=true", check=lambda b: _per_artist(1)(b) and _parts(b)
       and _without(*EXCLUDED)(b)),
+    C(200, "get", BY_EXT, f"{EXT}&k=20&exclude_external_id={EXCLUDED[0]}"
+      f"&exclude_external_id=%20{EXCLUDED[1]}&exclude_external_id=no%2Csuch",
+      check=lambda b: b["song"]["id"] == FIRST and _without(*EXCLUDED)(b)),
+    C(200, "get", BY_EXT, "source=planted&external_id=cold-cooc"
+      f"&exclude_external_id={EXCLUDED[0]}", check=_without(EXCLUDED[0])),  # a fallback too
+    C(400, "get", BY_EXT, f"{EXT}&exclude_external_id=%20"),
     C(200, "get", BY_EXT, f"source=%20planted&external_id=%20{FIRST}%20&explain=false",
       check=lambda b: b["song"]["id"] == FIRST),  # stripped, as imports store them
     C(200, "get", BY_EXT, "source=planted&external_id=cold-cooc&explain=true",

@@ -22,7 +22,6 @@ current and what the catalog held.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -30,8 +29,6 @@ import shutil
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +37,7 @@ from sqlalchemy import Engine, text
 
 from recsys.db.base import utcnow
 from recsys.index.store import ModelStore
+from recsys.jobs.nightly import JobLockedError, job_lock
 
 log = logging.getLogger("recsys.jobs")
 
@@ -67,27 +65,6 @@ class BackupReport:
                 f"({self.counts.get('songs', 0):,} songs, {self.counts.get('playlists', 0):,} "
                 f"playlists, schema {self.schema_revision}), {len(self.models)} model "
                 f"bundle(s), current {self.current_model or 'none'}; {self.duration_s:.1f} s")
-
-
-@contextmanager
-def _flock(path: Path, wait_s: float, what: str) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait_s
-    with path.open("w") as fh:
-        said = False
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise BackupError(f"{what} still holds {path} after {wait_s:g} s; "
-                                      "nothing was backed up") from None
-                if not said:
-                    log.info("waiting for %s to finish (%s)", what, path)
-                    said = True
-                time.sleep(1.0)
-        yield
 
 
 def _copy_models(store: ModelStore, target: Path) -> list[str]:
@@ -165,8 +142,7 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
     dest.chmod(0o700)  # the catalog, the dashboard's sessions and run history: owner only
     old_umask = os.umask(0o077)  # and every file written below (the dump, the bundle copies)
     try:
-        with _flock(store.root / "retrain.lock", wait_s, "the nightly job"), \
-                store.switch_lock():
+        with job_lock(store.root / "retrain.lock", wait_s), store.switch_lock():
             revision, counts = _facts(engine)
             db_file = _dump_database(engine, dest)
             models = _copy_models(store, dest / "models")
@@ -175,12 +151,15 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
                 schema_revision=revision, database=engine.url.get_backend_name(),
                 database_file=db_file, current_model=store.current_version(),
                 models=models, counts=counts)
-    except BaseException:
+    except BaseException as exc:
         os.umask(old_umask)
         for child in list(dest.iterdir()):  # leave nothing that looks like a backup
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         if not existed:
             dest.rmdir()
+        if isinstance(exc, JobLockedError):
+            raise BackupError(f"{exc} after {wait_s:g} s (the nightly job or a training); "
+                              "nothing was backed up") from exc
         raise
     report.duration_s = round(time.perf_counter() - started, 2)
     try:

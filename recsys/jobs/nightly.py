@@ -92,14 +92,21 @@ class JobLockedError(RuntimeError):
 
 
 @contextmanager
-def job_lock(path: Path) -> Iterator[None]:
-    """Exclusive, non-blocking lock; released by the OS even if the process dies."""
+def job_lock(path: Path, wait_s: float = 0.0) -> Iterator[None]:
+    """Exclusive lock, released by the OS even if the process dies; waits up to ``wait_s``
+    seconds for the run holding it (none by default: a second run is refused at once)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
     with path.open("w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise JobLockedError(f"another retraining run holds {path}") from exc
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                if time.monotonic() >= deadline:
+                    raise JobLockedError(f"another retraining run holds {path}") from exc
+                log.info("waiting for the retraining run holding %s", path)
+                time.sleep(1.0)
         yield
 
 

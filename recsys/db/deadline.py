@@ -8,6 +8,8 @@ one watchdog thread per process; when a call outlives its deadline, the watchdog
 connection's socket down (``shutdown(2)`` on a duplicate of its descriptor, which frees nothing
 of libpq's from the wrong thread). The waiting thread then gets a broken connection error,
 SQLAlchemy discards the connection from its pool, and the request answers the usual 503.
+:mod:`recsys.db.breaker` then keeps the next requests from waiting for the same frozen server
+(and bounds how many wait at once).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ current and what the catalog held.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -69,8 +70,17 @@ class BackupReport:
 
 def _copy_models(store: ModelStore, target: Path) -> list[str]:
     versions = store.versions()  # committed bundles only (no .tmp-*)
+    (target / "versions").mkdir(parents=True, exist_ok=True)
     for version in versions:
-        shutil.copytree(store.versions_dir / version, target / "versions" / version)
+        # links are copied as links, never followed: a link planted in the store (to
+        # /etc/shadow, or to a whole tree) must not put what it names into the backup
+        source, copy = store.versions_dir / version, target / "versions" / version
+        if source.is_symlink():
+            log.warning("model bundle %s is a symbolic link (to %s): copied as a link",
+                        version, os.readlink(source))
+            os.symlink(os.readlink(source), copy)
+        else:
+            shutil.copytree(source, copy, symlinks=True)
     current = store.current_version()
     if current is not None:
         os.symlink(Path("versions") / current, target / "current")
@@ -141,8 +151,15 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
     dest.mkdir(parents=True, exist_ok=True)
     dest.chmod(0o700)  # the catalog, the dashboard's sessions and run history: owner only
     old_umask = os.umask(0o077)  # and every file written below (the dump, the bundle copies)
+    claimed = False  # whether DEST was found empty under the lock: then its entries are ours
     try:
         with job_lock(store.root / "retrain.lock", wait_s), store.switch_lock():
+            # again under the lock: another backup into DEST (a cron overlap) may have filled
+            # it while this one waited, and its files are not this one's to overwrite or delete
+            if any(dest.iterdir()):
+                raise BackupError(f"{dest} exists and is not an empty directory (another "
+                                  "backup wrote into it meanwhile); nothing was backed up")
+            claimed = True
             revision, counts = _facts(engine)
             db_file = _dump_database(engine, dest)
             models = _copy_models(store, dest / "models")
@@ -153,10 +170,11 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
                 models=models, counts=counts)
     except BaseException as exc:
         os.umask(old_umask)
-        for child in list(dest.iterdir()):  # leave nothing that looks like a backup
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        if claimed:  # leave nothing that looks like a backup, and only what this one wrote
+            _remove_partial(dest)
         if not existed:
-            dest.rmdir()
+            with contextlib.suppress(OSError):  # someone else's files arrived: theirs
+                dest.rmdir()
         if isinstance(exc, JobLockedError):
             raise BackupError(f"{exc} after {wait_s:g} s (the nightly job or a training); "
                               "nothing was backed up") from exc
@@ -168,6 +186,20 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
         os.umask(old_umask)
     log.info("%s", report.summary())
     return report
+
+
+#: What :func:`backup` writes into its destination (all a failed one may remove).
+WRITTEN = ("recsys.db", "recsys.db-journal", "recsys.db-wal", "recsys.db-shm", "recsys.dump",
+           "models", "backup.json")
+
+
+def _remove_partial(dest: Path) -> None:
+    for name in WRITTEN:
+        child = dest / name
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        elif child.exists() or child.is_symlink():
+            child.unlink()
 
 
 def read_report(dest: str | Path) -> dict[str, Any]:

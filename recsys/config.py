@@ -137,6 +137,15 @@ class ProductionConfig(Config):
                                f"{MIN_ADMIN_PASSWORD_CHARS} characters")
         if os.environ.get("FLASK_DEBUG", "").lower() in {"1", "true", "yes"}:
             raise RuntimeError("FLASK_DEBUG must not be enabled in production")
+        statement_s, client_s = self.DB_STATEMENT_TIMEOUT_MS / 1000, self.DB_CLIENT_TIMEOUT_SECONDS
+        if client_s > 0 and (statement_s <= 0 or client_s < statement_s + 1):
+            # a slow query must get the server's own timeout, not trip the breaker that then
+            # fails every database request of the worker for a while (recsys.db.breaker)
+            raise RuntimeError(
+                f"RECSYS_DB_CLIENT_TIMEOUT_SECONDS ({client_s:g}) must be at least 1 s more than "
+                f"the statement timeout RECSYS_DB_STATEMENT_TIMEOUT_MS ({statement_s:g} s, and "
+                "that must not be 0 while the client deadline is on): unset it for its default "
+                "(statement timeout + 2 s), or set it to 0 to turn it off")
 
 
 def config_from_env() -> Config:

@@ -56,6 +56,29 @@ def test_production_refuses_debug(clean_env, tmp_path):
         ProductionConfig().validate()
 
 
+@pytest.mark.parametrize(("statement_ms", "client_s", "ok"), [
+    (None, None, True), ("5000", "6", True), ("5000", "0", True), ("0", "0", True),
+    ("5000", "5.5", False), ("5000", "3", False), ("0", "7", False)])
+def test_production_refuses_a_client_deadline_below_the_statement_timeout(
+        clean_env, tmp_path, statement_ms, client_s, ok):
+    """A slow query must meet the server's timeout first: a client deadline at or below it
+    would trip the breaker and fail every database request of the worker for a while."""
+    clean_env.setenv("SECRET_KEY", "x" * 32)
+    clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    clean_env.setenv("RECSYS_ADMIN_PASSWORD", "a long password")
+    for name, value in (("RECSYS_DB_STATEMENT_TIMEOUT_MS", statement_ms),
+                        ("RECSYS_DB_CLIENT_TIMEOUT_SECONDS", client_s)):
+        if value is None:
+            clean_env.delenv(name, raising=False)
+        else:
+            clean_env.setenv(name, value)
+    if ok:
+        ProductionConfig().validate()
+    else:
+        with pytest.raises(RuntimeError, match="at least 1 s more than the statement timeout"):
+            ProductionConfig().validate()
+
+
 def test_production_starts_with_secrets(clean_env, tmp_path):
     clean_env.setenv("RECSYS_ENV", "production")
     clean_env.setenv("SECRET_KEY", "x" * 32)

@@ -144,6 +144,8 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
             dump failed; a partly written destination is removed.
     """
     dest = Path(dest)
+    if dest.is_symlink():  # one planted in a shared directory would redirect the backup
+        raise BackupError(f"{dest} is a symbolic link: give the real directory")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BackupError(f"{dest} exists and is not an empty directory")
     started = time.perf_counter()

@@ -96,6 +96,11 @@ def test_backup_waits_for_the_nightly_job_and_leaves_nothing_on_failure(
     (tmp_path / "b2" / "old.txt").write_text("x")
     with pytest.raises(BackupError, match="not an empty directory"):
         backup(small_db, store, tmp_path / "b2")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "b4").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(BackupError, match="is a symbolic link"):
+        backup(small_db, store, tmp_path / "b4")
+    assert (tmp_path / "elsewhere").stat().st_mode & 0o777 != 0o700  # left as it was
     umask = os.umask(0o022)
     os.umask(umask)
     report = backup(small_db, store, tmp_path / "b3")  # no model yet: the database alone

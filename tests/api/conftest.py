@@ -11,6 +11,9 @@ also holds songs the model has never seen, for cold start through the API:
 from __future__ import annotations
 
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -166,3 +169,30 @@ def contract(clients):
     from tests.api.contract import Contract
 
     return Contract(clients["ok"].get("/api/openapi.json").get_json())
+
+
+@contextmanager
+def songs_locked(db_url: str) -> Iterator[threading.Event]:
+    """PostgreSQL: ``songs`` held in ACCESS EXCLUSIVE mode by another connection (what a big
+    import's foreign-key swap does to readers) until the yielded event is set or the block
+    ends."""
+    from sqlalchemy import text
+
+    locker = make_engine(db_url)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with locker.connect() as conn, conn.begin():
+            conn.execute(text("LOCK TABLE songs IN ACCESS EXCLUSIVE MODE"))
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold_lock)
+    thread.start()
+    try:
+        assert held.wait(10)
+        yield release
+    finally:
+        release.set()
+        thread.join(30)
+        locker.dispose()

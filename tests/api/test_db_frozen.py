@@ -25,7 +25,7 @@ from sqlalchemy import text
 
 from recsys.db.session import make_engine
 from tests.admin.conftest import csrf_from
-from tests.api.conftest import FIRST, copy_versions, populate
+from tests.api.conftest import FIRST, copy_versions, populate, songs_locked
 from tests.conftest import REPO
 
 PG = [pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -96,19 +96,8 @@ def test_a_statement_on_a_frozen_backend_gets_a_503_and_the_pool_recovers(
     app = build_app(url=db_url, DB_CLIENT_TIMEOUT_SECONDS=DEADLINE)
     client = app.test_client()
     assert client.get("/api/songs?q=song").status_code == 200
-    locker = make_engine(db_url)
-    held, release = threading.Event(), threading.Event()
-
-    def hold_lock():  # keeps the request's search waiting on the server until it is frozen
-        with locker.connect() as conn, conn.begin():
-            conn.execute(text("LOCK TABLE songs IN ACCESS EXCLUSIVE MODE"))
-            held.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=hold_lock)
-    thread.start()
-    try:
-        assert held.wait(10)
+    # the lock keeps the request's search waiting on the server until it is frozen
+    with songs_locked(db_url) as release:
         request = threading.Thread(target=lambda: out.append(
             (client.get("/api/songs?q=song"), time.monotonic())), daemon=True)
         out, started = [], time.monotonic()
@@ -124,10 +113,6 @@ def test_a_statement_on_a_frozen_backend_gets_a_503_and_the_pool_recovers(
                 assert not request.is_alive(), "the request hung on the frozen backend"
         resp, ended = out[0]
         assert_503(resp, ended - started, 5)
-    finally:
-        release.set()
-        thread.join(30)
-        locker.dispose()
     assert any("passed the 1.5 s client deadline" in r.getMessage()
                and "statement 'SELECT" in r.getMessage() for r in caplog.records)
     time.sleep(DEADLINE)  # the breaker's cooldown (recsys.db.breaker): then one probe

@@ -4,15 +4,13 @@ get a retryable 503 (JSON on the API, the dashboard's page under /admin), the re
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
 from sqlalchemy import text
 
-from recsys.db.session import make_engine
 from tests.admin.conftest import csrf_from
-from tests.api.conftest import COLD_COOC, FIRST, app_for, copy_versions
+from tests.api.conftest import COLD_COOC, FIRST, app_for, copy_versions, songs_locked
 
 
 def _closed_port() -> int:
@@ -66,25 +64,9 @@ def test_a_locked_table_times_out_requests_not_jobs(build_app, db_url):
     # a job (no request): not limited
     with app.app_context(), db.engine.connect() as conn, conn.begin():
         assert conn.execute(text("SHOW statement_timeout")).scalar() == "0"
-    locker = make_engine(db_url)
-    held, release = threading.Event(), threading.Event()
-
-    def hold_lock():  # what a big import's foreign-key swap does to readers
-        with locker.connect() as conn, conn.begin():
-            conn.execute(text("LOCK TABLE songs IN ACCESS EXCLUSIVE MODE"))
-            held.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=hold_lock)
-    thread.start()
-    try:
-        assert held.wait(10)
+    with songs_locked(db_url):
         started = time.monotonic()
         resp = client.get("/api/songs?q=song")
         assert resp.status_code == 503 and time.monotonic() - started < 5
         assert client.get(f"/api/songs/{FIRST}/similar").status_code == 200  # model only
-    finally:
-        release.set()
-        thread.join(30)
-        locker.dispose()
     assert client.get("/api/songs?q=song").status_code == 200

@@ -7,6 +7,8 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -15,18 +17,19 @@ from recsys.jobs.backup import BackupError, backup
 from recsys.jobs.nightly import job_lock
 
 
-def test_a_failed_backup_leaves_files_it_did_not_write(small_db, store, tmp_path):
-    """Two backups into one DEST (a cron overlap) both find it empty, then wait for the nightly
-    job: whatever lands there meanwhile (the other backup's files) must survive this one's
-    failure."""
+@contextmanager
+def _backup_waiting(engine, store, dest, wait_s: float,
+                    lock_until_it_gives_up: bool) -> Iterator[list[BaseException]]:
+    """A backup into ``dest`` waiting for the nightly job's lock (held in the block) in a
+    thread; yields once ``dest`` exists, with the list that gets its error. The lock is held
+    until the backup gives up waiting, or released as the block ends."""
     store.root.mkdir(parents=True)
-    dest = tmp_path / "today"
     errors: list[BaseException] = []
 
     def late() -> None:
         try:
-            backup(small_db, store, dest, wait_s=1.5)
-        except BaseException as exc:  # noqa: BLE001 - checked below
+            backup(engine, store, dest, wait_s=wait_s)
+        except BaseException as exc:  # noqa: BLE001 - checked by the caller
             errors.append(exc)
 
     with job_lock(store.root / "retrain.lock"):
@@ -36,34 +39,33 @@ def test_a_failed_backup_leaves_files_it_did_not_write(small_db, store, tmp_path
             if dest.is_dir():
                 break
             time.sleep(0.02)
+        try:
+            yield errors
+        finally:
+            if lock_until_it_gives_up:
+                worker.join()
+    worker.join()
+
+
+def test_a_failed_backup_leaves_files_it_did_not_write(small_db, store, tmp_path):
+    """Two backups into one DEST (a cron overlap) both find it empty, then wait for the nightly
+    job: whatever lands there meanwhile (the other backup's files) must survive this one's
+    failure."""
+    dest = tmp_path / "today"
+    with _backup_waiting(small_db, store, dest, wait_s=1.5,
+                         lock_until_it_gives_up=True) as errors:
         (dest / "recsys.db").write_text("the other backup's dump")
-        worker.join()
     assert errors and isinstance(errors[0], BackupError)
     assert (dest / "recsys.db").read_text() == "the other backup's dump"
 
 
 def test_a_destination_filled_while_waiting_is_refused_and_kept(small_db, store, tmp_path):
-    store.root.mkdir(parents=True)
     dest = tmp_path / "today"
-    errors: list[BaseException] = []
-
-    def late() -> None:
-        try:
-            backup(small_db, store, dest, wait_s=30)
-        except BaseException as exc:  # noqa: BLE001 - checked below
-            errors.append(exc)
-
-    with job_lock(store.root / "retrain.lock"):
-        worker = threading.Thread(target=late)
-        worker.start()
-        for _ in range(100):
-            if dest.is_dir():
-                break
-            time.sleep(0.02)
+    with _backup_waiting(small_db, store, dest, wait_s=30,
+                         lock_until_it_gives_up=False) as errors:
         (dest / "backup.json").write_text("{}")
         (dest / "models").mkdir()
         (dest / "models" / "keep").write_text("x")
-    worker.join()
     assert errors and "not an empty directory" in str(errors[0])
     assert (dest / "backup.json").read_text() == "{}"
     assert (dest / "models" / "keep").read_text() == "x"

@@ -17,24 +17,22 @@ def _var_dir() -> Path:
     return Path(os.environ.get("RECSYS_VAR_DIR", "var")).resolve()
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default, kind: type, what: str):
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise RuntimeError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+        raise RuntimeError(f"environment variable {name} must be {what}, got {raw!r}") from exc
+
+
+def _env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "an integer")
 
 
 def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise RuntimeError(f"environment variable {name} must be a number, got {raw!r}") from exc
+    return _env_number(name, default, float, "a number")
 
 
 #: Production refuses shorter (or blank) secrets.

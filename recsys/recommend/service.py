@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -196,7 +197,7 @@ class RecommendationService:
         for song_id in self.catalog.same_artist(seed_artists(seeds), limit=k * 5,
                                                 exclude=banned):
             chosen.append((song_id, 0.0, "same_artist", 0))
-        popular = m.popular_rows
+        popular = popular_of(m, frozenset(s["source"] for s in seeds if s.get("source")))
         if (visible := hidden.visible(popular)) is not None:
             popular = popular[visible]
         for row in popular[: k * 5 + len(banned)]:
@@ -238,6 +239,28 @@ class RecommendationService:
                 out[song_id] = self.model.song(row)
         out.update(self.catalog.songs(rest))
         return out
+
+
+#: Per model, the popular rows of each set of sources asked for (a few sets: the sources).
+_POPULAR_BY_SOURCES: weakref.WeakKeyDictionary[ServingModel, dict[frozenset, np.ndarray]] = (
+    weakref.WeakKeyDictionary())
+
+
+def popular_of(m: ServingModel, sources: frozenset[str]) -> np.ndarray:
+    """The model's most popular rows among songs of ``sources`` (the seeds' catalogs: a source
+    is its own catalog), most popular first; all its popular rows when it has none of them."""
+    cache = _POPULAR_BY_SOURCES.setdefault(m, {})
+    rows = cache.get(sources)
+    if rows is None:
+        names = m.columns["source"].take(np.arange(len(m)))
+        mine = np.fromiter((n in sources for n in names), dtype=bool, count=len(m))
+        rows = m.popular_rows
+        if mine.any():
+            counts = np.where(mine, np.asarray(m.counts, dtype=np.float64), -np.inf)
+            rows = np.argsort(-counts, kind="stable")[:min(int(mine.sum()), len(m.popular_rows))]
+        if len(cache) < 64:
+            cache[sources] = rows
+    return rows
 
 
 def _check(k: int, mode: str, max_per_artist: int | None) -> None:

@@ -29,7 +29,8 @@ class Catalog(Protocol):
                     exclude: Collection[int] = ()) -> list[tuple[int, int]]: ...
 
     def same_artist(self, artists: Collection[str], limit: int,
-                    exclude: Collection[int] = ()) -> list[int]: ...
+                    exclude: Collection[int] = (),
+                    sources: Collection[str] = ()) -> list[int]: ...
 
 
 class SqlCatalog:
@@ -109,9 +110,10 @@ class SqlCatalog:
         return [(int(s), int(c)) for s, c in self.session.execute(query)]
 
     def same_artist(self, artists: Collection[str], limit: int,
-                    exclude: Collection[int] = ()) -> list[int]:
+                    exclude: Collection[int] = (),
+                    sources: Collection[str] = ()) -> list[int]:
         """Ids of available songs by any of ``artists``, ignoring case (empty names are
-        ignored).
+        ignored), of ``sources`` only when given (each source is its own catalog).
 
         Exact names always match; other spellings match by the database's ``lower()``, which
         on SQLite folds ASCII letters only.
@@ -120,13 +122,11 @@ class SqlCatalog:
         if not names:
             return []
         lowered = sorted({a.lower() for a in names})
-        query = (
-            select(Song.id)
-            .where(or_(Song.artist.in_(names), func.lower(Song.artist).in_(lowered)),
-                   Song.available)
-            .order_by(Song.id)
-            .limit(limit + len(exclude))
-        )
+        conditions = [or_(Song.artist.in_(names), func.lower(Song.artist).in_(lowered)),
+                      Song.available]
+        if sources:
+            conditions.append(Song.source.in_(sorted(sources)))
+        query = select(Song.id).where(*conditions).order_by(Song.id).limit(limit + len(exclude))
         found = [int(i) for i in self.session.scalars(query) if int(i) not in set(exclude)]
         return found[:limit]
 

@@ -194,10 +194,11 @@ class RecommendationService:
         chosen: list[tuple[int, float, str, int]] = []  # (song_id, score, via, n_playlists)
         for song_id, n in self.catalog.cooccurring(ids, limit=k * 5, exclude=banned):
             chosen.append((song_id, float(n), "cooccurrence", n))
+        sources = frozenset(s["source"] for s in seeds if s.get("source"))  # their catalogs
         for song_id in self.catalog.same_artist(seed_artists(seeds), limit=k * 5,
-                                                exclude=banned):
+                                                exclude=banned, sources=sources):
             chosen.append((song_id, 0.0, "same_artist", 0))
-        popular = popular_of(m, frozenset(s["source"] for s in seeds if s.get("source")))
+        popular = popular_of(m, sources)
         if (visible := hidden.visible(popular)) is not None:
             popular = popular[visible]
         for row in popular[: k * 5 + len(banned)]:

@@ -73,8 +73,9 @@ class FakeCatalog:
                     counts[s] = counts.get(s, 0) + 1
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
-    def same_artist(self, artists, limit, exclude=()):
+    def same_artist(self, artists, limit, exclude=(), sources=()):
         self.queries += 1
         found = [i for i, s in sorted(self._songs.items())
-                 if s["artist"] in artists and i not in exclude]
+                 if s["artist"] in artists and i not in exclude
+                 and (not sources or s["source"] in sources)]
         return found[:limit]

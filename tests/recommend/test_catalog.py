@@ -37,6 +37,16 @@ def test_same_artist_ignores_case(session):
     assert catalog.same_artist(["", "Nobody"], limit=10) == []
 
 
+def test_same_artist_stays_in_the_given_sources(session):
+    session.add(Song(id=50, source="elsewhere", external_id="50", title="s50",
+                     artist="Chris And Conrad"))
+    session.commit()
+    catalog = SqlCatalog(session)
+    assert catalog.same_artist(["Chris And Conrad"], limit=10) == [1, 2, 3, 7, 50]
+    assert catalog.same_artist(["Chris And Conrad"], limit=10, sources={"t"}) == [1, 2, 3, 7]
+    assert catalog.same_artist(["Chris And Conrad"], limit=10, sources={"elsewhere"}) == [50]
+
+
 def test_same_artist_exact_non_ascii_name_always_matches(session):
     session.add(Song(id=20, source="t", external_id="20", title="x", artist="Édith Piaf"))
     session.commit()

@@ -42,6 +42,16 @@ def test_a_cold_song_gets_the_popular_songs_of_its_own_source(two_sources, cold,
         int(model.song_ids[r]) for r in mine[:10]]  # the source's most played, in order
 
 
+def test_same_artist_songs_come_from_the_seeds_source(two_sources):
+    catalog = two_sources.catalog
+    for song_id, source in ((7101, "radio"), (7102, "shop"), (7103, "shop")):
+        catalog._songs[song_id] = {"id": song_id, "source": source, "external_id": "y",
+                                   "title": "Namesake", "artist": "Shared Name"}
+    body = two_sources.similar(7102, k=3, explain=True)
+    same = [item["song"]["id"] for item in body["items"] if item["why"]["via"] == "same_artist"]
+    assert body["fallback"] == "same_artist" and same == [7103]  # not radio's 7101
+
+
 def test_a_source_the_model_does_not_know_gets_every_popular_song(two_sources):
     model = two_sources.model
     body = two_sources.similar(7003, k=10)

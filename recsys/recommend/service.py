@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import weakref
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 from recsys.db.models import ID_MAX
 from recsys.recommend.catalog import Catalog, seed_artists
 from recsys.recommend.model import MODES, ServingModel
+from recsys.recommend.sources import popular_of, same_source
 
 MAX_K = 500
 
@@ -180,6 +180,8 @@ class RecommendationService:
             visible = hidden.visible(rows)
             if visible is not None:
                 rows, scores = rows[visible], scores[visible]
+            if (mine := same_source(m, seeds, rows)) is not None:
+                rows, scores = rows[mine], scores[mine]
             rows, scores = _cap_artists(m, rows, scores, max_per_artist, k)
             if len(rows) >= k or n >= len(m):
                 return rows, scores
@@ -240,28 +242,6 @@ class RecommendationService:
                 out[song_id] = self.model.song(row)
         out.update(self.catalog.songs(rest))
         return out
-
-
-#: Per model, the popular rows of each set of sources asked for (a few sets: the sources).
-_POPULAR_BY_SOURCES: weakref.WeakKeyDictionary[ServingModel, dict[frozenset, np.ndarray]] = (
-    weakref.WeakKeyDictionary())
-
-
-def popular_of(m: ServingModel, sources: frozenset[str]) -> np.ndarray:
-    """The model's most popular rows among songs of ``sources`` (the seeds' catalogs: a source
-    is its own catalog), most popular first; all its popular rows when it has none of them."""
-    cache = _POPULAR_BY_SOURCES.setdefault(m, {})
-    rows = cache.get(sources)
-    if rows is None:
-        names = m.columns["source"].take(np.arange(len(m)))
-        mine = np.fromiter((n in sources for n in names), dtype=bool, count=len(m))
-        rows = m.popular_rows
-        if mine.any():
-            counts = np.where(mine, np.asarray(m.counts, dtype=np.float64), -np.inf)
-            rows = np.argsort(-counts, kind="stable")[:min(int(mine.sum()), len(m.popular_rows))]
-        if len(cache) < 64:
-            cache[sources] = rows
-    return rows
 
 
 def _check(k: int, mode: str, max_per_artist: int | None) -> None:

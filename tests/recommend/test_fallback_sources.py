@@ -57,3 +57,15 @@ def test_a_source_the_model_does_not_know_gets_every_popular_song(two_sources):
     body = two_sources.similar(7003, k=10)
     assert [item["song"]["id"] for item in body["items"]] == [
         int(i) for i in np.asarray(model.song_ids)[model.popular_rows[:10]]]
+
+
+@pytest.mark.parametrize("mode", ["similar", "next"])
+def test_answers_from_the_model_stay_in_the_seeds_sources(two_sources, mode):
+    model = two_sources.model
+    source = {int(i): model.columns["source"][r] for r, i in enumerate(model.song_ids)}
+    for seed in list(source)[::7]:
+        body = two_sources.similar(seed, k=20, mode=mode)
+        assert {item["song"]["source"] for item in body["items"]} == {source[seed]}, seed
+        assert len(body["items"]) == 20
+    mixed = two_sources.recommend([105, 305], k=30, mode=mode)  # one seed of each source
+    assert {item["song"]["source"] for item in mixed["items"]} == {"radio", "shop"}

@@ -37,8 +37,8 @@ class UnknownExternalIdError(LookupError):
     """External ids of a source that name no song (neither in the model nor in the catalog)."""
 
     def __init__(self, source: str, external_ids: Sequence[str]) -> None:
-        super().__init__(f"unknown external id(s) of source {source!r}: "
-                         f"{', '.join(external_ids)}")
+        super().__init__(f"unknown external id(s) of source {source!r}: "  # each quoted:
+                         f"{', '.join(map(repr, external_ids))}")  # ids may hold ", "
         self.source = source
         self.external_ids = list(external_ids)
 

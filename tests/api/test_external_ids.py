@@ -382,8 +382,8 @@ def test_large_catalog_look_up(build_app, monkeypatch, collide):
 
 
 def test_errors_of_the_service_name_the_source():
-    exc = service_mod.UnknownExternalIdError("acme", ["a/b", "c"])
-    assert str(exc) == "unknown external id(s) of source 'acme': a/b, c"
+    exc = service_mod.UnknownExternalIdError("acme", ["a/b", "c, d"])
+    assert str(exc) == "unknown external id(s) of source 'acme': 'a/b', 'c, d'"  # each quoted
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql",

@@ -23,6 +23,7 @@ HOLDER_KEY = "recsys.model"
 
 def init_app(app: Flask) -> None:
     """Attach a lazily loading model holder and the Prometheus metrics to ``app``."""
+    from recsys.db.deadline import serving
     from recsys.extensions import db
     from recsys.metrics import init_app as init_metrics
     from recsys.recommend.catalog import hidden_song_ids
@@ -30,9 +31,12 @@ def init_app(app: Flask) -> None:
     engine = db._state(app)[0]
     store = ModelStore(app.config["MODEL_DIR"])
     timeout_ms = app.config.get("DB_STATEMENT_TIMEOUT_MS", 0)
+    def read_hidden() -> frozenset[int]:  # by watch()'s thread, bounded as a request is
+        with serving():
+            return hidden_song_ids(engine, timeout_ms)
+
     app.extensions[HOLDER_KEY] = ModelHolder(
-        store, poll_seconds=app.config["MODEL_POLL_SECONDS"],
-        hidden_source=lambda: hidden_song_ids(engine, timeout_ms))  # read by watch()
+        store, poll_seconds=app.config["MODEL_POLL_SECONDS"], hidden_source=read_hidden)
     init_metrics(app)
 
 

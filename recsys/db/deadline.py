@@ -21,7 +21,8 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Engine, event
 
@@ -208,6 +209,21 @@ def _guarded(call: Callable, name: str, seconds: float, active: Callable[[], boo
     return guarded
 
 
+_SERVING = threading.local()
+
+
+@contextmanager
+def serving() -> Iterator[None]:
+    """Database calls of this block count as a web request's (deadline, breaker, slots) in a
+    thread that serves requests without being one, e.g. the hidden-songs watcher: on a frozen
+    server it keeps its last known set instead of waiting for the server forever."""
+    _SERVING.on = True
+    try:
+        yield
+    finally:
+        _SERVING.on = False
+
+
 def client_deadline(engine: Engine, seconds: float, active: Callable[[], bool],
                     on_fire: Callable[[], None] | None = None, slots: int = 0) -> None:
     """On PostgreSQL, bound every DBAPI call made while ``active()`` to ``seconds`` (0: off).
@@ -221,6 +237,11 @@ def client_deadline(engine: Engine, seconds: float, active: Callable[[], bool],
     dialect = engine.dialect
     if dialect.name != "postgresql" or not 0 < seconds < math.inf:
         return
+    in_request = active
+
+    def active() -> bool:
+        return getattr(_SERVING, "on", False) or in_request()
+
     breaker = RequestBreaker(seconds, slots, on_open=lambda: engine.dispose(close=False))
     for name in GUARDED:  # this engine's own dialect instance; the class is left alone
         setattr(dialect, name, _guarded(getattr(dialect, name), name, seconds, active, on_fire,

@@ -182,6 +182,27 @@ def test_a_frozen_server_gets_503s_from_what_needs_it_and_answers_from_the_model
     assert client.get("/api/songs?q=song").status_code == 200  # the probe closes it
 
 
+@pytest.mark.parametrize("db_url", PG, indirect=True)
+def test_the_hidden_songs_watcher_keeps_its_set_on_a_frozen_server(build_app, db_url,
+                                                                    observer, pg_server):
+    """The watcher thread reads the hidden songs as a request would: cut off at the deadline
+    (then refused at once while the breaker is open) instead of waiting for the server."""
+    from recsys.api.deps import holder
+
+    app = build_app(url=db_url, DB_CLIENT_TIMEOUT_SECONDS=DEADLINE)
+    watcher = holder(app)
+    assert watcher.check_hidden()  # a first read: the set it will keep
+    kept = watcher._hidden_ids
+    with stopped([postmaster(pg_server), *backends(observer, db_url)]):
+        ok, elapsed = in_thread(watcher.check_hidden, 20)
+        assert ok is False and elapsed < DEADLINE + 1, elapsed
+        ok, elapsed = in_thread(watcher.check_hidden, 20)  # the breaker is open: at once
+        assert ok is False and elapsed < 0.5, elapsed
+        assert watcher._hidden_ids == kept
+    time.sleep(DEADLINE)  # the cooldown; then a read is the probe, and it answers
+    assert watcher.check_hidden()
+
+
 @pytest.fixture
 def gunicorn(tmp_path, source_store, api_model, api_playlists, db_url):
     """``recsys serve``: one worker with two threads, on the database ``db_url``."""

@@ -25,9 +25,11 @@ VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def new_version_name(now: datetime | None = None) -> str:
-    """Sortable, unique version name, e.g. ``20261126T143000Z-1a2b3c``."""
+    """Sortable, unique version name, e.g. ``20261126T143000123456Z-1a2b3c``: microseconds, so
+    bundles made within one second still sort by creation (``prune`` keeps the newest by
+    name; with seconds only, the random suffix ordered them)."""
     now = now or datetime.now(UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    return f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
 
 
 class ModelStore:

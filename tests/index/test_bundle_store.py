@@ -180,3 +180,15 @@ def test_switching_current_never_leaves_it_missing(store, monkeypatch):
     with pytest.raises(OSError):
         store.set_current("v1")
     assert store.current_version() == "v2"  # a crash mid-switch keeps the old link
+
+
+def test_version_names_sort_by_creation_within_one_second():
+    """``prune`` and ``versions()`` take the newest by name: bundles made in the same second
+    (fast trainings) must still sort in creation order, whatever their random suffixes."""
+    from datetime import UTC, datetime, timedelta
+
+    from recsys.index.store import new_version_name
+
+    start = datetime(2026, 11, 27, 17, 22, 14, tzinfo=UTC)
+    names = [new_version_name(start + timedelta(microseconds=250 * i)) for i in range(200)]
+    assert sorted(names) == names and len(set(names)) == 200

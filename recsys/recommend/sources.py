@@ -53,12 +53,10 @@ def popular_of(m: ServingModel, sources: frozenset[str]) -> np.ndarray:
     rows = cache.get(sources)
     if rows is None:
         codes, names = source_codes(m)
-        rows = m.popular_rows
-        if codes is None:
-            mine = np.full(len(m), bool(names and names[0] in sources))
-        else:
-            mine = np.isin(codes, [i for i, name in enumerate(names) if name in sources])
-        if mine.any() and not mine.all():
+        rows = m.popular_rows  # one source: its popular rows, whichever the seeds' source
+        mine = None if codes is None else np.isin(
+            codes, [i for i, name in enumerate(names) if name in sources])
+        if mine is not None and mine.any():
             counts = np.where(mine, np.asarray(m.counts, dtype=np.float64), -np.inf)
             rows = np.argsort(-counts, kind="stable")[:min(int(mine.sum()), len(m.popular_rows))]
         if len(cache) < 64:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from recsys.db.models import Song
 from recsys.ingest.fastinsert import raw_rows
 from recsys.ingest.model import ImportResult, IngestError, ParsedCatalog
 from recsys.ingest.tabular import parse_csv, parse_jsonl
@@ -19,11 +20,13 @@ log = logging.getLogger("recsys.ingest")
 
 #: Source of csv/jsonl imports when none is given.
 DEFAULT_SOURCE = "custom"
-MAX_SOURCE = 64
+#: Longest source name: its database column (the API's bound is the same column's).
+MAX_SOURCE: int = Song.__table__.c.source.type.length  # type: ignore[attr-defined]
 
 
 def check_source(source: str) -> str:
-    """A valid source name (non-empty, at most 64 characters, no surrounding spaces)."""
+    """A valid source name (non-empty, at most ``MAX_SOURCE`` characters, no surrounding
+    spaces)."""
     name = (source or "").strip()
     if not name or len(name) > MAX_SOURCE:
         raise IngestError("--source", None, f"source must be 1..{MAX_SOURCE} characters")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from recsys.cli_import import import_mode_options
 from recsys.cli_train import engine_and_store, load_settings, settings_options
 
 #: Exit status of ``retrain`` when the gate kept production (1 = the job failed).
@@ -39,11 +40,7 @@ def import_spec(text: str):
 @click.option("--import", "imports", multiple=True, metavar="KIND:PATH[:SOURCE]",
               help="Import first, e.g. --import yes:/data/yes_big:yes_big (repeatable; "
                    "KIND yes, csv or jsonl; a PATH may hold ':').")
-@click.option("--update", is_flag=True,
-              help="For every --import: the file is authoritative for the songs and playlists "
-                   "it names (titles/artists, playlist items and names become the file's; "
-                   "rows it does not name are kept). Without it, only empty titles, artists "
-                   "and playlist names are filled in.")
+@import_mode_options(each="For every --import: ")
 @click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
               help="Fraction of playlists held out (stable by source:external_id) for the gate.")
 @click.option("--tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
@@ -60,7 +57,7 @@ def import_spec(text: str):
               help="Then delete all but this many newest bundles (never the current one or "
                    "the rollback target).")
 @with_appcontext
-def retrain_cmd(config_path, overrides, imports, update, holdout, tolerance, noise_z, backend,
+def retrain_cmd(config_path, overrides, imports, mode, holdout, tolerance, noise_z, backend,
                 dry_run, keep) -> None:
     """The nightly job: import, train, evaluate against production, promote if not worse.
 
@@ -72,10 +69,12 @@ def retrain_cmd(config_path, overrides, imports, update, holdout, tolerance, noi
     from recsys.jobs.signals import TERMINATED_EXIT, Terminated, sigterm_raises
 
     specs = [import_spec(text) for text in imports]
-    if update and not specs:
-        raise click.UsageError("--update applies to the files of --import; none was given")
+    if (mode["update"] or mode["snapshot"]) and not specs:
+        flag = "--snapshot" if mode["snapshot"] else "--update"
+        raise click.UsageError(f"{flag} applies to the files of --import; none was given")
     for spec in specs:
-        spec.update = update
+        spec.update, spec.snapshot = mode["update"], mode["snapshot"]
+        spec.max_delete = mode.get("max_delete")
     settings = load_settings(config_path, overrides)
     engine, store = engine_and_store()
     try:

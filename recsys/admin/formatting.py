@@ -88,7 +88,9 @@ CHANGE_LABELS = {"songs_filled": ("song filled in", "songs filled in"),
                  "songs_updated": ("song updated", "songs updated"),
                  "playlists_replaced": ("playlist replaced", "playlists replaced"),
                  "items_replaced": ("item rewritten", "items rewritten"),
-                 "playlists_renamed": ("playlist renamed", "playlists renamed")}
+                 "playlists_renamed": ("playlist renamed", "playlists renamed"),
+                 "playlists_deleted": ("playlist deleted", "playlists deleted"),
+                 "items_deleted": ("item deleted", "items deleted")}
 
 
 @bp.app_template_filter("import_changes")

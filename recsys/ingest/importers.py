@@ -6,12 +6,14 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
 from recsys.db.models import Song
 from recsys.ingest.fastinsert import raw_rows
 from recsys.ingest.model import ImportResult, IngestError, ParsedCatalog
+from recsys.ingest.snapshot import MAX_DELETE
 from recsys.ingest.tabular import parse_csv, parse_jsonl
 from recsys.ingest.writer import write_catalog
 from recsys.ingest.yes import parse_yes_dir
@@ -34,18 +36,22 @@ def check_source(source: str) -> str:
 
 
 def import_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = True,
-                   update: bool = False) -> ImportResult:
+                   update: bool = False, snapshot: bool = False,
+                   max_delete: float = MAX_DELETE) -> ImportResult:
     """Write an already validated catalog (one transaction, idempotent).
 
     Rows already in the database get only their missing title, artist or playlist name from
     the file; what else differs is reported in the summary (and logged as a warning). With
     ``update`` the file is authoritative for the rows it names: their titles and artists,
     playlist items and names become the file's (rows it does not name are untouched;
-    :mod:`recsys.ingest.updates`).
+    :mod:`recsys.ingest.updates`). A ``snapshot`` is an ``update`` that also deletes the
+    source's stored playlists the file does not name, refused beyond ``max_delete`` of them
+    (:mod:`recsys.ingest.snapshot`).
     """
     catalog.source = check_source(catalog.source)
     refuse_case_variant(engine, catalog.source)
-    return write_catalog(engine, catalog, progress=progress, update=update)
+    return write_catalog(engine, catalog, progress=progress, update=update, snapshot=snapshot,
+                         max_delete=max_delete)
 
 
 def refuse_case_variant(engine: Engine, source: str) -> None:
@@ -74,10 +80,10 @@ def _parse(parse: Callable[[], ParsedCatalog], what: str | Path) -> ParsedCatalo
 
 def import_yes(engine: Engine, directory: str | Path, source: str | None = None, *,
                progress: bool = True, strict_counts: bool = True,
-               update: bool = False) -> ImportResult:
+               **mode: Any) -> ImportResult:
     """Import one Yes.com subset directory; ``source`` defaults to the directory name;
     ``strict_counts=False`` only warns when train.txt's header counts disagree with it;
-    ``update``: see :func:`import_catalog`.
+    ``mode``: ``update``, ``snapshot``, ``max_delete`` of :func:`import_catalog`.
 
     Raises:
         IngestError: bad or missing input; nothing is written.
@@ -86,22 +92,22 @@ def import_yes(engine: Engine, directory: str | Path, source: str | None = None,
     name = check_source(source if source is not None else directory.resolve().name)
     return import_catalog(engine, _parse(
         lambda: parse_yes_dir(directory, name, strict_counts=strict_counts), directory),
-                          progress=progress, update=update)
+                          progress=progress, **mode)
 
 
 def import_csv(engine: Engine, path: str | Path, source: str = DEFAULT_SOURCE, *,
-               progress: bool = True, update: bool = False) -> ImportResult:
-    """Import a CSV playlist file (format in ``data/README.md``; ``update``: see
-    :func:`import_catalog`)."""
+               progress: bool = True, **mode: Any) -> ImportResult:
+    """Import a CSV playlist file (format in ``data/README.md``; ``mode``: ``update``,
+    ``snapshot``, ``max_delete`` of :func:`import_catalog`)."""
     source = check_source(source)
     return import_catalog(engine, _parse(lambda: parse_csv(path, source), path),
-                          progress=progress, update=update)
+                          progress=progress, **mode)
 
 
 def import_jsonl(engine: Engine, path: str | Path, source: str = DEFAULT_SOURCE, *,
-                 progress: bool = True, update: bool = False) -> ImportResult:
-    """Import a JSONL playlist file (format in ``data/README.md``; ``update``: see
-    :func:`import_catalog`)."""
+                 progress: bool = True, **mode: Any) -> ImportResult:
+    """Import a JSONL playlist file (format in ``data/README.md``; ``mode``: ``update``,
+    ``snapshot``, ``max_delete`` of :func:`import_catalog`)."""
     source = check_source(source)
     return import_catalog(engine, _parse(lambda: parse_jsonl(path, source), path),
-                          progress=progress, update=update)
+                          progress=progress, **mode)

@@ -66,7 +66,8 @@ class ParsedCatalog:
 @dataclass
 class ImportResult:
     """What one import added (and what it found already present), and what it changed in
-    rows already present (:mod:`recsys.ingest.updates`; the examples are in ``notes``)."""
+    rows already present (:mod:`recsys.ingest.updates`, :mod:`recsys.ingest.snapshot`; the
+    examples are in ``notes``)."""
 
     kind: str
     source: str
@@ -88,12 +89,15 @@ class ImportResult:
     items_replaced: int = 0
     #: playlists given the file's name (a missing one filled in, or with ``update``)
     playlists_renamed: int = 0
+    #: with ``snapshot``: stored playlists the file does not name, deleted, and their items
+    playlists_deleted: int = 0
+    items_deleted: int = 0
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     #: Names of the counts of rows already present that an import changed.
     CHANGE_FIELDS = ("songs_filled", "songs_updated", "playlists_replaced", "items_replaced",
-                     "playlists_renamed")
+                     "playlists_renamed", "playlists_deleted", "items_deleted")
 
     def changes(self) -> dict[str, int]:
         """The non-zero counts of :attr:`CHANGE_FIELDS` (``import_runs.changes``)."""

@@ -166,20 +166,24 @@ def apply_song_changes(conn: Connection, changes: Changes) -> None:
     execute_many(conn, "UPDATE playlists SET name = ? WHERE id = ?", changes.name_rows)
 
 
-def delete_replaced_items(conn: Connection, changes: Changes) -> None:
-    """Delete the items of the playlists about to be re-written from the file."""
-    ids = [pid for pid, _p in changes.replaced]
-    sql = "DELETE FROM playlist_items WHERE playlist_id {ids}"
+def delete_by_ids(conn: Connection, table: str, column: str, ids: Sequence[int]) -> None:
+    """``DELETE FROM table WHERE column IN ids``, in chunks (one executemany)."""
+    sql = f"DELETE FROM {table} WHERE {column} {{ids}}"
     if conn.dialect.name == "postgresql":
-        for start in range(0, len(ids), PG_CHUNK):
-            execute_many(conn, sql.format(ids="= ANY(?)"), [(ids[start:start + PG_CHUNK],)])
+        execute_many(conn, sql.format(ids="= ANY(?)"),
+                     [(list(ids[s:s + PG_CHUNK]),) for s in range(0, len(ids), PG_CHUNK)])
         return
     for start in range(0, len(ids), SQLITE_CHUNK):
         chunk = tuple(ids[start:start + SQLITE_CHUNK])
         execute_many(conn, sql.format(ids=f"IN ({', '.join('?' * len(chunk))})"), [chunk])
 
 
-def _example(ids: list[str]) -> str:
+def delete_replaced_items(conn: Connection, changes: Changes) -> None:
+    """Delete the items of the playlists about to be re-written from the file."""
+    delete_by_ids(conn, "playlist_items", "playlist_id", [pid for pid, _p in changes.replaced])
+
+
+def example(ids: list[str]) -> str:
     return ", ".join(map(repr, ids[:3])) + (", ..." if len(ids) > 3 else "")
 
 
@@ -193,32 +197,32 @@ def record(changes: Changes, result: ImportResult, where: str) -> None:
     done = []
     if c.songs_filled:
         done.append(f"{len(c.songs_filled):,} songs' missing titles/artists filled in "
-                    f"({_example(c.songs_filled)})")
+                    f"({example(c.songs_filled)})")
     if c.names_filled:
         done.append(f"{len(c.names_filled):,} playlists' missing names filled in "
-                    f"({_example(c.names_filled)})")
+                    f"({example(c.names_filled)})")
     if c.songs_updated:
         done.append(f"{len(c.songs_updated):,} songs updated (title/artist from the file: "
-                    f"{_example(c.songs_updated)})")
+                    f"{example(c.songs_updated)})")
     if c.replaced:
         pids = [p.external_id for _pid, p in c.replaced]
-        done.append(f"{len(pids):,} playlists replaced (items from the file: {_example(pids)}; "
+        done.append(f"{len(pids):,} playlists replaced (items from the file: {example(pids)}; "
                     f"{c.replaced_items:,} items written)")
     if c.renamed:
-        done.append(f"{len(c.renamed):,} playlists renamed ({_example(c.renamed)})")
+        done.append(f"{len(c.renamed):,} playlists renamed ({example(c.renamed)})")
     result.notes.extend(done)
     kept = []
     if c.songs_ignored:
         kept.append(f"{len(c.songs_ignored):,} song(s) already in the database have another "
-                    f"title or artist in this file ({_example(c.songs_ignored)}): the database "
+                    f"title or artist in this file ({example(c.songs_ignored)}): the database "
                     "keeps its values (import with --update to apply the file's)")
     if c.items_ignored:
         kept.append(f"{len(c.items_ignored):,} playlist(s) already in the database have other "
-                    f"songs in this file ({_example(c.items_ignored)}): the database keeps its "
+                    f"songs in this file ({example(c.items_ignored)}): the database keeps its "
                     "version (import with --update to replace their items with the file's)")
     if c.names_ignored:
         kept.append(f"{len(c.names_ignored):,} playlist(s) already in the database have another "
-                    f"name in this file ({_example(c.names_ignored)}): the database keeps its "
+                    f"name in this file ({example(c.names_ignored)}): the database keeps its "
                     "names (import with --update to apply the file's)")
     for note in kept:  # the summary line printed on stdout carries it: log it to the file
         log.warning("%s: %s", where, note, extra={"printed": True})

@@ -27,6 +27,13 @@ from recsys.ingest.bulkload import bulk_load
 from recsys.ingest.fastinsert import bulk_insert, bulk_insert_column, bulk_insert_runs, raw_rows
 from recsys.ingest.gcpause import gc_paused
 from recsys.ingest.model import ImportResult, ParsedCatalog
+from recsys.ingest.snapshot import (
+    MAX_DELETE,
+    Deletions,
+    delete_playlists,
+    plan_deletions,
+    record_deletions,
+)
 from recsys.ingest.updates import (
     Changes,
     apply_song_changes,
@@ -87,10 +94,13 @@ def _write_tags(conn: Connection, catalog: ParsedCatalog, song_ids: dict[str, in
 
 
 def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = True,
-                  update: bool = False) -> ImportResult:
+                  update: bool = False, snapshot: bool = False,
+                  max_delete: float = MAX_DELETE) -> ImportResult:
     """Write ``catalog`` in one transaction and record an ``import_runs`` row (what was
     added; what was changed goes into the logged summary). ``update``: the file's titles,
     artists, playlist items and names replace the stored ones (:mod:`recsys.ingest.updates`).
+    ``snapshot``: ``update``, and the source's stored playlists the file does not name are
+    deleted, at most ``max_delete`` of them (:mod:`recsys.ingest.snapshot`).
 
     Returns:
         The counts of what was added, what was already present and what was changed.
@@ -102,7 +112,8 @@ def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = Tr
         sqlite = _sqlite_import_settings(conn)
         try:
             with conn.begin():
-                _write(conn, catalog, result, progress, t0, update)
+                _write(conn, catalog, result, progress, t0, update or snapshot,
+                       max_delete if snapshot else None)
         finally:
             if sqlite is not None:
                 conn.rollback()
@@ -167,7 +178,8 @@ def _note_other_sources(conn: Connection, source: str, result: ImportResult) -> 
 
 
 def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progress: bool,
-           t0: float, update: bool) -> None:
+           t0: float, update: bool, max_delete: float | None) -> None:
+    """The import's writes; ``max_delete`` is None unless it is a snapshot."""
     _one_import_at_a_time(conn)
     started = utcnow()
     source = catalog.source
@@ -177,6 +189,8 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
         _note_other_sources(conn, source, result)
     new_songs = [s for ext, s in catalog.songs.items() if ext not in song_ids]
     pl_ids = _id_map(conn, "playlists", source)
+    deletions = Deletions() if max_delete is None else plan_deletions(
+        conn, catalog, pl_ids, max_delete)
     new_pls = [p for p in catalog.playlists if p.external_id not in pl_ids]
     changes = Changes(update)
     if len(new_songs) < len(catalog.songs):  # the file names rows already present
@@ -208,12 +222,14 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
         # primary-key order since new playlists get increasing ids in file order, after the
         # replaced ones (older ids), whose old items go first
         delete_replaced_items(conn, changes)
+        delete_playlists(conn, deletions)
         runs = chain(sorted((pid, pl.songs) for pid, pl in changes.replaced),
                      ((pl_ids[pl.external_id], pl.songs) for pl in new_pls))
         with bulk_load(conn, "playlist_items", n_items + changes.replaced_items):
             bulk_insert_runs(conn, "playlist_items", ("playlist_id", "position", "song_id"),
                              runs, bar, value_ids=song_ids)
     record(changes, result, catalog.path or catalog.kind)
+    record_deletions(deletions, result)
     result.songs_added = len(new_songs)
     result.playlists_added = len(new_pls)
     result.items_added = n_items

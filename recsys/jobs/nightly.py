@@ -37,19 +37,54 @@ log = logging.getLogger("recsys.jobs")
 @dataclass
 class ImportSpec:
     """One file or directory to import before training; ``update``: the file's titles,
-    artists, playlist items and names replace the stored ones of the rows it names
-    (:func:`recsys.ingest.importers.import_catalog`)."""
+    artists, playlist items and names replace the stored ones of the rows it names;
+    ``snapshot``: also delete the source's playlists it does not name, at most ``max_delete``
+    of them (:func:`recsys.ingest.importers.import_catalog`)."""
 
     kind: str  # yes | csv | jsonl
     path: str
     source: str | None = None
     update: bool = False
+    snapshot: bool = False
+    max_delete: float | None = None
 
     def describe(self) -> str:
-        """``KIND:PATH[:SOURCE]`` as given, plus `` (--update)``: the log says where a file
-        went and whether it was applied as authoritative."""
+        """``KIND:PATH[:SOURCE]`` as given, plus `` (--update)`` or `` (--snapshot)``: the
+        log says where a file went and how it was applied."""
         text = f"{self.kind}:{self.path}" + (f":{self.source}" if self.source else "")
-        return text + (" (--update)" if self.update else "")
+        return text + (" (--snapshot)" if self.snapshot else " (--update)" if self.update
+                       else "")
+
+    def mode(self) -> dict[str, Any]:
+        """The importer's keywords for ``update``, ``snapshot`` and ``max_delete``."""
+        mode: dict[str, Any] = {"update": self.update, "snapshot": self.snapshot}
+        if self.max_delete is not None:
+            mode["max_delete"] = self.max_delete
+        return mode
+
+    def target_source(self) -> str:
+        """The source the import writes to (the importers' defaults when none is given)."""
+        from recsys.ingest.importers import DEFAULT_SOURCE
+
+        if self.source:
+            return self.source.strip()
+        return Path(self.path).resolve().name if self.kind == "yes" else DEFAULT_SOURCE
+
+
+def refuse_two_snapshots_of_one_source(imports: Sequence[ImportSpec]) -> None:
+    """Each snapshot deletes its source's playlists that its file lacks, so the second of two
+    snapshot files of one source would delete the first one's: refused before importing."""
+    seen: dict[str, ImportSpec] = {}
+    for spec in imports:
+        if not spec.snapshot:
+            continue
+        source = spec.target_source()
+        if source in seen:
+            raise ValueError(
+                f"--import {seen[source].describe()} and --import {spec.describe()} are both "
+                f"snapshots of source {source!r}: the second would delete the first one's "
+                "playlists. Send one file per source, or import them without --snapshot")
+        seen[source] = spec
 
 
 @dataclass
@@ -128,13 +163,14 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec],
 
     funcs = {"yes": importers.import_yes, "csv": importers.import_csv,
              "jsonl": importers.import_jsonl}
+    refuse_two_snapshots_of_one_source(imports)
     done = [] if report is None else report.imports
     for spec in imports:
         if report is not None:
             report.importing = f"{spec.kind}:{spec.path}"
         if spec.kind not in funcs:
             raise ValueError(f"unknown import kind {spec.kind!r}; expected yes, csv or jsonl")
-        kwargs = {"progress": False, "update": spec.update}
+        kwargs = {"progress": False, **spec.mode()}
         if spec.source:
             kwargs["source"] = spec.source
             if not Path(spec.path).exists():  # a ':' in a path without :SOURCE is split too
@@ -148,7 +184,8 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec],
         done.append({"kind": spec.kind, "path": spec.path, "summary": result.summary(),
                      "playlists_added": result.playlists_added,
                      "songs_updated": result.songs_updated,
-                     "playlists_replaced": result.playlists_replaced})
+                     "playlists_replaced": result.playlists_replaced,
+                     "playlists_deleted": result.playlists_deleted})
     if report is not None:
         report.importing = None
     return done

@@ -91,4 +91,7 @@ def test_import_yes_update_flag(runner, yes_tiny, app_engine):
 def test_help_says_what_update_does(runner):
     for kind in ("csv", "jsonl", "yes"):
         shown = " ".join(runner.invoke(args=["import", kind, "--help"]).output.split())
-        assert "--update The file is authoritative" in shown and "Not a snapshot" in shown
+        assert "--update The file is authoritative" in shown
+        assert "Rows it does not name are kept (see --snapshot)" in shown
+        assert "--snapshot The file holds ALL of its source's playlists" in shown
+        assert "--max-delete PCT Refuse a --snapshot import (write nothing)" in shown

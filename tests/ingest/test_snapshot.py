@@ -1,0 +1,138 @@
+"""Snapshot imports (on SQLite and PostgreSQL): the file is the whole source, so the source's
+stored playlists it does not name are deleted with their items, in the import's transaction;
+other sources and songs are untouched; a snapshot deleting too much is refused whole."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from recsys.ingest import IngestError, import_csv, import_jsonl
+from recsys.jobs.data import load_playlists
+
+HEADER = "playlist_id,position,song_id,title,artist\n"
+
+
+def _csv(tmp_path, name: str, playlists: dict[str, list[str]]):
+    rows = [f"{pid},{i},{sid},Title {sid},Artist {sid}\n"
+            for pid, songs in playlists.items() for i, sid in enumerate(songs)]
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    return path
+
+
+def _stored(engine, source: str) -> dict[str, list[str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT p.external_id, s.external_id FROM playlists p "
+            "LEFT JOIN playlist_items i ON i.playlist_id = p.id "
+            "LEFT JOIN songs s ON s.id = i.song_id WHERE p.source = :src "
+            "ORDER BY p.external_id, i.position"), {"src": source}).all()
+    out: dict[str, list[str]] = {}
+    for pid, sid in rows:
+        out.setdefault(pid, [])
+        if sid is not None:
+            out[pid].append(sid)
+    return out
+
+
+def _count(engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar_one()
+
+
+TONIGHT = {f"p{i}": [f"s{i}", f"s{i + 1}", f"s{i + 2}"] for i in range(10)}
+
+
+@pytest.fixture
+def stored(engine, tmp_path):
+    import_csv(engine, _csv(tmp_path, "night1.csv", TONIGHT), "radio", progress=False)
+    import_csv(engine, _csv(tmp_path, "other.csv", {"o1": ["s1", "s2"], "p1": ["s3", "s4"]}),
+               "other", progress=False)
+    return engine
+
+
+def test_snapshot_deletes_the_playlists_it_does_not_name(stored, tmp_path):
+    night2 = {k: v for k, v in TONIGHT.items() if k not in ("p3", "p7")}
+    night2["p0"] = ["s5", "s0"]        # re-sent with other songs: replaced (update)
+    night2["p10"] = ["s10", "s99"]     # new
+    result = import_csv(stored, _csv(tmp_path, "night2.csv", night2), "radio",
+                        progress=False, snapshot=True)
+    assert (result.playlists_deleted, result.items_deleted) == (2, 6)
+    assert (result.playlists_added, result.playlists_replaced) == (1, 1)
+    assert "2 playlists deleted (not in the snapshot: 'p3', 'p7'; 6 items)" in result.summary()
+    assert _stored(stored, "radio") == night2
+    # another source's playlist of the same external id, and every song, stay
+    assert _stored(stored, "other") == {"o1": ["s1", "s2"], "p1": ["s3", "s4"]}
+    assert _count(stored, "SELECT COUNT(*) FROM songs WHERE source = 'radio'") == 13
+    assert _count(stored, "SELECT COUNT(*) FROM playlist_items i LEFT JOIN playlists p "
+                          "ON p.id = i.playlist_id WHERE p.id IS NULL") == 0
+    with stored.connect() as conn:
+        changes = conn.execute(text("SELECT changes FROM import_runs ORDER BY id DESC")).first()[0]
+    changes = changes if isinstance(changes, dict) else json.loads(changes)
+    assert changes["playlists_deleted"] == 2 and changes["items_deleted"] == 6
+    # training reads what is stored: the deleted playlists are gone from the corpus
+    corpus = load_playlists(stored)
+    assert len(corpus) == len(night2) + 2
+
+
+def test_snapshot_again_changes_nothing(stored, tmp_path):
+    path = _csv(tmp_path, "same.csv", dict(list(TONIGHT.items())[:8]))
+    first = import_csv(stored, path, "radio", progress=False, snapshot=True)
+    again = import_csv(stored, path, "radio", progress=False, snapshot=True)
+    assert first.playlists_deleted == 2
+    assert again.changes() == {} and again.playlists_added == 0
+    assert len(_stored(stored, "radio")) == 8
+
+
+def test_snapshot_deleting_more_than_allowed_is_refused_whole(stored, tmp_path):
+    before = _stored(stored, "radio"), _count(stored, "SELECT COUNT(*) FROM import_runs")
+    cut = _csv(tmp_path, "cut.csv", {"p0": ["s9", "s0"], "new": ["s1"]})  # 9 of 10 missing
+    with pytest.raises(IngestError) as err:
+        import_csv(stored, cut, "radio", progress=False, snapshot=True)
+    message = str(err.value)
+    assert message.startswith(f"{cut}: as a snapshot this file would delete 9 of the 10 "
+                              "playlists of source 'radio' (90%, more than the allowed 50%")
+    assert "import with --max-delete 91" in message
+    assert (_stored(stored, "radio"), _count(stored, "SELECT COUNT(*) FROM import_runs")) \
+        == before  # not even the update of p0 or the new playlist
+    result = import_csv(stored, cut, "radio", progress=False, snapshot=True, max_delete=0.9)
+    assert result.playlists_deleted == 9
+    assert _stored(stored, "radio") == {"p0": ["s9", "s0"], "new": ["s1"]}
+
+
+def test_a_bound_of_exactly_the_share_passes(stored, tmp_path):
+    half = _csv(tmp_path, "half.csv", dict(list(TONIGHT.items())[:5]))
+    result = import_csv(stored, half, "radio", progress=False, snapshot=True)  # 5/10 = 50%
+    assert result.playlists_deleted == 5
+
+
+def test_without_snapshot_nothing_is_deleted(stored, tmp_path):
+    result = import_csv(stored, _csv(tmp_path, "few.csv", {"p0": ["s0"]}), "radio",
+                        progress=False, update=True)
+    assert result.playlists_deleted == 0 and len(_stored(stored, "radio")) == 10
+
+
+def test_snapshot_of_a_new_source_deletes_nothing(engine, tmp_path):
+    path = tmp_path / "first.jsonl"
+    path.write_text('{"playlist_id": "a", "position": 0, "song_id": "x"}\n', encoding="utf-8")
+    result = import_jsonl(engine, path, "fresh", progress=False, snapshot=True)
+    assert (result.playlists_added, result.playlists_deleted) == (1, 0)
+
+
+def test_many_deletions_cross_the_chunk_size(engine, tmp_path, monkeypatch):
+    """Deleting more playlists than one ``IN``/``ANY`` chunk holds (chunks made small)."""
+    from recsys.ingest import updates
+
+    monkeypatch.setattr(updates, "SQLITE_CHUNK", 7)
+    monkeypatch.setattr(updates, "PG_CHUNK", 7)
+    many = {f"m{i}": [f"s{i % 13}", f"s{(i + 1) % 13}"] for i in range(40)}
+    import_csv(engine, _csv(tmp_path, "many.csv", many), "bulk", progress=False)
+    keep = dict(list(many.items())[:10])
+    result = import_csv(engine, _csv(tmp_path, "keep.csv", keep), "bulk", progress=False,
+                        snapshot=True, max_delete=1.0)
+    assert (result.playlists_deleted, result.items_deleted) == (30, 60)
+    assert _stored(engine, "bulk") == keep
+

@@ -43,7 +43,7 @@ _no_progress = click.option("--no-progress", is_flag=True, help="Hide the progre
 #: Help of ``import --update`` and ``retrain --update``.
 UPDATE_HELP = ("The file is authoritative for the songs and playlists it names: their "
                "titles/artists (non-empty ones), playlist items and names become the file's. "
-               "Rows it does not name are kept (see --snapshot). Without it, only empty "
+               "Rows it does not name are kept. Without it, only empty "
                "titles, artists and playlist names are filled in.")
 #: Help of ``--snapshot`` and ``--max-delete`` (import and retrain).
 SNAPSHOT_HELP = ("The file holds ALL of its source's playlists: --update, and the source's "
@@ -53,15 +53,17 @@ MAX_DELETE_HELP = ("Refuse a --snapshot import (write nothing) if it would delet
                    "[default: 50].")
 
 
-def import_mode_options(func=None, *, each: str = ""):
+def import_mode_options(func=None, *, each: str = "", snapshots: bool = True):
     """``--update``, ``--snapshot`` and ``--max-delete PCT``, handed to the command as one
     ``mode`` dict of the importers' keywords (``max_delete`` as a fraction); ``each``
-    prefixes their help (``retrain``: "For every --import: ")."""
+    prefixes their help (``retrain``: "For every --import: "); ``snapshots=False``: only
+    ``--update``."""
     if func is None:
-        return functools.partial(import_mode_options, each=each)
+        return functools.partial(import_mode_options, each=each, snapshots=snapshots)
 
     @functools.wraps(func)
-    def command(*args, update: bool, snapshot: bool, max_delete: float | None, **kwargs):
+    def command(*args, update: bool, snapshot: bool = False, max_delete: float | None = None,
+                **kwargs):
         if max_delete is not None and not snapshot:
             raise click.UsageError("--max-delete applies to --snapshot imports only")
         mode = {"update": update, "snapshot": snapshot}
@@ -72,10 +74,13 @@ def import_mode_options(func=None, *, each: str = ""):
     def prefixed(text: str) -> str:
         return f"{each}{text[0].lower()}{text[1:]}" if each else text
 
-    command = click.option("--max-delete", type=click.FloatRange(0, 100), metavar="PCT",
-                           help=MAX_DELETE_HELP)(command)
-    command = click.option("--snapshot", is_flag=True, help=prefixed(SNAPSHOT_HELP))(command)
-    return click.option("--update", is_flag=True, help=prefixed(UPDATE_HELP))(command)
+    if snapshots:
+        command = click.option("--max-delete", type=click.FloatRange(0, 100), metavar="PCT",
+                               help=MAX_DELETE_HELP)(command)
+        command = click.option("--snapshot", is_flag=True, help=prefixed(SNAPSHOT_HELP))(command)
+    update_help = UPDATE_HELP.replace("are kept.", "are kept (see --snapshot).") if snapshots \
+        else UPDATE_HELP
+    return click.option("--update", is_flag=True, help=prefixed(update_help))(command)
 
 
 @click.group("import")
@@ -96,7 +101,7 @@ def import_group() -> None:
 @click.option("--ignore-header-counts", is_flag=True,
               help="Accept a train.txt whose header line 2 (appearance counts) disagrees with "
                    "its playlists, e.g. lines cut out of a bigger file (logged as a warning).")
-@import_mode_options
+@import_mode_options(snapshots=False)
 @_no_progress
 @with_appcontext
 def import_yes_cmd(directory: str, source: str | None, ignore_header_counts: bool,

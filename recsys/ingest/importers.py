@@ -78,17 +78,26 @@ def _parse(parse: Callable[[], ParsedCatalog], what: str | Path) -> ParsedCatalo
     return catalog
 
 
+#: Why a Yes.com directory cannot be a snapshot.
+YES_SNAPSHOT = ("a Yes.com directory cannot be imported as a snapshot: its playlists are "
+                "identified by their line number in train.txt, so a line removed upstream "
+                "would renumber every later playlist; export the source as CSV or JSONL with "
+                "stable playlist ids for --snapshot imports")
+
+
 def import_yes(engine: Engine, directory: str | Path, source: str | None = None, *,
                progress: bool = True, strict_counts: bool = True,
                **mode: Any) -> ImportResult:
     """Import one Yes.com subset directory; ``source`` defaults to the directory name;
     ``strict_counts=False`` only warns when train.txt's header counts disagree with it;
-    ``mode``: ``update``, ``snapshot``, ``max_delete`` of :func:`import_catalog`.
+    ``mode``: ``update`` of :func:`import_catalog` (not ``snapshot``: see ``YES_SNAPSHOT``).
 
     Raises:
         IngestError: bad or missing input; nothing is written.
     """
     directory = Path(directory)
+    if mode.get("snapshot"):
+        raise IngestError(directory, None, YES_SNAPSHOT)
     name = check_source(source if source is not None else directory.resolve().name)
     return import_catalog(engine, _parse(
         lambda: parse_yes_dir(directory, name, strict_counts=strict_counts), directory),

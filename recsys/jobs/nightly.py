@@ -63,21 +63,29 @@ class ImportSpec:
         return mode
 
     def target_source(self) -> str:
-        """The source the import writes to (the importers' defaults when none is given)."""
+        """The source a csv or jsonl import writes to (the importers' default when none is
+        given)."""
         from recsys.ingest.importers import DEFAULT_SOURCE
 
-        if self.source:
-            return self.source.strip()
-        return Path(self.path).resolve().name if self.kind == "yes" else DEFAULT_SOURCE
+        return self.source.strip() if self.source else DEFAULT_SOURCE
 
 
-def refuse_two_snapshots_of_one_source(imports: Sequence[ImportSpec]) -> None:
-    """Each snapshot deletes its source's playlists that its file lacks, so the second of two
-    snapshot files of one source would delete the first one's: refused before importing."""
+def check_snapshots(imports: Sequence[ImportSpec]) -> None:
+    """Refuse, before importing anything, snapshot imports that cannot work: of a Yes.com
+    directory (playlists numbered by line), or two of one source (each deletes its source's
+    playlists that its file lacks, so the second would delete the first one's).
+
+    Raises:
+        ValueError: naming the imports at fault.
+    """
+    from recsys.ingest.importers import YES_SNAPSHOT
+
     seen: dict[str, ImportSpec] = {}
     for spec in imports:
         if not spec.snapshot:
             continue
+        if spec.kind == "yes":
+            raise ValueError(f"--import {spec.describe()}: {YES_SNAPSHOT}")
         source = spec.target_source()
         if source in seen:
             raise ValueError(
@@ -163,7 +171,7 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec],
 
     funcs = {"yes": importers.import_yes, "csv": importers.import_csv,
              "jsonl": importers.import_jsonl}
-    refuse_two_snapshots_of_one_source(imports)
+    check_snapshots(imports)
     done = [] if report is None else report.imports
     for spec in imports:
         if report is not None:

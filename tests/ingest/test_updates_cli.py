@@ -92,6 +92,9 @@ def test_help_says_what_update_does(runner):
     for kind in ("csv", "jsonl", "yes"):
         shown = " ".join(runner.invoke(args=["import", kind, "--help"]).output.split())
         assert "--update The file is authoritative" in shown
+        if kind == "yes":  # playlists numbered by line: no snapshots
+            assert "Rows it does not name are kept. Without it" in shown
+            continue
         assert "Rows it does not name are kept (see --snapshot)" in shown
         assert "--snapshot The file holds ALL of its source's playlists" in shown
         assert "--max-delete PCT Refuse a --snapshot import (write nothing)" in shown

@@ -96,12 +96,21 @@ def test_retrain_refuses_two_snapshots_of_one_source_before_importing(
     assert alone.exit_code == 2 and "--snapshot applies to the files of --import" in alone.output
 
 
-def test_snapshot_specs_of_different_sources_pass(tmp_path):
-    yes_dir = tmp_path / "yes_small"
-    specs = [ImportSpec("csv", "a.csv", snapshot=True), ImportSpec("csv", "b.csv", "radio",
-                                                                   snapshot=True),
-             ImportSpec("yes", str(yes_dir), snapshot=True), ImportSpec("csv", "c.csv")]
-    nightly.refuse_two_snapshots_of_one_source(specs)  # custom, radio, yes_small, no snapshot
-    with pytest.raises(ValueError, match="both snapshots of source 'yes_small'"):
-        nightly.refuse_two_snapshots_of_one_source(
-            [*specs, ImportSpec("csv", "d.csv", " yes_small", snapshot=True)])
+def test_snapshot_specs_are_checked_before_importing():
+    specs = [ImportSpec("csv", "a.csv", snapshot=True),
+             ImportSpec("jsonl", "b.jsonl", "radio", snapshot=True), ImportSpec("csv", "c.csv")]
+    nightly.check_snapshots(specs)  # sources custom and radio; c.csv is no snapshot
+    with pytest.raises(ValueError, match="both snapshots of source 'radio'"):
+        nightly.check_snapshots([*specs, ImportSpec("csv", "d.csv", " radio", snapshot=True)])
+    with pytest.raises(ValueError, match="cannot be imported as a snapshot: its playlists are "
+                                         "identified by their line number"):
+        nightly.check_snapshots([ImportSpec("yes", "/data/yes_big", snapshot=True)])
+
+
+def test_import_yes_offers_no_snapshot(runner, yes_dir):
+    from recsys.ingest import IngestError, import_yes
+
+    shown = runner.invoke(args=["import", "yes", "--help"]).output
+    assert "--update" in shown and "--snapshot" not in shown
+    with pytest.raises(IngestError, match="cannot be imported as a snapshot"):
+        import_yes(None, yes_dir, snapshot=True)

@@ -9,15 +9,14 @@ the same title, artist and tags, or leave them empty (empty = "as defined before
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from recsys.ingest.model import IngestError, ParsedCatalog, PlaylistRecord, SongRecord
-from recsys.ingest.textio import read_text, split_lines
+from recsys.ingest.textio import open_text
 
 REQUIRED = ("playlist_id", "position", "song_id", "title", "artist")  # CSV header
 REQUIRED_KEYS = REQUIRED[:3]  # JSONL objects may omit title/artist (= empty)
@@ -168,18 +167,23 @@ def collect(rows: Iterable[tuple[int, dict[str, Any]]], path: str, source: str,
     return collector.finish()
 
 
-def _csv_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _csv_rows(path: Path, text: TextIO) -> Iterable[tuple[int, dict[str, Any]]]:
+    reader = csv.reader(text, strict=True)
     start = 1  # first line of the record being read (a quoted field may span lines)
     try:
-        header = [h.strip().lower() for h in next(reader)]  # column names ignore case
+        first = next(reader, None)
+        while first is not None and not any(f.strip() for f in first):
+            first = next(reader, None)  # blank lines before the header
+        if first is None:
+            raise IngestError(path, 1, "empty file")
+        header = [h.strip().lower() for h in first]  # column names ignore case
         missing = [k for k in REQUIRED if k not in header]
         if missing:
-            raise IngestError(path, 1, f"missing column(s): {', '.join(missing)}"
+            raise IngestError(path, reader.line_num, f"missing column(s): {', '.join(missing)}"
                               f"{_header_hint(header)}")
         repeated = sorted({h for h in header if h and header.count(h) > 1})
         if repeated:  # which one would win is a guess; say so instead
-            raise IngestError(path, 1, f"repeated column(s): {', '.join(repeated)}")
+            raise IngestError(path, reader.line_num, f"repeated column(s): {', '.join(repeated)}")
         start = reader.line_num + 1
         for fields in reader:
             # a blank line, or a row of empty fields (spreadsheets write ",,,,"): no data
@@ -207,26 +211,32 @@ def _header_hint(header: list[str]) -> str:
     return hint + ")"
 
 
-def _jsonl_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
-    for idx, line in enumerate(split_lines(path, text, need_final_newline=False)):
+def _jsonl_rows(path: Path, text: TextIO) -> Iterable[tuple[int, dict[str, Any]]]:
+    blank = True
+    for number, line in enumerate(text, 1):
         if not line.strip():
             continue
+        blank = False
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise IngestError(path, idx + 1, f"invalid JSON: {exc.msg}") from None
+            raise IngestError(path, number, f"invalid JSON: {exc.msg}") from None
         if not isinstance(row, dict):
-            raise IngestError(path, idx + 1, "expected a JSON object")
-        yield idx + 1, row
+            raise IngestError(path, number, "expected a JSON object")
+        yield number, row
+    if blank:
+        raise IngestError(path, 1, "empty file")
 
 
 def parse_csv(path: str | Path, source: str) -> ParsedCatalog:
-    """Parse and validate a CSV playlist file (UTF-8, header line first)."""
+    """Parse and validate a CSV playlist file (UTF-8, header line first), streamed."""
     path = Path(path)
-    return collect(_csv_rows(path, read_text(path)), str(path), source, "csv")
+    with open_text(path) as text:
+        return collect(_csv_rows(path, text), str(path), source, "csv")
 
 
 def parse_jsonl(path: str | Path, source: str) -> ParsedCatalog:
-    """Parse and validate a JSONL playlist file (one JSON object per item row)."""
+    """Parse and validate a JSONL playlist file (one JSON object per item row), streamed."""
     path = Path(path)
-    return collect(_jsonl_rows(path, read_text(path)), str(path), source, "jsonl")
+    with open_text(path, newline="\n") as text:  # JSON may hold a bare \r as whitespace
+        return collect(_jsonl_rows(path, text), str(path), source, "jsonl")

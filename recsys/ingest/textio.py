@@ -1,15 +1,152 @@
 """Reading input files strictly: missing, empty, not UTF-8 and truncated are errors.
 
 A gzip-compressed file (recognised by its magic bytes, whatever its name) is decompressed
-first; line numbers then count lines of the decompressed text.
+as it is read; line numbers then count lines of the decompressed text. The CSV and JSONL
+importers stream their file (:func:`open_text`): memory holds what was parsed, never the
+whole text or a list of its lines (a 213 MB CSV of 4 million items: peak 1.47 GB before,
+0.46 GB streamed; docs/benchmarks.md §13). :func:`read_text` reads a whole (small) file.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from recsys.ingest.model import IngestError
+
+#: The first two bytes of a gzip stream.
+GZIP_MAGIC = b"\x1f\x8b"
+#: Largest decompressed import: a corrupt or hostile archive (a "zip bomb" expands a
+#: thousandfold) stops here instead of occupying the machine for hours.
+MAX_DECOMPRESSED = 4 * 2**30
+#: ... and beyond ``RATIO_FLOOR`` decompressed bytes, at most ``MAX_RATIO`` times the file's
+#: own size: playlist exports compress 2-4 fold (Yes.com's files) and rarely past 20, while a
+#: bomb expands a thousandfold (and a whole-file read, :func:`read_text`, costs several times
+#: the text: 512 MiB of newlines took 8.6 GB).
+MAX_RATIO = 100
+RATIO_FLOOR = 64 * 2**20
+_PIECE = 16 * 2**20
+#: Compressed bytes read at a time, and the decompressed stream's buffer.
+_CHUNK = 2**20
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+class _Gunzip(io.RawIOBase):
+    """The decompressed bytes of a gzip file, all members, as a stream; an error names a
+    corrupt, cut or too large file."""
+
+    def __init__(self, raw: BinaryIO, path: Path, size: int) -> None:
+        self._raw, self._path = raw, path
+        self._size = size
+        self._by_ratio = max(RATIO_FLOOR, MAX_RATIO * size)
+        self._inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
+        self._input = b""
+        self._out = 0
+        self._finished = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable buffer
+        try:
+            return self._readinto(buffer)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise IngestError(self._path, None, f"gzip-compressed but cannot be decompressed: "
+                              f"{exc}") from None
+
+    def _readinto(self, buffer) -> int:  # noqa: ANN001
+        while not self._finished:
+            if self._inflater.eof and not self._next_member():
+                break
+            if not self._input:
+                self._input = self._raw.read(_CHUNK)
+                if not self._input:
+                    raise EOFError("compressed file ended before the end-of-stream marker")
+            piece = self._inflater.decompress(self._input, min(len(buffer), _PIECE))
+            self._input = self._inflater.unconsumed_tail
+            if piece:
+                self._count(len(piece))
+                buffer[:len(piece)] = piece
+                return len(piece)
+        return 0
+
+    def _next_member(self) -> bool:
+        """After a member: start the next one (True), or end at EOF or zero padding, as
+        gzip(1) accepts (False)."""
+        rest = self._inflater.unused_data or self._raw.read(_CHUNK)
+        if rest and not rest.strip(b"\0"):  # padding: the rest of the file must be zeros
+            while (more := self._raw.read(_CHUNK)):
+                if more.strip(b"\0"):
+                    raise EOFError("data after the zero padding that ends the archive")
+            rest = b""
+        if not rest:
+            self._finished = True
+            return False
+        self._inflater, self._input = zlib.decompressobj(wbits=31), rest
+        return True
+
+    def _count(self, n: int) -> None:
+        self._out += n
+        if self._out > MAX_DECOMPRESSED:
+            raise IngestError(self._path, None, f"decompresses to more than "
+                              f"{MAX_DECOMPRESSED:,} bytes: split the export into smaller files")
+        if self._out > self._by_ratio:
+            raise IngestError(self._path, None, (
+                f"decompresses to more than {MAX_RATIO} times its compressed size "
+                f"({self._size:,} bytes): not a playlist export (a decompression bomb?); "
+                "import it uncompressed if it really is one"))
+
+
+@contextmanager
+def open_bytes(path: str | Path) -> Iterator[BinaryIO]:
+    """The file's content as a binary stream, decompressed if it is gzip.
+
+    Raises:
+        IngestError: missing, a directory, unreadable.
+    """
+    path = Path(path)
+    try:
+        raw = path.open("rb")
+    except FileNotFoundError:
+        raise IngestError(path, None, "no such file") from None
+    except IsADirectoryError:
+        raise IngestError(path, None, "is a directory, expected a file") from None
+    except OSError as exc:
+        raise IngestError(path, None, f"cannot read: {exc.strerror}") from None
+    with raw:
+        if raw.peek(2)[:2] == GZIP_MAGIC:
+            with io.BufferedReader(_Gunzip(raw, path, os.fstat(raw.fileno()).st_size),
+                                   _CHUNK) as stream:
+                yield stream
+        else:
+            yield raw
+
+
+@contextmanager
+def open_text(path: str | Path, newline: str = "") -> Iterator[TextIO]:
+    """The file as UTF-8 text, streamed (an optional BOM dropped; gzip decompressed; lines
+    keep their endings; ``newline`` as :class:`io.TextIOWrapper` takes it: ``""`` splits
+    lines at ``\n``, ``\r\n`` and ``\r``, as ``csv`` wants, ``"\n"`` only at ``\n``).
+
+    Raises:
+        IngestError: as :func:`open_bytes`; UTF-16; invalid UTF-8, with its line (raised
+            where it is met, the file is then scanned again for the position).
+    """
+    with open_bytes(path) as stream:
+        if stream.peek(2)[:2] in _UTF16_BOMS:
+            raise _utf16_error(path)
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline=newline)
+        try:
+            yield text
+        except UnicodeDecodeError:
+            raise utf8_error(path) from None
+        finally:
+            text.detach()
 
 
 def read_text(path: str | Path, *, allow_empty: bool = False) -> str:
@@ -19,80 +156,54 @@ def read_text(path: str | Path, *, allow_empty: bool = False) -> str:
         IngestError: missing or unreadable file, empty file, corrupt gzip, UTF-16, invalid
             UTF-8 (with its line).
     """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise IngestError(path, None, "no such file") from None
-    except IsADirectoryError:
-        raise IngestError(path, None, "is a directory, expected a file") from None
-    except OSError as exc:
-        raise IngestError(path, None, f"cannot read: {exc.strerror}") from None
-    if data.startswith(GZIP_MAGIC):
-        data = _gunzip(path, data)
+    with open_bytes(path) as stream:
+        data = stream.read()
     if not data.strip() and not allow_empty:
         raise IngestError(path, 1, "empty file")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 byte order mark
-        raise IngestError(path, 1, "UTF-16 text (it starts with a UTF-16 byte order mark): "
-                                   "save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8")
+    if data.startswith(_UTF16_BOMS):
+        raise _utf16_error(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise IngestError(
-            path, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}, "
-            f"byte {column} of the line): convert the file to UTF-8, e.g. from Latin-1 or "
-            "Windows-1252 with iconv -f WINDOWS-1252 -t UTF-8",
-        ) from None
+        raise _decode_error(path, data, exc, 0, 0) from None
     return text.removeprefix("\ufeff")
 
 
-#: The first two bytes of a gzip stream.
-GZIP_MAGIC = b"\x1f\x8b"
-#: Largest decompressed import: a file is parsed in memory, so a corrupt or hostile archive
-#: (a "zip bomb" expands a thousandfold) stops here instead of exhausting the machine.
-MAX_DECOMPRESSED = 4 * 2**30
-#: ... and beyond ``RATIO_FLOOR`` decompressed bytes, at most ``MAX_RATIO`` times the file's
-#: own size: playlist exports compress 2-4 fold (Yes.com's files) and rarely past 20, while a
-#: bomb expands a thousandfold, and the in-memory parse costs several times the text (512 MiB
-#: of newlines took 8.6 GB): a 4 MB file must not be able to ask for ~70 GB.
-MAX_RATIO = 100
-RATIO_FLOOR = 64 * 2**20
-_PIECE = 16 * 2**20
+def _utf16_error(path: str | Path) -> IngestError:
+    return IngestError(path, 1, "UTF-16 text (it starts with a UTF-16 byte order mark): "
+                                "save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8")
 
 
-def _gunzip(path: Path, data: bytes, limit: int | None = None) -> bytearray:
-    """The decompressed content of a gzip file, all members (an error names a corrupt, cut
-    or too large one)."""
-    limit = MAX_DECOMPRESSED if limit is None else limit
-    by_ratio = max(RATIO_FLOOR, MAX_RATIO * len(data))
-    out, rest = bytearray(), data
-    try:
-        while rest:
-            inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
-            pending = rest
-            while not inflater.eof:
-                piece = inflater.decompress(pending, _PIECE)
-                out += piece
-                if len(out) > limit:
-                    raise IngestError(path, None, f"decompresses to more than {limit:,} bytes: "
-                                      "split the export into smaller files") from None
-                if len(out) > by_ratio:
-                    raise IngestError(path, None, f"decompresses to more than {MAX_RATIO} "
-                                      f"times its compressed size ({len(data):,} bytes): not a "
-                                      "playlist export (a decompression bomb?); import it "
-                                      "uncompressed if it really is one") from None
-                pending = inflater.unconsumed_tail
-                if not pending and not piece:
-                    raise EOFError("compressed file ended before the end-of-stream marker")
-            rest = inflater.unused_data
-            if not rest.startswith(GZIP_MAGIC) and not rest.strip(b"\0"):
-                break  # zero padding after the last member, as gzip(1) accepts
-    except (OSError, EOFError, zlib.error) as exc:
-        raise IngestError(path, None, f"gzip-compressed but cannot be decompressed: {exc}"
-                          ) from None
-    return out  # not copied to bytes: the text is decoded from it directly
+def utf8_error(path: str | Path) -> IngestError:
+    """The error naming the first byte of ``path`` that is not UTF-8 (scanned in pieces
+    split at line ends, which never fall inside a character)."""
+    offset = line = 0
+    carry = b""
+    with open_bytes(path) as stream:
+        while True:
+            block = stream.read(_CHUNK)
+            data = carry + block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            part, carry = data[:cut], data[cut:]
+            try:
+                part.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return _decode_error(path, part, exc, offset, line)
+            offset, line = offset + len(part), line + part.count(b"\n")
+            if not block:
+                return IngestError(path, None, "not valid UTF-8")  # not found again: changed?
+
+
+def _decode_error(path: str | Path, data: bytes, exc: UnicodeDecodeError, offset: int,
+                  lines_before: int) -> IngestError:
+    """``exc`` raised decoding ``data``, which starts at byte ``offset`` and line
+    ``lines_before + 1`` of the file."""
+    line = lines_before + data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return IngestError(
+        path, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+        f"{offset + exc.start}, byte {column} of the line): convert the file to UTF-8, e.g. "
+        "from Latin-1 or Windows-1252 with iconv -f WINDOWS-1252 -t UTF-8")
 
 
 def split_lines(path: str | Path, text: str, *, need_final_newline: bool) -> list[str]:

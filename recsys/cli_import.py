@@ -42,9 +42,9 @@ def _run_import(func, *args, **kwargs) -> None:
 _no_progress = click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 #: Help of ``import --update`` and ``retrain --update``.
 UPDATE_HELP = ("The file is authoritative for the songs and playlists it names: their "
-               "titles/artists (non-empty ones), playlist items and names become the file's. "
-               "Rows it does not name are kept. Without it, only empty "
-               "titles, artists and playlist names are filled in.")
+               "titles, artists and tags (non-empty ones), playlist items and names become the "
+               "file's. Rows it does not name are kept. Without it, only empty titles, "
+               "artists and playlist names are filled in (and tags added).")
 #: Help of ``--snapshot`` and ``--max-delete`` (import and retrain).
 SNAPSHOT_HELP = ("The file holds ALL of its source's playlists: --update, and the source's "
                  "stored playlists the file does not name are deleted (songs are kept).")

@@ -10,8 +10,9 @@ Rows are keyed by ``(source, external_id)``; a file may name rows imported befor
   its non-empty title and artist where they differ (``search_key`` recomputed, ``available``
   untouched: hidden songs stay hidden), the playlists it re-sends with other songs or another
   order get their items replaced by the file's (positions ``0..n-1``), and a playlist it names
-  otherwise is renamed. Rows the file does not mention are untouched: a file is not a snapshot
-  of the whole source. Tags stay additive either way.
+  otherwise is renamed. Rows the file does not mention are untouched (a ``snapshot`` import
+  also deletes the source's playlists it does not name: :mod:`recsys.ingest.snapshot`).
+  Tags are added by the writer; with ``update`` a song the file gives tags loses its others.
 
 Everything runs inside the import's transaction, after its lock (``writer``): the stored
 values are read there, so a concurrent import cannot slip between the comparison and the

@@ -38,6 +38,8 @@ from recsys.ingest.updates import (
     Changes,
     apply_song_changes,
     delete_replaced_items,
+    example,
+    execute_many,
     plan_playlists,
     plan_songs,
     record,
@@ -65,7 +67,9 @@ def _id_map(conn: Connection, table: str, source: str) -> dict[str, int]:
 
 
 def _write_tags(conn: Connection, catalog: ParsedCatalog, song_ids: dict[str, int],
-                had_songs: bool, result: ImportResult) -> None:
+                had_songs: bool, result: ImportResult, update: bool) -> None:
+    """Add the file's song-tag links; with ``update``, a song the file gives tags loses the
+    stored tags the file does not list (a song without tags in the file keeps its own)."""
     songs = catalog.songs
     names = sorted(set().union(*(s.tags for s in songs.values())))
     if not names:
@@ -84,6 +88,8 @@ def _write_tags(conn: Connection, catalog: ParsedCatalog, song_ids: dict[str, in
         sql = ("SELECT st.song_id, st.tag_id FROM song_tags st "
                "JOIN songs s ON s.id = st.song_id WHERE s.source = ?")
         existing = set(raw_rows(conn, sql, (catalog.source,)))
+        if existing and update:
+            _remove_stale_tags(conn, runs, existing, song_ids, result)
         if existing:
             runs = [(sid, new) for sid, tids in runs
                     if (new := [t for t in tids if (sid, t) not in existing])]
@@ -91,6 +97,22 @@ def _write_tags(conn: Connection, catalog: ParsedCatalog, song_ids: dict[str, in
     with bulk_load(conn, "song_tags", n_links):
         bulk_insert_runs(conn, "song_tags", ("song_id", "tag_id"), runs, None)
     result.song_tags_added = n_links
+
+
+def _remove_stale_tags(conn: Connection, runs: list[tuple[int, list[int]]],
+                       existing: set[tuple[int, int]], song_ids: dict[str, int],
+                       result: ImportResult) -> None:
+    """Delete the stored links of the songs in ``runs`` to tags their ``runs`` lack."""
+    listed = {sid: set(tids) for sid, tids in runs}
+    stale = sorted((sid, t) for sid, t in existing if sid in listed and t not in listed[sid])
+    if not stale:
+        return
+    execute_many(conn, "DELETE FROM song_tags WHERE song_id = ? AND tag_id = ?", stale)
+    external = {sid: ext for ext, sid in song_ids.items()}
+    retagged = sorted({external[sid] for sid, _t in stale})
+    result.song_tags_removed = len(stale)
+    result.notes.append(f"{len(retagged):,} songs' tags replaced by the file's "
+                        f"({example(retagged)}; {len(stale):,} tag links removed)")
 
 
 def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = True,
@@ -209,7 +231,7 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
         if new_songs:
             song_ids = _id_map(conn, "songs", source)
         apply_song_changes(conn, changes)
-        _write_tags(conn, catalog, song_ids, had_songs, result)
+        _write_tags(conn, catalog, song_ids, had_songs, result, update)
         if any(p.name is not None for p in new_pls):
             rows = ((source, p.external_id, p.name) for p in new_pls)
             bulk_insert(conn, "playlists", ("source", "external_id", "name"), rows, bar)

@@ -280,3 +280,40 @@ def test_other_sources_are_never_touched(base, tmp_path):
     assert result.songs_updated == 2 and result.playlists_replaced == 1
     with base.connect() as conn:
         assert conn.execute(text(OTHER_SQL)).all() == other
+
+
+def _tags(engine) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for song, tag in _state(engine)[2]:
+        out.setdefault(song, []).append(tag)
+    return out
+
+
+RETAGGED = HEADER + (
+    "road-trip,0,s1,,,pop|driving,\n"   # rock -> pop, driving
+    "road-trip,1,s2,,,rock,\n"          # the same tag: nothing to do
+    "road-trip,2,s3,,,,\n"              # no tags in the file: keeps its own (none)
+    "lazy,0,s4,,,,\n"                   # keeps jazz
+    "lazy,1,s5,,,chill,\n"              # had none: gains chill
+)
+
+
+def test_tags_are_added_without_update(base, tmp_path):
+    result = import_csv(base, _csv(tmp_path, "tags.csv", RETAGGED), progress=False)
+    assert _tags(base) == {"s1": ["driving", "pop", "rock"], "s2": ["rock"], "s4": ["jazz"],
+                           "s5": ["chill"]}
+    assert result.song_tags_removed == 0 and "tags replaced" not in result.summary()
+
+
+def test_update_gives_a_song_exactly_the_file_s_tags(base, tmp_path):
+    path = _csv(tmp_path, "tags.csv", RETAGGED)
+    result = import_csv(base, path, progress=False, update=True)
+    assert _tags(base) == {"s1": ["driving", "pop"], "s2": ["rock"], "s4": ["jazz"],
+                           "s5": ["chill"]}
+    assert (result.song_tags_added, result.song_tags_removed) == (3, 1)
+    assert "1 songs' tags replaced by the file's ('s1'; 1 tag links removed)" \
+        in result.summary()
+    assert result.changes()["song_tags_removed"] == 1
+    again = import_csv(base, path, progress=False, update=True)
+    assert (again.song_tags_added, again.song_tags_removed) == (0, 0)
+    assert _tags(base)["s1"] == ["driving", "pop"]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import click
 from flask.cli import with_appcontext
@@ -66,6 +67,9 @@ def import_mode_options(func=None, *, each: str = "", snapshots: bool = True):
                 **kwargs):
         if max_delete is not None and not snapshot:
             raise click.UsageError("--max-delete applies to --snapshot imports only")
+        if max_delete is not None and not math.isfinite(max_delete):  # FloatRange lets nan by
+            raise click.BadParameter("must be a percentage from 0 to 100",
+                                     param_hint="--max-delete")
         mode = {"update": update, "snapshot": snapshot}
         if max_delete is not None:
             mode["max_delete"] = max_delete / 100

@@ -53,6 +53,8 @@ def plan_deletions(conn: Connection, catalog: ParsedCatalog, pl_ids: dict[str, i
         IngestError: the snapshot would delete more than ``max_delete`` of the stored
             playlists (a cut or empty export?); nothing has been written.
     """
+    if not 0 <= max_delete <= 1:  # also refuses nan, which every comparison would let by
+        raise ValueError(f"max_delete must be a fraction from 0 to 1, got {max_delete!r}")
     named = {p.external_id for p in catalog.playlists}
     gone = sorted((pid, ext) for ext, pid in pl_ids.items() if ext not in named)
     plan = Deletions([pid for pid, _ext in gone], [ext for _pid, ext in gone])

@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from recsys.ingest.model import IngestError, ParsedCatalog, PlaylistRecord, SongRecord
 from recsys.ingest.textio import open_text
@@ -167,7 +167,7 @@ def collect(rows: Iterable[tuple[int, dict[str, Any]]], path: str, source: str,
     return collector.finish()
 
 
-def _csv_rows(path: Path, text: TextIO) -> Iterable[tuple[int, dict[str, Any]]]:
+def _csv_rows(path: Path, text: Iterator[str]) -> Iterable[tuple[int, dict[str, Any]]]:
     reader = csv.reader(text, strict=True)
     start = 1  # first line of the record being read (a quoted field may span lines)
     try:
@@ -211,7 +211,7 @@ def _header_hint(header: list[str]) -> str:
     return hint + ")"
 
 
-def _jsonl_rows(path: Path, text: TextIO) -> Iterable[tuple[int, dict[str, Any]]]:
+def _jsonl_rows(path: Path, text: Iterator[str]) -> Iterable[tuple[int, dict[str, Any]]]:
     blank = True
     for number, line in enumerate(text, 1):
         if not line.strip():

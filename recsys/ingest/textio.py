@@ -2,9 +2,10 @@
 
 A gzip-compressed file (recognised by its magic bytes, whatever its name) is decompressed
 as it is read; line numbers then count lines of the decompressed text. The CSV and JSONL
-importers stream their file (:func:`open_text`): memory holds what was parsed, never the
-whole text or a list of its lines (a 213 MB CSV of 4 million items: peak 1.47 GB before,
-0.46 GB streamed; docs/benchmarks.md §13). :func:`read_text` reads a whole (small) file.
+importers stream their file, a pipe or FIFO too (:func:`open_text`): memory holds what was
+parsed, never the whole text or a list of its lines (a 213 MB CSV of 4 million items: peak
+1.47 GB before, 0.46 GB streamed; docs/benchmarks.md §13). :func:`read_text` reads a
+whole (small) file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 
 from recsys.ingest.model import IngestError
 
@@ -42,8 +43,8 @@ class _Gunzip(io.RawIOBase):
 
     def __init__(self, raw: BinaryIO, path: Path, size: int) -> None:
         self._raw, self._path = raw, path
-        self._size = size
-        self._by_ratio = max(RATIO_FLOOR, MAX_RATIO * size)
+        self._size = size  # 0 for a pipe: then the compressed bytes read so far count
+        self._read = 0
         self._inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
         self._input = b""
         self._out = 0
@@ -51,6 +52,19 @@ class _Gunzip(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def readall(self) -> bytes:
+        """Everything left, decompressed in large pieces (``RawIOBase.readall`` asks for 8 KiB
+        at a time, and each call copies up to 1 MiB of pending input)."""
+        out, buffer = bytearray(), bytearray(_PIECE)
+        while n := self.readinto(buffer):
+            out += memoryview(buffer)[:n]
+        return bytes(out)
+
+    def _raw_read(self) -> bytes:
+        data = self._raw.read(_CHUNK)
+        self._read += len(data)
+        return data
 
     def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable buffer
         try:
@@ -64,7 +78,7 @@ class _Gunzip(io.RawIOBase):
             if self._inflater.eof and not self._next_member():
                 break
             if not self._input:
-                self._input = self._raw.read(_CHUNK)
+                self._input = self._raw_read()
                 if not self._input:
                     raise EOFError("compressed file ended before the end-of-stream marker")
             piece = self._inflater.decompress(self._input, min(len(buffer), _PIECE))
@@ -78,9 +92,9 @@ class _Gunzip(io.RawIOBase):
     def _next_member(self) -> bool:
         """After a member: start the next one (True), or end at EOF or zero padding, as
         gzip(1) accepts (False)."""
-        rest = self._inflater.unused_data or self._raw.read(_CHUNK)
+        rest = self._inflater.unused_data or self._raw_read()
         if rest and not rest.strip(b"\0"):  # padding: the rest of the file must be zeros
-            while (more := self._raw.read(_CHUNK)):
+            while (more := self._raw_read()):
                 if more.strip(b"\0"):
                     raise EOFError("data after the zero padding that ends the archive")
             rest = b""
@@ -95,10 +109,11 @@ class _Gunzip(io.RawIOBase):
         if self._out > MAX_DECOMPRESSED:
             raise IngestError(self._path, None, f"decompresses to more than "
                               f"{MAX_DECOMPRESSED:,} bytes: split the export into smaller files")
-        if self._out > self._by_ratio:
+        compressed = max(self._size, self._read)
+        if self._out > max(RATIO_FLOOR, MAX_RATIO * compressed):
             raise IngestError(self._path, None, (
                 f"decompresses to more than {MAX_RATIO} times its compressed size "
-                f"({self._size:,} bytes): not a playlist export (a decompression bomb?); "
+                f"({compressed:,} bytes): not a playlist export (a decompression bomb?); "
                 "import it uncompressed if it really is one"))
 
 
@@ -128,25 +143,49 @@ def open_bytes(path: str | Path) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def open_text(path: str | Path, newline: str = "") -> Iterator[TextIO]:
-    """The file as UTF-8 text, streamed (an optional BOM dropped; gzip decompressed; lines
-    keep their endings; ``newline`` as :class:`io.TextIOWrapper` takes it: ``""`` splits
-    lines at ``\n``, ``\r\n`` and ``\r``, as ``csv`` wants, ``"\n"`` only at ``\n``).
+def open_text(path: str | Path, newline: str = "") -> Iterator[Iterator[str]]:
+    """The file's lines as UTF-8 text, streamed (an optional BOM dropped; gzip decompressed;
+    lines keep their endings; ``newline`` as :class:`io.StringIO` takes it: ``""`` splits
+    at ``\n``, ``\r\n`` and ``\r``, as ``csv`` wants, ``"\n"`` only at ``\n``).
 
     Raises:
-        IngestError: as :func:`open_bytes`; UTF-16; invalid UTF-8, with its line (raised
-            where it is met, the file is then scanned again for the position).
+        IngestError: as :func:`open_bytes`; UTF-16; invalid UTF-8, with its line and byte
+            (raised when the parse reaches the 1 MiB piece holding it).
     """
     with open_bytes(path) as stream:
         if stream.peek(2)[:2] in _UTF16_BOMS:
             raise _utf16_error(path)
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline=newline)
-        try:
-            yield text
-        except UnicodeDecodeError:
-            raise utf8_error(path) from None
-        finally:
-            text.detach()
+        yield (line for piece in _decoded_pieces(path, stream)
+               for line in io.StringIO(piece, newline=newline))
+
+
+def _decoded_pieces(path: str | Path, stream: BinaryIO) -> Iterator[str]:
+    """The text of ``stream`` in pieces of about 1 MiB that end at a line end (``\n`` never
+    falls inside a UTF-8 character), each checked as it is decoded: an error names its line
+    and byte without reading the file again (it may be a pipe)."""
+    offset = lines = 0
+    pending: list[bytes] = []
+    while True:
+        block = stream.read(_CHUNK)
+        rest = b""
+        if block:
+            cut = block.rfind(b"\n") + 1
+            if not cut:  # a line longer than the block: keep collecting
+                pending.append(block)
+                continue
+            pending.append(block[:cut])
+            rest = block[cut:]
+        part = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending = [rest] if rest else []
+        if part:
+            try:
+                text = part.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _decode_error(path, part, exc, offset, lines) from None
+            yield text.removeprefix("\ufeff") if offset == 0 else text
+            offset, lines = offset + len(part), lines + part.count(b"\n")
+        if not block:
+            return
 
 
 def read_text(path: str | Path, *, allow_empty: bool = False) -> str:
@@ -172,26 +211,6 @@ def read_text(path: str | Path, *, allow_empty: bool = False) -> str:
 def _utf16_error(path: str | Path) -> IngestError:
     return IngestError(path, 1, "UTF-16 text (it starts with a UTF-16 byte order mark): "
                                 "save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8")
-
-
-def utf8_error(path: str | Path) -> IngestError:
-    """The error naming the first byte of ``path`` that is not UTF-8 (scanned in pieces
-    split at line ends, which never fall inside a character)."""
-    offset = line = 0
-    carry = b""
-    with open_bytes(path) as stream:
-        while True:
-            block = stream.read(_CHUNK)
-            data = carry + block
-            cut = data.rfind(b"\n") + 1 if block else len(data)
-            part, carry = data[:cut], data[cut:]
-            try:
-                part.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                return _decode_error(path, part, exc, offset, line)
-            offset, line = offset + len(part), line + part.count(b"\n")
-            if not block:
-                return IngestError(path, None, "not valid UTF-8")  # not found again: changed?
 
 
 def _decode_error(path: str | Path, data: bytes, exc: UnicodeDecodeError, offset: int,

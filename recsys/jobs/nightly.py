@@ -122,10 +122,12 @@ class NightlyReport:
     def log_line(self) -> str:
         """One line for the log: the imports were logged when they ran."""
         added = sum(item["playlists_added"] for item in self.imports)
+        deleted = sum(item.get("playlists_deleted", 0) for item in self.imports)
         ratio = self.next_hr_over_best_baseline
         return (f"model {self.version} (run {self.run_id}) "
                 f"{'promoted' if self.promoted else 'not promoted'}: {self.reason}; "
-                f"{len(self.imports)} import(s), {added:,} playlists added; "
+                f"{len(self.imports)} import(s), {added:,} playlists added"
+                f"{f', {deleted:,} deleted' if deleted else ''}; "
                 f"next HR@10 / best baseline {'n/a' if ratio is None else f'{ratio:.3f}'}; "
                 f"{len(self.pruned)} bundle(s) pruned; {self.duration_s:.1f} s")
 
@@ -171,6 +173,8 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec],
 
     funcs = {"yes": importers.import_yes, "csv": importers.import_csv,
              "jsonl": importers.import_jsonl}
+    if report is not None and imports:  # a refusal below is a failed night, recorded
+        report.importing = ", ".join(spec.describe() for spec in imports)
     check_snapshots(imports)
     done = [] if report is None else report.imports
     for spec in imports:

@@ -115,3 +115,54 @@ def test_read_text_still_reads_whole_files(tmp_path):
     path = tmp_path / "a.txt.gz"
     path.write_bytes(gzip.compress("é\n".encode() * 3))
     assert textio.read_text(path) == "é\né\né\n"
+
+
+def _through_fifo(tmp_path, data: bytes, parse):
+    """``parse`` of a FIFO fed ``data`` by a thread; the outcome (result or exception), or
+    a failure if the parse does not finish (it must never open the FIFO a second time)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "feed.csv"
+    os.mkfifo(fifo)
+
+    def feed():
+        with fifo.open("wb") as out:
+            out.write(data)
+
+    outcome: list = []
+
+    def run():
+        try:
+            outcome.append(parse(fifo, "x"))
+        except Exception as exc:  # noqa: BLE001 - returned to the test
+            outcome.append(exc)
+
+    threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=run,
+                                                                             daemon=True)]
+    for t in threads:
+        t.start()
+    threads[1].join(60)
+    assert outcome, "the parse of a FIFO did not finish"
+    return outcome[0]
+
+
+def test_a_fifo_with_invalid_utf8_names_the_line_without_reading_it_twice(tmp_path):
+    data = (HEADER + _rows(50_000)).encode() + b"p9999,0,s1,Caf\xe9,A\n"
+    error = _through_fifo(tmp_path, data, parse_csv)
+    assert isinstance(error, IngestError) and error.line == 50_002
+    assert "not valid UTF-8 (byte 0xe9" in error.reason
+
+
+def test_gzip_from_a_pipe_is_measured_by_the_bytes_read(tmp_path, monkeypatch):
+    """A pipe has no size: the ratio limit counts the compressed bytes read so far."""
+    monkeypatch.setattr(textio, "RATIO_FLOOR", 2**20)
+    monkeypatch.setattr(textio, "MAX_RATIO", 50)
+    text = HEADER + _rows(150_000)  # ~5 MB, compresses ~10x: within the ratio
+    catalog = _through_fifo(tmp_path, gzip.compress(text.encode()), parse_csv)
+    assert not isinstance(catalog, Exception), catalog
+    assert len(catalog.playlists) == 15_000
+    bomb = tmp_path / "bomb"
+    bomb.mkdir()
+    error = _through_fifo(bomb, gzip.compress(b"\n" * (8 * 2**20)), parse_csv)
+    assert isinstance(error, IngestError) and "times its compressed size" in error.reason

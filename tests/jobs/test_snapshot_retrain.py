@@ -60,10 +60,24 @@ def test_import_snapshot_through_the_cli(loaded, runner, engine_of, tmp_path):
     assert len(_playlists(engine_of, "sample")) == 600  # another source: untouched
 
 
-def test_max_delete_needs_snapshot(runner, tmp_path):
+def test_max_delete_needs_snapshot_and_a_number(runner, tmp_path):
     path = _csv(tmp_path / "x.csv", {"a": ["x"]})
     result = runner.invoke(args=["import", "csv", str(path), "--max-delete", "80"])
     assert result.exit_code == 2 and "--max-delete applies to --snapshot imports" in result.output
+    for value in ("nan", "101", "-1"):
+        result = runner.invoke(args=["import", "csv", str(path), "--snapshot",
+                                     "--max-delete", value])
+        assert result.exit_code == 2 and "--max-delete" in result.output, (value, result.output)
+
+
+def test_the_library_refuses_a_bound_outside_0_1(engine, tmp_path):
+    from recsys.ingest import import_csv
+
+    path = _csv(tmp_path / "x.csv", {"a": ["x"]})
+    import_csv(engine, path, "s", progress=False)
+    for bound in (float("nan"), 1.5, -0.1):
+        with pytest.raises(ValueError, match="max_delete must be a fraction from 0 to 1"):
+            import_csv(engine, path, "s", progress=False, snapshot=True, max_delete=bound)
 
 
 def test_retrain_snapshot_trains_on_what_is_left(loaded, runner, engine_of, tmp_path):
@@ -92,6 +106,12 @@ def test_retrain_refuses_two_snapshots_of_one_source_before_importing(
     assert (f"--import csv:{a} (--snapshot) and --import csv:{b} (--snapshot) are both "
             "snapshots of source 'custom'") in result.output
     assert _playlists(engine_of, "custom") == []
+    with engine_of.connect() as conn:  # the refused night is on the dashboard as failed
+        status, error = conn.execute(text(
+            "SELECT status, error FROM training_runs ORDER BY id DESC")).first()
+    assert status == "failed" and "are both snapshots of source 'custom'" in error
+    assert error.startswith(f"nightly job stopped in the import of csv:{a} (--snapshot), "
+                            f"csv:{b} (--snapshot), before training")
     alone = runner.invoke(args=["retrain", *QUICK, "--snapshot"])
     assert alone.exit_code == 2 and "--snapshot applies to the files of --import" in alone.output
 
@@ -114,3 +134,12 @@ def test_import_yes_offers_no_snapshot(runner, yes_dir):
     assert "--update" in shown and "--snapshot" not in shown
     with pytest.raises(IngestError, match="cannot be imported as a snapshot"):
         import_yes(None, yes_dir, snapshot=True)
+
+
+def test_the_job_s_log_line_counts_deleted_playlists():
+    report = nightly.NightlyReport(version="v1", run_id=3, reason="first model")
+    report.imports = [{"playlists_added": 4, "playlists_deleted": 120},
+                      {"playlists_added": 1}]
+    assert "2 import(s), 5 playlists added, 120 deleted;" in report.log_line()
+    report.imports = [{"playlists_added": 4, "playlists_deleted": 0}]
+    assert "1 import(s), 4 playlists added;" in report.log_line()

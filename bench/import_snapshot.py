@@ -8,8 +8,9 @@ Usage::
 yes_big is written as a CSV export into a temporary directory (playlist ids ``pl<line>``,
 titles and artists from ``song_hash.txt``), with a second export lacking every ``--drop``-th
 playlist. Each run, on a fresh database holding the full export: the full file again as a
-plain import (before and after the next step), the full file again as a snapshot (nothing to delete: the cost of the
-comparison), and the cut export as a snapshot (deletes the missing playlists). Best of
+plain import (before and after the next step), the full file again as a snapshot (nothing
+to delete: the cost of the comparison), and the cut export as a snapshot (deletes the
+missing playlists). Best of
 ``--runs``, end to end through ``import_csv`` (parse included). Nothing is written into the
 repository. Prints a markdown table.
 """

@@ -46,6 +46,9 @@ UPDATE_HELP = ("The file is authoritative for the songs and playlists it names: 
                "titles, artists and tags (non-empty ones), playlist items and names become the "
                "file's. Rows it does not name are kept. Without it, only empty titles, "
                "artists and playlist names are filled in (and tags added).")
+#: Help of ``import … --dry-run``.
+DRY_RUN_HELP = ("Do the whole import and print its summary (what it would add, change and "
+                "delete), then roll it back: nothing is written.")
 #: Help of ``--snapshot`` and ``--max-delete`` (import and retrain).
 SNAPSHOT_HELP = ("The file holds ALL of its source's playlists: --update, and the source's "
                  "stored playlists the file does not name are deleted (songs are kept).")
@@ -54,13 +57,15 @@ MAX_DELETE_HELP = ("Refuse a --snapshot import (write nothing) if it would delet
                    "[default: 50].")
 
 
-def import_mode_options(func=None, *, each: str = "", snapshots: bool = True):
-    """``--update``, ``--snapshot`` and ``--max-delete PCT``, handed to the command as one
-    ``mode`` dict of the importers' keywords (``max_delete`` as a fraction); ``each``
-    prefixes their help (``retrain``: "For every --import: "); ``snapshots=False``: only
-    ``--update``."""
+def import_mode_options(func=None, *, each: str = "", snapshots: bool = True,
+                        previews: bool = False):
+    """``--update``, ``--snapshot`` and ``--max-delete PCT`` (and with ``previews``
+    ``--dry-run``), handed to the command as one ``mode`` dict of the importers' keywords
+    (``max_delete`` as a fraction); ``each`` prefixes their help (``retrain``: "For every
+    --import: "); ``snapshots=False``: no ``--snapshot``."""
     if func is None:
-        return functools.partial(import_mode_options, each=each, snapshots=snapshots)
+        return functools.partial(import_mode_options, each=each, snapshots=snapshots,
+                                 previews=previews)
 
     @functools.wraps(func)
     def command(*args, update: bool, snapshot: bool = False, max_delete: float | None = None,
@@ -71,6 +76,8 @@ def import_mode_options(func=None, *, each: str = "", snapshots: bool = True):
             raise click.BadParameter("must be a percentage from 0 to 100",
                                      param_hint="--max-delete")
         mode = {"update": update, "snapshot": snapshot}
+        if previews and kwargs.pop("dry_run"):  # retrain's own --dry-run stays its own
+            mode["dry_run"] = True
         if max_delete is not None:
             mode["max_delete"] = max_delete / 100
         return func(*args, mode=mode, **kwargs)
@@ -78,6 +85,8 @@ def import_mode_options(func=None, *, each: str = "", snapshots: bool = True):
     def prefixed(text: str) -> str:
         return f"{each}{text[0].lower()}{text[1:]}" if each else text
 
+    if previews:
+        command = click.option("--dry-run", is_flag=True, help=DRY_RUN_HELP)(command)
     if snapshots:
         command = click.option("--max-delete", type=click.FloatRange(0, 100), metavar="PCT",
                                help=MAX_DELETE_HELP)(command)
@@ -105,7 +114,7 @@ def import_group() -> None:
 @click.option("--ignore-header-counts", is_flag=True,
               help="Accept a train.txt whose header line 2 (appearance counts) disagrees with "
                    "its playlists, e.g. lines cut out of a bigger file (logged as a warning).")
-@import_mode_options(snapshots=False)
+@import_mode_options(snapshots=False, previews=True)
 @_no_progress
 @with_appcontext
 def import_yes_cmd(directory: str, source: str | None, ignore_header_counts: bool,
@@ -120,7 +129,7 @@ def import_yes_cmd(directory: str, source: str | None, ignore_header_counts: boo
 @import_group.command("csv")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--source", default="custom", show_default=True, help="Source name.")
-@import_mode_options
+@import_mode_options(previews=True)
 @_no_progress
 @with_appcontext
 def import_csv_cmd(file: str, source: str, mode: dict, no_progress: bool) -> None:
@@ -133,7 +142,7 @@ def import_csv_cmd(file: str, source: str, mode: dict, no_progress: bool) -> Non
 @import_group.command("jsonl")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--source", default="custom", show_default=True, help="Source name.")
-@import_mode_options
+@import_mode_options(previews=True)
 @_no_progress
 @with_appcontext
 def import_jsonl_cmd(file: str, source: str, mode: dict, no_progress: bool) -> None:

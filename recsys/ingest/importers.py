@@ -37,7 +37,7 @@ def check_source(source: str) -> str:
 
 def import_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = True,
                    update: bool = False, snapshot: bool = False,
-                   max_delete: float = MAX_DELETE) -> ImportResult:
+                   max_delete: float = MAX_DELETE, dry_run: bool = False) -> ImportResult:
     """Write an already validated catalog (one transaction, idempotent).
 
     Rows already in the database get only their missing title, artist or playlist name from
@@ -46,12 +46,12 @@ def import_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = T
     playlist items and names become the file's (rows it does not name are untouched;
     :mod:`recsys.ingest.updates`). A ``snapshot`` is an ``update`` that also deletes the
     source's stored playlists the file does not name, refused beyond ``max_delete`` of them
-    (:mod:`recsys.ingest.snapshot`).
+    (:mod:`recsys.ingest.snapshot`). ``dry_run`` does it all, then rolls it back.
     """
     catalog.source = check_source(catalog.source)
     refuse_case_variant(engine, catalog.source)
     return write_catalog(engine, catalog, progress=progress, update=update, snapshot=snapshot,
-                         max_delete=max_delete)
+                         max_delete=max_delete, dry_run=dry_run)
 
 
 def refuse_case_variant(engine: Engine, source: str) -> None:

@@ -96,6 +96,8 @@ class ImportResult:
     items_deleted: int = 0
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    #: the import was done and rolled back (``dry_run``): nothing was written
+    dry_run: bool = False
 
     #: Names of the counts of rows already present that an import changed.
     CHANGE_FIELDS = ("songs_filled", "songs_updated", "playlists_replaced", "items_replaced",
@@ -115,7 +117,8 @@ class ImportResult:
         """One human-readable summary line."""
         what = self.path or self.kind
         text = (
-            f"imported {what} as source {self.source!r}: "
+            ("DRY RUN, rolled back, nothing written: " if self.dry_run else "")
+            + f"imported {what} as source {self.source!r}: "
             f"{self.songs_added:,} songs added ({self.songs_existing:,} already present), "
             f"{self.playlists_added:,} playlists added ({self.playlists_existing:,} already "
             f"present), {self.items_added:,} items, {self.tags_added:,} new tags, "

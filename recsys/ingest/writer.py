@@ -115,14 +115,19 @@ def _remove_stale_tags(conn: Connection, runs: list[tuple[int, list[int]]],
                         f"({example(retagged)}; {len(stale):,} tag links removed)")
 
 
+class _RollbackDryRunError(Exception):
+    """Ends a dry run's transaction."""
+
+
 def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = True,
                   update: bool = False, snapshot: bool = False,
-                  max_delete: float = MAX_DELETE) -> ImportResult:
+                  max_delete: float = MAX_DELETE, dry_run: bool = False) -> ImportResult:
     """Write ``catalog`` in one transaction and record an ``import_runs`` row (what was
     added; what was changed goes into the logged summary). ``update``: the file's titles,
     artists, playlist items and names replace the stored ones (:mod:`recsys.ingest.updates`).
     ``snapshot``: ``update``, and the source's stored playlists the file does not name are
-    deleted, at most ``max_delete`` of them (:mod:`recsys.ingest.snapshot`).
+    deleted, at most ``max_delete`` of them (:mod:`recsys.ingest.snapshot`). ``dry_run``:
+    everything is done, counted and then rolled back (the summary says so).
 
     Returns:
         The counts of what was added, what was already present and what was changed.
@@ -136,6 +141,10 @@ def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = Tr
             with conn.begin():
                 _write(conn, catalog, result, progress, t0, update or snapshot,
                        max_delete if snapshot else None)
+                if dry_run:
+                    raise _RollbackDryRunError
+        except _RollbackDryRunError:
+            result.dry_run, result.run_id = True, None
         finally:
             if sqlite is not None:
                 conn.rollback()

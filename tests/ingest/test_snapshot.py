@@ -136,3 +136,27 @@ def test_many_deletions_cross_the_chunk_size(engine, tmp_path, monkeypatch):
     assert (result.playlists_deleted, result.items_deleted) == (30, 60)
     assert _stored(engine, "bulk") == keep
 
+
+
+def _everything(engine) -> tuple:
+    with engine.connect() as conn:
+        return tuple(conn.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
+                     for table in ("songs", "tags", "song_tags", "playlists",
+                                   "playlist_items", "import_runs"))
+
+
+def test_a_dry_run_reports_everything_and_writes_nothing(stored, tmp_path):
+    night2 = {k: v for k, v in TONIGHT.items() if k not in ("p3", "p7")}
+    night2["p0"] = ["s5", "s0", "new-song"]
+    path = _csv(tmp_path, "night2.csv", night2)
+    before = _everything(stored)
+    preview = import_csv(stored, path, "radio", progress=False, snapshot=True, dry_run=True)
+    assert _everything(stored) == before
+    assert preview.dry_run and preview.run_id is None
+    assert preview.summary().startswith("DRY RUN, rolled back, nothing written: imported ")
+    real = import_csv(stored, path, "radio", progress=False, snapshot=True)
+    assert not real.dry_run and real.run_id is not None
+    for name in ("songs_added", "playlists_deleted", "items_deleted", "playlists_replaced",
+                 "items_replaced", "songs_existing"):
+        assert getattr(preview, name) == getattr(real, name), name
+    assert (real.playlists_deleted, real.songs_added) == (2, 1)

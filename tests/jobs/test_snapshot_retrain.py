@@ -143,3 +143,20 @@ def test_the_job_s_log_line_counts_deleted_playlists():
     assert "2 import(s), 5 playlists added, 120 deleted;" in report.log_line()
     report.imports = [{"playlists_added": 4, "playlists_deleted": 0}]
     assert "1 import(s), 4 playlists added;" in report.log_line()
+
+
+def test_import_dry_run_through_the_cli(loaded, runner, engine_of, tmp_path):
+    full = _csv(tmp_path / "full.csv", FEED)
+    preview = runner.invoke(args=["import", "csv", str(full), "--source", "feed", "--dry-run"])
+    assert preview.exit_code == 0, preview.output
+    assert preview.output.startswith(f"DRY RUN, rolled back, nothing written: imported {full} "
+                                     "as source 'feed': 8 songs added")
+    assert _playlists(engine_of, "feed") == []
+    assert runner.invoke(args=["import", "csv", str(full), "--source", "feed"]).exit_code == 0
+    cut = _csv(tmp_path / "cut.csv", dict(list(FEED.items())[:4]))
+    shown = runner.invoke(args=["import", "csv", str(cut), "--source", "feed", "--snapshot",
+                                "--dry-run"])
+    assert shown.exit_code == 0 and "2 playlists deleted (not in the snapshot: 'f-4', 'f-5'" \
+        in shown.output
+    assert len(_playlists(engine_of, "feed")) == 6
+    assert "--dry-run" in runner.invoke(args=["import", "yes", "--help"]).output

@@ -19,8 +19,14 @@ def _scalar(engine, sql, **params):
 
 
 def test_yes_big_counts_and_idempotent(engine, yes_dir):
-    """On SQLite and PostgreSQL: exact counts, and a second import changes nothing."""
+    """On SQLite and PostgreSQL: a dry run counts everything and leaves every table empty
+    (the bulk paths included), then exact counts, and a second import changes nothing."""
+    preview = import_yes(engine, yes_dir / "yes_big", "yes_big", progress=False, dry_run=True)
+    assert set(counts(engine).values()) == {0}
     result = import_yes(engine, yes_dir / "yes_big", "yes_big", progress=False)
+    assert [(preview.songs_added, preview.items_added, preview.tags_added,
+             preview.song_tags_added)] == [(result.songs_added, result.items_added,
+                                            result.tags_added, result.song_tags_added)]
     assert (result.songs_added, result.playlists_added, result.items_added) == (
         9_775, 14_559, 153_293)
     c = counts(engine)

@@ -54,7 +54,7 @@ SNAPSHOT_HELP = ("The file holds ALL of its source's playlists: --update, and th
                  "stored playlists the file does not name are deleted (songs are kept).")
 MAX_DELETE_HELP = ("Refuse a --snapshot import (write nothing) if it would delete more than "
                    "this percentage of the source's stored playlists, e.g. after a cut export "
-                   "[default: 50].")
+                   "[default: 20].")
 
 
 def import_mode_options(func=None, *, each: str = "", snapshots: bool = True,

@@ -56,6 +56,8 @@ class ParsedCatalog:
     songs: dict[str, SongRecord] = field(default_factory=dict)
     playlists: list[PlaylistRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the file's last line has no line end: the file may have been cut short
+    unterminated: bool = False
 
     @property
     def n_items(self) -> int:

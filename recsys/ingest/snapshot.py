@@ -26,8 +26,10 @@ from sqlalchemy import Connection
 from recsys.ingest.model import ImportResult, IngestError, ParsedCatalog
 from recsys.ingest.updates import delete_by_ids, example, rows_for_ids
 
-#: Largest fraction of a source's stored playlists a snapshot may delete by default.
-MAX_DELETE = 0.5
+#: Largest fraction of a source's stored playlists a snapshot may delete by default: a night's
+#: full export rarely drops a fifth of its playlists, while a cut file (a failed transfer, a
+#: half-written export) drops a share proportional to what is missing, half of it at 50%.
+MAX_DELETE = 0.2
 
 
 @dataclass
@@ -55,6 +57,11 @@ def plan_deletions(conn: Connection, catalog: ParsedCatalog, pl_ids: dict[str, i
     """
     if not 0 <= max_delete <= 1:  # also refuses nan, which every comparison would let by
         raise ValueError(f"max_delete must be a fraction from 0 to 1, got {max_delete!r}")
+    if catalog.unterminated:
+        raise IngestError(catalog.path or catalog.kind, None, (
+            "as a snapshot this file must be complete, but its last line has no line end: "
+            "was it cut short? Nothing was written. If the file is whole, add the line end "
+            "(echo >> FILE) or import it without --snapshot"))
     named = {p.external_id for p in catalog.playlists}
     gone = sorted((pid, ext) for ext, pid in pl_ids.items() if ext not in named)
     plan = Deletions([pid for pid, _ext in gone], [ext for _pid, ext in gone])

@@ -232,11 +232,34 @@ def parse_csv(path: str | Path, source: str) -> ParsedCatalog:
     """Parse and validate a CSV playlist file (UTF-8, header line first), streamed."""
     path = Path(path)
     with open_text(path) as text:
-        return collect(_csv_rows(path, text), str(path), source, "csv")
+        last: list[str] = [""]
+        catalog = collect(_csv_rows(path, _keep_last(text, last)), str(path), source, "csv")
+    return _check_end(catalog, last[0])
 
 
 def parse_jsonl(path: str | Path, source: str) -> ParsedCatalog:
     """Parse and validate a JSONL playlist file (one JSON object per item row), streamed."""
     path = Path(path)
     with open_text(path, newline="\n") as text:  # JSON may hold a bare \r as whitespace
-        return collect(_jsonl_rows(path, text), str(path), source, "jsonl")
+        last: list[str] = [""]
+        catalog = collect(_jsonl_rows(path, _keep_last(text, last)), str(path), source,
+                          "jsonl")
+    return _check_end(catalog, last[0])
+
+
+def _keep_last(lines: Iterator[str], last: list[str]) -> Iterator[str]:
+    for line in lines:
+        last[0] = line
+        yield line
+
+
+def _check_end(catalog: ParsedCatalog, last_line: str) -> ParsedCatalog:
+    """Flag (and note) a file whose last line has no line end: a cut file looks like that,
+    and its last row may be a shortened value that still parses (``--snapshot`` refuses it)."""
+    if last_line and not last_line.endswith(("\n", "\r")):
+        catalog.unterminated = True
+        note = ("the file does not end with a line end: if it was cut short, its last row is "
+                "incomplete (an export ends every row with one)")
+        catalog.notes.append(note)
+        log.warning("%s: %s", catalog.path, note)
+    return catalog

@@ -8,6 +8,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,11 @@ def record_failed_job(engine: Engine, settings: TrainSettings, error: str,
                       duration_s: float, snapshot: dict[str, Any]) -> int:
     """A failed run for a job that stopped before training (a bad import file): operators see
     it in ``training_runs`` and on the dashboard instead of the previous night's success."""
+    finished = utcnow()
     with session_scope(engine) as session:
         run = TrainingRun(status="failed", settings=settings.to_dict(), data_snapshot=snapshot,
-                          duration_s=round(duration_s, 2), error=error, finished_at=utcnow())
+                          duration_s=round(duration_s, 2), error=error, finished_at=finished,
+                          started_at=finished - timedelta(seconds=duration_s))
         session.add(run)
         session.flush()
         return run.id

@@ -94,7 +94,7 @@ def test_snapshot_deleting_more_than_allowed_is_refused_whole(stored, tmp_path):
         import_csv(stored, cut, "radio", progress=False, snapshot=True)
     message = str(err.value)
     assert message.startswith(f"{cut}: as a snapshot this file would delete 9 of the 10 "
-                              "playlists of source 'radio' (90%, more than the allowed 50%")
+                              "playlists of source 'radio' (90%, more than the allowed 20%")
     assert "import with --max-delete 91" in message
     assert (_stored(stored, "radio"), _count(stored, "SELECT COUNT(*) FROM import_runs")) \
         == before  # not even the update of p0 or the new playlist
@@ -104,9 +104,9 @@ def test_snapshot_deleting_more_than_allowed_is_refused_whole(stored, tmp_path):
 
 
 def test_a_bound_of_exactly_the_share_passes(stored, tmp_path):
-    half = _csv(tmp_path, "half.csv", dict(list(TONIGHT.items())[:5]))
-    result = import_csv(stored, half, "radio", progress=False, snapshot=True)  # 5/10 = 50%
-    assert result.playlists_deleted == 5
+    most = _csv(tmp_path, "most.csv", dict(list(TONIGHT.items())[:8]))
+    result = import_csv(stored, most, "radio", progress=False, snapshot=True)  # 2/10 = 20%
+    assert result.playlists_deleted == 2
 
 
 def test_without_snapshot_nothing_is_deleted(stored, tmp_path):
@@ -160,3 +160,25 @@ def test_a_dry_run_reports_everything_and_writes_nothing(stored, tmp_path):
                  "items_replaced", "songs_existing"):
         assert getattr(preview, name) == getattr(real, name), name
     assert (real.playlists_deleted, real.songs_added) == (2, 1)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_a_file_without_its_last_line_end_is_no_snapshot(stored, tmp_path, suffix):
+    """A cut that falls inside a value still parses (``Radio pl00`` for ``Radio pl007``): a
+    snapshot refuses the file, a plain import notes it."""
+    if suffix == "csv":
+        body = HEADER + "p0,0,s0,Title s0,Artist s0\np1,0,s1,Title s1,Artist"
+    else:
+        body = ('{"playlist_id": "p0", "position": 0, "song_id": "s0"}\n'
+                '{"playlist_id": "p1", "position": 0, "song_id": "s1"}')
+    path = tmp_path / f"cut.{suffix}"
+    path.write_text(body, encoding="utf-8")
+    load = import_csv if suffix == "csv" else import_jsonl
+    before = _stored(stored, "radio")
+    with pytest.raises(IngestError, match="its last line has no line end: was it cut short"):
+        load(stored, path, "radio", progress=False, snapshot=True, max_delete=1.0)
+    assert _stored(stored, "radio") == before
+    result = load(stored, path, "radio", progress=False)
+    assert "the file does not end with a line end" in result.summary()
+    path.write_text(body + "\n", encoding="utf-8")
+    assert "line end" not in load(stored, path, "radio", progress=False).summary()

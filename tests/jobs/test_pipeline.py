@@ -214,6 +214,7 @@ def test_bad_import_stops_the_job_before_training(small_db, store, quick_setting
     assert store.versions() == []  # nothing trained; the night is recorded as failed
     (run,) = _runs(small_db)
     assert run.status == "failed" and run.model_version is None and "bad.csv:3:" in run.error
+    assert run.started_at < run.finished_at  # started when the job did, not when recorded
 
 
 def test_only_one_run_at_a_time(tmp_path):

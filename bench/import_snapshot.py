@@ -24,15 +24,14 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _fresh_db import fresh_databases  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from recsys.db import migrate  # noqa: E402
 from recsys.db.session import make_engine  # noqa: E402
 from recsys.ingest import import_csv  # noqa: E402
 from recsys.ingest.yes import parse_yes_dir  # noqa: E402
@@ -89,35 +88,15 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-snapshot-"))
-    server = None
     try:
         full, cut, dropped = write_exports(args.data, args.drop, tmp)
-        backends = ["sqlite"]
-        if not args.no_postgres:
-            from tests.pgserver import PostgresServer
-
-            server = PostgresServer().start()
-            admin = make_engine(server.url(), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text("CREATE DATABASE bench_template"))
-            migrate.upgrade(server.url("bench_template"))
-            backends.append("postgresql")
-        print(f"load average at start: {os.getloadavg()}")
-        rows = []
-        for backend in backends:
-            runs = []
-            for _ in range(args.runs):
-                if backend == "sqlite":
-                    url = f"sqlite:///{tmp}/{uuid.uuid4().hex[:8]}.db"
-                    migrate.upgrade(url)
-                else:
-                    name = f"b_{uuid.uuid4().hex[:8]}"
-                    with admin.connect() as conn:
-                        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE bench_template"))
-                    url = server.url(name)
-                runs.append(one_run(url, full, cut, dropped))
-            rows.append((backend, {k: min(r[k] for r in runs) for k in runs[0]}))
-        print(f"load average at end: {os.getloadavg()}")
+        with fresh_databases(tmp, not args.no_postgres) as new_db:
+            print(f"load average at start: {os.getloadavg()}")
+            rows = []
+            for backend, new_url in new_db.items():
+                runs = [one_run(new_url(), full, cut, dropped) for _ in range(args.runs)]
+                rows.append((backend, {k: min(r[k] for r in runs) for k in runs[0]}))
+            print(f"load average at end: {os.getloadavg()}")
         print("| backend | full export again, plain (s) | same as a snapshot (s) | ratio | "
               f"cut export as a snapshot: {dropped:,} playlists deleted (s) | ratio |")
         print("|---|---:|---:|---:|---:|---:|")
@@ -126,8 +105,6 @@ def main() -> None:
                   f"{r['snapshot_noop'] / r['plain']:.2f} | {r['snapshot_cut']:.2f} "
                   f"({r['items_deleted']:,.0f} items) | {r['snapshot_cut'] / r['plain']:.2f} |")
     finally:
-        if server is not None:
-            server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -21,15 +21,14 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _fresh_db import fresh_databases  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from recsys.db import migrate  # noqa: E402
 from recsys.db.session import make_engine  # noqa: E402
 from recsys.ingest import import_yes, updates, writer  # noqa: E402
 
@@ -140,36 +139,19 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-updates-"))
-    server = None
     try:
         dirs = scratch_copies(args.data, args.retitle, tmp)
         cases = [("sqlite", "executemany")]
         if not args.no_postgres:
-            from tests.pgserver import PostgresServer
-
-            server = PostgresServer().start()
-            admin = make_engine(server.url(), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text("CREATE DATABASE bench_template"))
-            migrate.upgrade(server.url("bench_template"))
             cases += [("postgresql", "executemany"), ("postgresql", "temp table")]
-        print(f"load average at start: {os.getloadavg()}")
-        rows = []
-        for backend, method in cases:
-            runs = []
-            for _ in range(args.runs):
-                if backend == "sqlite":
-                    url = f"sqlite:///{tmp}/{uuid.uuid4().hex[:8]}.db"
-                    migrate.upgrade(url)
-                else:
-                    name = f"b_{uuid.uuid4().hex[:8]}"
-                    with admin.connect() as conn:
-                        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE bench_template"))
-                    url = server.url(name)
-                runs.append(one_run(url, dirs, method))
-            best = {k: min(r[k] for r in runs) for k in runs[0]}
-            rows.append((backend, method, best))
-        print(f"load average at end: {os.getloadavg()}")
+        with fresh_databases(tmp, not args.no_postgres) as new_db:
+            print(f"load average at start: {os.getloadavg()}")
+            rows = []
+            for backend, method in cases:
+                runs = [one_run(new_db[backend](), dirs, method) for _ in range(args.runs)]
+                best = {k: min(r[k] for r in runs) for k in runs[0]}
+                rows.append((backend, method, best))
+            print(f"load average at end: {os.getloadavg()}")
         print("| backend | songs' update | yes_big re-import, unchanged (s) | "
               "yes_complete, songs re-titled --update (s) | of which the UPDATE (s) | "
               "same file again (s) | yes_big, playlists reversed --update (s) |")
@@ -181,8 +163,6 @@ def main() -> None:
                   f"({r['playlists_replaced']:,.0f} playlists, {r['items_replaced']:,.0f} "
                   "items) |")
     finally:
-        if server is not None:
-            server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -70,6 +70,10 @@ def import_mode_options(func=None, *, each: str = "", snapshots: bool = True,
     @functools.wraps(func)
     def command(*args, update: bool, snapshot: bool = False, max_delete: float | None = None,
                 **kwargs):
+        if snapshot and not snapshots:  # a hidden flag: say why there is none
+            from recsys.ingest.importers import YES_SNAPSHOT
+
+            raise click.UsageError(YES_SNAPSHOT[0].upper() + YES_SNAPSHOT[1:])
         if max_delete is not None and not snapshot:
             raise click.UsageError("--max-delete applies to --snapshot imports only")
         if max_delete is not None and not math.isfinite(max_delete):  # FloatRange lets nan by
@@ -90,7 +94,8 @@ def import_mode_options(func=None, *, each: str = "", snapshots: bool = True,
     if snapshots:
         command = click.option("--max-delete", type=click.FloatRange(0, 100), metavar="PCT",
                                help=MAX_DELETE_HELP)(command)
-        command = click.option("--snapshot", is_flag=True, help=prefixed(SNAPSHOT_HELP))(command)
+    command = click.option("--snapshot", is_flag=True, hidden=not snapshots,
+                           help=prefixed(SNAPSHOT_HELP))(command)
     update_help = UPDATE_HELP.replace("are kept.", "are kept (see --snapshot).") if snapshots \
         else UPDATE_HELP
     return click.option("--update", is_flag=True, help=prefixed(update_help))(command)

@@ -132,6 +132,9 @@ def test_import_yes_offers_no_snapshot(runner, yes_dir):
 
     shown = runner.invoke(args=["import", "yes", "--help"]).output
     assert "--update" in shown and "--snapshot" not in shown
+    tried = runner.invoke(args=["import", "yes", str(yes_dir), "--snapshot"])
+    assert tried.exit_code == 2 and "A Yes.com directory cannot be imported as a snapshot: " \
+        "its playlists are identified by their line number" in " ".join(tried.output.split())
     with pytest.raises(IngestError, match="cannot be imported as a snapshot"):
         import_yes(None, yes_dir, snapshot=True)
 

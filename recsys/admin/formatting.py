@@ -89,6 +89,7 @@ CHANGE_LABELS = {"songs_filled": ("song filled in", "songs filled in"),
                  "playlists_replaced": ("playlist replaced", "playlists replaced"),
                  "items_replaced": ("item rewritten", "items rewritten"),
                  "playlists_renamed": ("playlist renamed", "playlists renamed"),
+                 "songs_retagged": ("song's tags replaced", "songs' tags replaced"),
                  "song_tags_removed": ("tag link removed", "tag links removed"),
                  "playlists_deleted": ("playlist deleted", "playlists deleted"),
                  "items_deleted": ("item deleted", "items deleted")}

@@ -91,7 +91,9 @@ class ImportResult:
     items_replaced: int = 0
     #: playlists given the file's name (a missing one filled in, or with ``update``)
     playlists_renamed: int = 0
-    #: with ``update``: links of songs the file gives tags to tags it does not list, removed
+    #: with ``update``: songs whose tags the file replaced, and the links it removed (to tags
+    #: the file does not list for them)
+    songs_retagged: int = 0
     song_tags_removed: int = 0
     #: with ``snapshot``: stored playlists the file does not name, deleted, and their items
     playlists_deleted: int = 0
@@ -103,8 +105,8 @@ class ImportResult:
 
     #: Names of the counts of rows already present that an import changed.
     CHANGE_FIELDS = ("songs_filled", "songs_updated", "playlists_replaced", "items_replaced",
-                     "playlists_renamed", "song_tags_removed", "playlists_deleted",
-                     "items_deleted")
+                     "playlists_renamed", "songs_retagged", "song_tags_removed",
+                     "playlists_deleted", "items_deleted")
 
     def changes(self) -> dict[str, int]:
         """The non-zero counts of :attr:`CHANGE_FIELDS` (``import_runs.changes``)."""

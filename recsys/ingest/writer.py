@@ -110,7 +110,7 @@ def _remove_stale_tags(conn: Connection, runs: list[tuple[int, list[int]]],
     execute_many(conn, "DELETE FROM song_tags WHERE song_id = ? AND tag_id = ?", stale)
     external = {sid: ext for ext, sid in song_ids.items()}
     retagged = sorted({external[sid] for sid, _t in stale})
-    result.song_tags_removed = len(stale)
+    result.songs_retagged, result.song_tags_removed = len(retagged), len(stale)
     result.notes.append(f"{len(retagged):,} songs' tags replaced by the file's "
                         f"({example(retagged)}; {len(stale):,} tag links removed)")
 

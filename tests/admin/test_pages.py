@@ -135,14 +135,16 @@ def test_imports_table_shows_what_each_import_changed(admin, admin_app):
                                        "items_replaced": 1200}),
          ImportRun(kind="csv", source="radio", path="/in/day.csv", songs_added=5),
          ImportRun(kind="csv", source="radio", path="/in/full.csv",
-                   changes={"playlists_deleted": 1, "items_deleted": 40}))
+                   changes={"playlists_deleted": 1, "items_deleted": 40, "songs_retagged": 3,
+                            "song_tags_removed": 5}))
     html = admin.get("/admin/").get_data(as_text=True)
     rows = html[html.index('id="imports"'):].split("</tr>")
     night = next(r for r in rows if "night.csv" in r)
     day = next(r for r in rows if "day.csv" in r)
     full = next(r for r in rows if "full.csv" in r)
     assert "1 song updated, 3 playlists replaced, 1,200 items rewritten" in night
-    assert "1 playlist deleted, 40 items deleted" in full
+    assert "3 songs&#39; tags replaced, 5 tag links removed, 1 playlist deleted, " \
+        "40 items deleted" in full
     assert '"changed (rows already present)">–</td>' in day
 
 

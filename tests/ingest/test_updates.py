@@ -313,7 +313,7 @@ def test_update_gives_a_song_exactly_the_file_s_tags(base, tmp_path):
     assert (result.song_tags_added, result.song_tags_removed) == (3, 1)
     assert "1 songs' tags replaced by the file's ('s1'; 1 tag links removed)" \
         in result.summary()
-    assert result.changes()["song_tags_removed"] == 1
+    assert result.changes()["song_tags_removed"] == 1 and result.changes()["songs_retagged"] == 1
     again = import_csv(base, path, progress=False, update=True)
     assert (again.song_tags_added, again.song_tags_removed) == (0, 0)
     assert _tags(base)["s1"] == ["driving", "pop"]

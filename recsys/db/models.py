@@ -156,7 +156,7 @@ class ImportRun(Base):
     """One import (file or sample) with what it added, and in ``changes`` what it changed in
     rows already present (non-zero counts of ``songs_filled``, ``songs_updated``,
     ``playlists_replaced``, ``items_replaced``, ``playlists_renamed``; migration 0008; since
-    then also ``songs_retagged``, ``song_tags_removed``, ``playlists_deleted``,
+    then also ``playlists_named``, ``songs_retagged``, ``song_tags_removed``, ``playlists_deleted``,
     ``items_deleted``)."""
 
     __tablename__ = "import_runs"

@@ -89,7 +89,9 @@ class ImportResult:
     #: with ``update``: playlists whose items were replaced by the file's, and those items
     playlists_replaced: int = 0
     items_replaced: int = 0
-    #: playlists given the file's name (a missing one filled in, or with ``update``)
+    #: playlists whose missing name the file filled in, and (with ``update``) those given the
+    #: file's name instead of another one (until session 10 both counted as renamed)
+    playlists_named: int = 0
     playlists_renamed: int = 0
     #: with ``update``: songs whose tags the file replaced, and the links it removed (to tags
     #: the file does not list for them)
@@ -105,7 +107,7 @@ class ImportResult:
 
     #: Names of the counts of rows already present that an import changed.
     CHANGE_FIELDS = ("songs_filled", "songs_updated", "playlists_replaced", "items_replaced",
-                     "playlists_renamed", "songs_retagged", "song_tags_removed",
+                     "playlists_named", "playlists_renamed", "songs_retagged", "song_tags_removed",
                      "playlists_deleted", "items_deleted")
 
     def changes(self) -> dict[str, int]:

@@ -194,7 +194,7 @@ def record(changes: Changes, result: ImportResult, where: str) -> None:
     c = changes
     result.songs_filled, result.songs_updated = len(c.songs_filled), len(c.songs_updated)
     result.playlists_replaced, result.items_replaced = len(c.replaced), c.replaced_items
-    result.playlists_renamed = len(c.renamed) + len(c.names_filled)
+    result.playlists_named, result.playlists_renamed = len(c.names_filled), len(c.renamed)
     done = []
     if c.songs_filled:
         done.append(f"{len(c.songs_filled):,} songs' missing titles/artists filled in "

@@ -110,7 +110,8 @@ def test_without_update_playlists_and_names_are_kept(base, tmp_path):
     assert playlists["lazy"][2] == before[1]["lazy"][2]  # items kept
     assert playlists["lazy"][1] == "Lazy Sunday"  # a missing name is filled in
     assert playlists["solo"][1] == "Solo"
-    assert result.playlists_replaced == 0 and result.playlists_renamed == 1
+    assert result.playlists_replaced == 0 and result.playlists_renamed == 0
+    assert result.playlists_named == 1 and result.changes() == {"playlists_named": 1}
     summary = result.summary()
     assert ("1 playlist(s) already in the database have other songs in this file ('lazy'): "
             "the database keeps its version (import with --update") in summary

@@ -42,6 +42,8 @@ class RowCollector:
 
     def _text(self, line: int, row: dict[str, Any], key: str, limit: int) -> str:
         value = row.get(key)
+        if type(value) is str and len(value) <= limit and "\x00" not in value:
+            return value.strip()  # the common case, checked as below in fewer steps
         if value is None:
             return ""
         if isinstance(value, bool) or not isinstance(value, str | int):
@@ -90,6 +92,8 @@ class RowCollector:
         artist = self._text(line, row, "artist", MAX_TEXT)
         tags = self._tags(line, row.get("tags"))
         song = self.catalog.songs.get(sid)
+        if song is not None and (title, artist, tags) == (song.title, song.artist, song.tags):
+            return  # a song played again, described as before (most rows)
         if song is None:
             self.catalog.songs[sid] = SongRecord(sid, title, artist, tags)
             self._song_line[sid] = line
@@ -185,14 +189,15 @@ def _csv_rows(path: Path, text: Iterator[str]) -> Iterable[tuple[int, dict[str, 
         if repeated:  # which one would win is a guess; say so instead
             raise IngestError(path, reader.line_num, f"repeated column(s): {', '.join(repeated)}")
         start = reader.line_num + 1
+        width = len(header)
         for fields in reader:
             # a blank line, or a row of empty fields (spreadsheets write ",,,,"): no data
-            if any(f.strip() for f in fields) and len(fields) != len(header):
-                hint = ("a value with an unquoted comma? quote it: \"a, b\""
-                        if len(fields) > len(header) else "truncated line?")
-                raise IngestError(path, start, f"expected {len(header)} fields, got "
-                                  f"{len(fields)} ({hint})")
-            if any(f.strip() for f in fields):
+            if "".join(fields).strip():
+                if len(fields) != width:
+                    hint = ("a value with an unquoted comma? quote it: \"a, b\""
+                            if len(fields) > width else "truncated line?")
+                    raise IngestError(path, start, f"expected {width} fields, got "
+                                      f"{len(fields)} ({hint})")
                 yield start, dict(zip(header, fields, strict=True))
             start = reader.line_num + 1
     except csv.Error as exc:

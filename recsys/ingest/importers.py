@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from recsys.ingest.fastinsert import raw_rows
 from recsys.ingest.model import ImportResult, IngestError, ParsedCatalog
 from recsys.ingest.snapshot import MAX_DELETE
 from recsys.ingest.tabular import parse_csv, parse_jsonl
-from recsys.ingest.writer import write_catalog
+from recsys.ingest.writer import make_progress, write_catalog
 from recsys.ingest.yes import parse_yes_dir
 
 log = logging.getLogger("recsys.ingest")
@@ -78,6 +79,18 @@ def _parse(parse: Callable[[], ParsedCatalog], what: str | Path) -> ParsedCatalo
     return catalog
 
 
+def _read_file(parse: Callable[..., ParsedCatalog], path: str | Path, source: str,
+               progress: bool) -> ParsedCatalog:
+    """``parse`` a CSV or JSONL file with a progress bar of the bytes read (on a terminal)."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0  # missing: the parser says so; a pipe: no position, no bar
+    with make_progress(size, f"read {Path(path).name}", progress, unit="B") as bar:
+        return _parse(lambda: parse(path, source, on_read=lambda pos: bar.update(pos - bar.n)),
+                      path)
+
+
 #: Why a Yes.com directory cannot be a snapshot.
 YES_SNAPSHOT = ("a Yes.com directory cannot be imported as a snapshot: its playlists are "
                 "identified by their line number in train.txt, so a line removed upstream "
@@ -109,7 +122,7 @@ def import_csv(engine: Engine, path: str | Path, source: str = DEFAULT_SOURCE, *
     """Import a CSV playlist file (format in ``data/README.md``; ``mode``: ``update``,
     ``snapshot``, ``max_delete`` of :func:`import_catalog`)."""
     source = check_source(source)
-    return import_catalog(engine, _parse(lambda: parse_csv(path, source), path),
+    return import_catalog(engine, _read_file(parse_csv, path, source, progress),
                           progress=progress, **mode)
 
 
@@ -118,5 +131,5 @@ def import_jsonl(engine: Engine, path: str | Path, source: str = DEFAULT_SOURCE,
     """Import a JSONL playlist file (format in ``data/README.md``; ``mode``: ``update``,
     ``snapshot``, ``max_delete`` of :func:`import_catalog`)."""
     source = check_source(source)
-    return import_catalog(engine, _parse(lambda: parse_jsonl(path, source), path),
+    return import_catalog(engine, _read_file(parse_jsonl, path, source, progress),
                           progress=progress, **mode)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -233,19 +233,24 @@ def _jsonl_rows(path: Path, text: Iterator[str]) -> Iterable[tuple[int, dict[str
         raise IngestError(path, 1, "empty file")
 
 
-def parse_csv(path: str | Path, source: str) -> ParsedCatalog:
-    """Parse and validate a CSV playlist file (UTF-8, header line first), streamed."""
+def parse_csv(path: str | Path, source: str,
+              on_read: Callable[[int], None] | None = None) -> ParsedCatalog:
+    """Parse and validate a CSV playlist file (UTF-8, header line first), streamed;
+    ``on_read``: see :func:`~recsys.ingest.textio.open_text`."""
     path = Path(path)
-    with open_text(path) as text:
+    with open_text(path, on_read=on_read) as text:
         last: list[str] = [""]
         catalog = collect(_csv_rows(path, _keep_last(text, last)), str(path), source, "csv")
     return _check_end(catalog, last[0])
 
 
-def parse_jsonl(path: str | Path, source: str) -> ParsedCatalog:
-    """Parse and validate a JSONL playlist file (one JSON object per item row), streamed."""
+def parse_jsonl(path: str | Path, source: str,
+                on_read: Callable[[int], None] | None = None) -> ParsedCatalog:
+    """Parse and validate a JSONL playlist file (one JSON object per item row), streamed;
+    ``on_read``: see :func:`~recsys.ingest.textio.open_text`."""
     path = Path(path)
-    with open_text(path, newline="\n") as text:  # JSON may hold a bare \r as whitespace
+    # lines end at \n only: JSON may hold a bare \r as whitespace
+    with open_text(path, newline="\n", on_read=on_read) as text:
         last: list[str] = [""]
         catalog = collect(_jsonl_rows(path, _keep_last(text, last)), str(path), source,
                           "jsonl")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -52,6 +52,9 @@ class _Gunzip(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
 
     def readall(self) -> bytes:
         """Everything left, decompressed in large pieces (``RawIOBase.readall`` asks for 8 KiB
@@ -143,10 +146,13 @@ def open_bytes(path: str | Path) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def open_text(path: str | Path, newline: str = "") -> Iterator[Iterator[str]]:
+def open_text(path: str | Path, newline: str = "",
+              on_read: Callable[[int], None] | None = None) -> Iterator[Iterator[str]]:
     """The file's lines as UTF-8 text, streamed (an optional BOM dropped; gzip decompressed;
     lines keep their endings; ``newline`` as :class:`io.StringIO` takes it: ``""`` splits
     at ``\n``, ``\r\n`` and ``\r``, as ``csv`` wants, ``"\n"`` only at ``\n``).
+    ``on_read`` is called after each piece with how far into the file (compressed bytes for
+    gzip) the reading is, for a progress bar (not for a pipe, which has no position).
 
     Raises:
         IngestError: as :func:`open_bytes`; UTF-16; invalid UTF-8, with its line and byte
@@ -155,8 +161,23 @@ def open_text(path: str | Path, newline: str = "") -> Iterator[Iterator[str]]:
     with open_bytes(path) as stream:
         if stream.peek(2)[:2] in _UTF16_BOMS:
             raise _utf16_error(path)
-        yield (line for piece in _decoded_pieces(path, stream)
-               for line in io.StringIO(piece, newline=newline))
+        pieces = _decoded_pieces(path, stream)
+        if on_read is not None:
+            try:  # the file's own position: a pipe has none (ESPIPE)
+                fd = stream.fileno()
+                os.lseek(fd, 0, os.SEEK_CUR)
+            except OSError:
+                pass
+            else:
+                pieces = _reporting(pieces, fd, on_read)
+        yield (line for piece in pieces for line in io.StringIO(piece, newline=newline))
+
+
+def _reporting(pieces: Iterator[str], fd: int, on_read: Callable[[int], None]
+               ) -> Iterator[str]:
+    for piece in pieces:
+        on_read(os.lseek(fd, 0, os.SEEK_CUR))
+        yield piece
 
 
 def _decoded_pieces(path: str | Path, stream: BinaryIO) -> Iterator[str]:

@@ -54,10 +54,10 @@ _runs = ImportRun.__table__
 SONG_COLUMNS = ("source", "external_id", "title", "artist", "available", "search_key")
 
 
-def make_progress(total: int, desc: str, enabled: bool) -> tqdm:
+def make_progress(total: int, desc: str, enabled: bool, unit: str = "row") -> tqdm:
     """A tqdm bar on stderr, shown only when ``enabled`` and stderr is a terminal."""
     disable = not enabled or not sys.stderr.isatty()
-    return tqdm(total=total, desc=desc, unit="row", unit_scale=True, file=sys.stderr,
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
                 disable=disable, leave=False)
 
 

@@ -166,3 +166,24 @@ def test_gzip_from_a_pipe_is_measured_by_the_bytes_read(tmp_path, monkeypatch):
     bomb.mkdir()
     error = _through_fifo(bomb, gzip.compress(b"\n" * (8 * 2**20)), parse_csv)
     assert isinstance(error, IngestError) and "times its compressed size" in error.reason
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_reading_reports_its_position_in_the_file(tmp_path, compress):
+    """The import's read progress: positions grow to the file's size (compressed bytes for
+    gzip), one report per ~1 MiB piece."""
+    data = (HEADER + _rows(200_000)).encode()  # ~6 MB
+    path = tmp_path / ("p.csv.gz" if compress else "p.csv")
+    path.write_bytes(gzip.compress(data) if compress else data)
+    seen: list[int] = []
+    catalog = parse_csv(path, "x", on_read=seen.append)
+    assert len(catalog.playlists) == 20_000
+    assert seen == sorted(seen) and seen[-1] == path.stat().st_size
+    assert len(seen) >= (2 if compress else 5)
+
+
+def test_a_pipe_reads_without_position_reports(tmp_path):
+    seen: list[int] = []
+    catalog = _through_fifo(tmp_path, (HEADER + _rows(30)).encode(),
+                            lambda path, source: parse_csv(path, source, on_read=seen.append))
+    assert len(catalog.playlists) == 3 and seen == []

@@ -70,17 +70,23 @@ class Changes:
         return sum(len(p.songs) for _pid, p in self.replaced)
 
 
-def rows_for_ids(conn: Connection, sql: str, ids: Sequence[int]) -> Iterator[tuple]:
-    """Rows of ``sql`` whose ``{ids}`` placeholder is ``IN (...)`` / ``= ANY(...)`` over ``ids``,
-    in chunks (a query's ``ORDER BY`` applies per chunk)."""
+def id_chunks(conn: Connection, sql: str, ids: Sequence[int]) -> Iterator[tuple[str, tuple]]:
+    """``(statement, parameters)`` of ``sql`` per chunk of ``ids``, its ``{ids}`` placeholder
+    made ``IN (?, ...)`` (SQLite) or ``= ANY(?)`` (PostgreSQL, one array per chunk)."""
     if conn.dialect.name == "postgresql":
         for start in range(0, len(ids), PG_CHUNK):
-            yield from raw_rows(conn, sql.format(ids="= ANY(?)"),
-                                (list(ids[start:start + PG_CHUNK]),))
+            yield sql.format(ids="= ANY(?)"), (list(ids[start:start + PG_CHUNK]),)
         return
     for start in range(0, len(ids), SQLITE_CHUNK):
         chunk = tuple(ids[start:start + SQLITE_CHUNK])
-        yield from raw_rows(conn, sql.format(ids=f"IN ({', '.join('?' * len(chunk))})"), chunk)
+        yield sql.format(ids=f"IN ({', '.join('?' * len(chunk))})"), chunk
+
+
+def rows_for_ids(conn: Connection, sql: str, ids: Sequence[int]) -> Iterator[tuple]:
+    """Rows of ``sql`` whose ``{ids}`` placeholder is ``IN (...)`` / ``= ANY(...)`` over ``ids``,
+    in chunks (a query's ``ORDER BY`` applies per chunk)."""
+    for statement, params in id_chunks(conn, sql, ids):
+        yield from raw_rows(conn, statement, params)
 
 
 def execute_many(conn: Connection, sql: str, rows: Sequence[tuple]) -> None:
@@ -168,15 +174,9 @@ def apply_song_changes(conn: Connection, changes: Changes) -> None:
 
 
 def delete_by_ids(conn: Connection, table: str, column: str, ids: Sequence[int]) -> None:
-    """``DELETE FROM table WHERE column IN ids``, in chunks (one executemany)."""
-    sql = f"DELETE FROM {table} WHERE {column} {{ids}}"
-    if conn.dialect.name == "postgresql":
-        execute_many(conn, sql.format(ids="= ANY(?)"),
-                     [(list(ids[s:s + PG_CHUNK]),) for s in range(0, len(ids), PG_CHUNK)])
-        return
-    for start in range(0, len(ids), SQLITE_CHUNK):
-        chunk = tuple(ids[start:start + SQLITE_CHUNK])
-        execute_many(conn, sql.format(ids=f"IN ({', '.join('?' * len(chunk))})"), [chunk])
+    """``DELETE FROM table WHERE column IN ids``, in chunks."""
+    for statement, params in id_chunks(conn, f"DELETE FROM {table} WHERE {column} {{ids}}", ids):
+        execute_many(conn, statement, [params])
 
 
 def delete_replaced_items(conn: Connection, changes: Changes) -> None:

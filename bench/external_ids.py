@@ -157,11 +157,12 @@ def synthetic_bundle(root: Path, n: int) -> Path:
 def measure_lookup(args) -> None:
     import numpy as np
 
+    from recsys.recommend import metadata
     from recsys.recommend import model as model_mod
 
     path = synthetic_bundle(args.work_dir / "models", args.lookup_songs)
-    for layout, limit in (("dicts", model_mod.DECODE_MAX_SONGS), ("hashes", 0)):
-        model_mod.DECODE_MAX_SONGS = limit
+    for layout, limit in (("dicts", metadata.DECODE_MAX_SONGS), ("hashes", 0)):
+        metadata.DECODE_MAX_SONGS = limit
         model = model_mod.ServingModel.open(path)
         start = time.perf_counter()
         look_up = model.external_ids()
@@ -187,7 +188,7 @@ def measure_lookup(args) -> None:
               f"{kept / 2**20:.1f} MiB (nbytes {look_up.nbytes() / 2**20:.1f} MiB), peak "
               f"{peak / 2**20:.1f} MiB while building; resolving 1 id {one:.1f} µs, "
               f"10 ids {ten:.1f} µs", flush=True)
-        model_mod.DECODE_MAX_SONGS = 100_000
+        metadata.DECODE_MAX_SONGS = 100_000
 
 
 def main() -> None:

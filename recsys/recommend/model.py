@@ -30,15 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from recsys.index.bundle import Bundle, StringColumn, encode_song_json
+from recsys.index.bundle import Bundle
 from recsys.recommend.csr import csr_table, gather, row_sums
 from recsys.recommend.external import ExternalIds
 from recsys.recommend.hidden import Hidden
+from recsys.recommend.metadata import SongMetadata
 
 log = logging.getLogger("recsys.recommend")
 
 MODES = ("similar", "next")
-COLUMNS = ("source", "external_id", "title", "artist")
 # Candidates per term (ANN, each count table) when no precomputed list answers, as a multiple
 # of those wanted: the best blended scores lie deeper in each term's own ranking. On yes_big,
 # one seed's top 10 overlaps the exact one by 0.945 at 1x, 0.993 at 2x and 0.998 at 4x, for the
@@ -47,8 +47,6 @@ POOL_WIDTH = 4
 # Seeds scored together by ServingModel.next_score_matrix: bounds the dense temporaries
 # (32 x songs; 32 and 128 ran equally fast on yes_big).
 SCORE_BLOCK = 32
-# Catalogs up to this size get their metadata decoded once per process (see ServingModel).
-DECODE_MAX_SONGS = 100_000
 
 
 @dataclass
@@ -59,7 +57,7 @@ class Scored:
     scores: np.ndarray
 
 
-class ServingModel:
+class ServingModel(SongMetadata):
     """Everything one process needs to answer requests for one model version."""
 
     def __init__(self, bundle: Bundle) -> None:
@@ -82,22 +80,7 @@ class ServingModel:
         self.cooc = csr_table(bundle, "cooc", n)
         windowed = bundle.has("cooc_scoring.data.npy")
         self.cooc_scoring = csr_table(bundle, "cooc_scoring", n) if windowed else self.cooc
-        self.columns = {c: bundle.strings(c) for c in COLUMNS}
-        # Small catalogs: decode the metadata once per process into Python lists (a few MB
-        # at 10k songs) instead of decoding the memory-mapped blobs on every request. Large
-        # catalogs keep the shared pages and decode only the rows a response needs.
-        self._decoded: dict[str, list] | None = None
-        self._rows: dict[int, int] | None = None
-        # ... and each song's JSON object pre-serialised (as Flask's jsonify writes it: sorted
-        # keys, compact, ASCII), for responses built by string joining (see song_json).
-        self.song_json: list[str] | StringColumn | None = None
-        if n <= DECODE_MAX_SONGS:
-            self._decoded = {c: col.take(np.arange(n)) for c, col in self.columns.items()}
-            self._decoded["id"] = self.song_ids.tolist()
-            self._rows = {song_id: row for row, song_id in enumerate(self._decoded["id"])}
-            self.song_json = [encode_song_json(song) for song in self.songs(range(n))]
-        elif bundle.has("song_json.blob.npy"):  # bundles built before it lack the column
-            self.song_json = bundle.strings("song_json")
+        self._load_metadata(bundle)
         self.indexes = {mode: bundle.index(mode) for mode in MODES}
         # exact top-N lists per mode: (rows int32 n x N, scores float32 n x N), best first
         self.neighbours: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -140,50 +123,6 @@ class ServingModel:
     def has_external_ids(self) -> bool:
         """Whether :meth:`external_ids` was built (the holder builds it for the next model)."""
         return self._external is not None
-
-    def row_of(self, song_id: int) -> int | None:
-        """Row of a song id, or None when the model has not seen the song."""
-        if self._rows is not None:
-            return self._rows.get(int(song_id))
-        pos = int(np.searchsorted(self._lookup_ids, song_id))
-        if pos < len(self._lookup_ids) and int(self._lookup_ids[pos]) == int(song_id):
-            return int(self._lookup_rows[pos])
-        return None
-
-    def song(self, row: int) -> dict[str, Any]:
-        """Public JSON shape of the song at ``row``."""
-        return self.songs([row])[0]
-
-    def songs(self, rows: np.ndarray | list[int]) -> list[dict[str, Any]]:
-        """Public JSON shapes of the songs at ``rows``, in order (each column decoded once)."""
-        if self._decoded is not None:
-            d = self._decoded
-            ids, source, ext, title, artist = (
-                d["id"], d["source"], d["external_id"], d["title"], d["artist"])
-            return [{"id": ids[r], "source": source[r], "external_id": ext[r],
-                     "title": title[r], "artist": artist[r]}
-                    for r in (rows.tolist() if isinstance(rows, np.ndarray) else rows)]
-        rows = np.asarray(rows, dtype=np.int64)
-        c = self.columns
-        return [
-            {"id": i, "source": s, "external_id": e, "title": t, "artist": a}
-            for i, s, e, t, a in zip(
-                self.song_ids[rows].tolist(), c["source"].take(rows),
-                c["external_id"].take(rows), c["title"].take(rows), c["artist"].take(rows),
-                strict=True)
-        ]
-
-    def songs_json(self, rows: list[int]) -> list[str]:
-        """Pre-serialised JSON of the songs at ``rows`` (requires ``song_json``)."""
-        js = self.song_json
-        if isinstance(js, StringColumn):
-            return js.take(rows)
-        return [js[r] for r in rows]
-
-    def artist(self, row: int) -> str:
-        if self._decoded is not None:
-            return self._decoded["artist"][row]
-        return self.columns["artist"][row]
 
     # -- scoring ----------------------------------------------------------------------------
     def candidates(self, mode: str, seeds: np.ndarray, n: int, exclude: set[int]) -> Scored:

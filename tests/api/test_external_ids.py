@@ -21,7 +21,6 @@ from recsys.cli_songs import songs_cmd
 from recsys.db.models import Song
 from recsys.db.session import make_engine, session_scope
 from recsys.index.build import build_bundle
-from recsys.recommend import model as model_mod
 from recsys.recommend import service as service_mod
 from tests.api.conftest import COLD_ALONE, COLD_ARTIST, COLD_COOC, FIRST
 from tests.recommend.conftest import songs_for
@@ -361,7 +360,7 @@ def test_the_look_up_is_built_once_under_concurrent_first_requests(api_app):
 def test_large_catalog_look_up(build_app, monkeypatch, collide):
     """Above DECODE_MAX_SONGS: hashes and rows instead of dicts; every hit is checked against
     the bundle's strings, so even colliding hashes answer the right songs."""
-    monkeypatch.setattr(model_mod, "DECODE_MAX_SONGS", 0)
+    monkeypatch.setattr("recsys.recommend.metadata.DECODE_MAX_SONGS", 0)
     if collide:
         from recsys.recommend import external
 

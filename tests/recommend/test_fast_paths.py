@@ -57,7 +57,7 @@ def test_large_catalog_path_gives_the_same_songs(bundle_store, monkeypatch):
 
     path = bundle_store.path(bundle_store.current_version() or bundle_store.versions()[0])
     decoded = model_mod.ServingModel.open(path)
-    monkeypatch.setattr(model_mod, "DECODE_MAX_SONGS", 0)
+    monkeypatch.setattr("recsys.recommend.metadata.DECODE_MAX_SONGS", 0)
     mapped = model_mod.ServingModel.open(path)
     assert decoded._decoded is not None and mapped._decoded is None
     rows = np.arange(len(decoded))[::-1]
@@ -72,7 +72,7 @@ def test_large_catalog_json_comes_from_the_bundle(bundle_store, monkeypatch):
 
     path = bundle_store.path(bundle_store.current_version() or bundle_store.versions()[0])
     decoded = model_mod.ServingModel.open(path)
-    monkeypatch.setattr(model_mod, "DECODE_MAX_SONGS", 0)
+    monkeypatch.setattr("recsys.recommend.metadata.DECODE_MAX_SONGS", 0)
     mapped = model_mod.ServingModel.open(path)
     assert isinstance(mapped.song_json, StringColumn)  # the bundle's column, not re-encoded
     rows = list(range(len(decoded)))[::-3]

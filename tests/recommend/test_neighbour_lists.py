@@ -182,9 +182,7 @@ def test_neighbour_lists_small_catalog():
 def test_similar_json_equals_dict_path(bundle_store, blend_model, planted_playlists, large,
                                        monkeypatch):
     if large:  # as for catalogs above DECODE_MAX_SONGS: JSON read from the bundle's column
-        from recsys.recommend import model as model_mod
-
-        monkeypatch.setattr(model_mod, "DECODE_MAX_SONGS", 0)
+        monkeypatch.setattr("recsys.recommend.metadata.DECODE_MAX_SONGS", 0)
     model = _served(bundle_store)
     assert model.song_json is not None
     assert isinstance(model.song_json, list) is not large

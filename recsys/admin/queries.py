@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select, text
+from sqlalchemy import Engine, false, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from recsys.api.queries import matches, song_detail
@@ -81,7 +81,10 @@ def search_songs(session: Session, q: str | None, limit: int, offset: int,
     (ignoring case and accents, ``%`` and ``_`` literal), with ``available``, and the total
     count."""
     conditions = [HIDDEN] if hidden_only else []
-    conditions += [matches(word) for word in search_words(q)]
+    words = search_words(q)
+    conditions += [matches(word) for word in words]
+    if q and q.strip() and not words:  # only combining accents: nothing to look for
+        conditions.append(false())
     total = session.scalar(select(func.count()).select_from(Song).where(*conditions)) or 0
     rows = session.scalars(
         select(Song).where(*conditions).order_by(Song.id).limit(limit).offset(offset))

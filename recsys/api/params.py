@@ -183,6 +183,7 @@ def name(raw: Any, field: str, max_chars: int) -> str:
         raise bad(f"{field} must be a string")
     if len(raw) > max_chars or "\x00" in raw:
         raise bad(f"{field} must be at most {max_chars} characters without NUL bytes")
+    _unicode(raw, field)
     if not raw.strip():
         raise bad(f"{field} must not be empty")
     return raw.strip()
@@ -225,7 +226,19 @@ def text(raw: str | None, name: str, max_chars: int = MAX_QUERY_CHARS) -> str | 
         return None
     if len(raw) > max_chars or "\x00" in raw:
         raise bad(f"{name} must be at most {max_chars} characters without NUL bytes")
+    _unicode(raw, name)
     return raw.strip()
+
+
+def _unicode(raw: str, field: str) -> None:
+    """400 for a string that is not valid Unicode text: a JSON escape such as ``"\\ud800"``
+    decodes to a lone surrogate, which no database (nor UTF-8) can store."""
+    if not raw.isascii():
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise bad(f"{field} must be valid Unicode text (a lone surrogate "
+                      f"\\u{ord(raw[exc.start]):04x} at character {exc.start + 1})") from None
 
 
 def page(args: Mapping[str, str]) -> tuple[int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import Session
 
 from recsys.db.models import Song, SongTag, Tag
@@ -30,12 +30,13 @@ def search_songs(session: Session, q: str | None, source: str | None,
 
     ``q`` is a substring of the title or the artist, ignoring case and accents ("beyonce"
     finds "Beyoncé"; :mod:`recsys.db.search_key`) and runs of whitespace; ``%`` and ``_``
-    match literally. A ``q`` with nothing to search for once folded (only spaces) filters
-    nothing.
+    match literally. A ``q`` of only spaces filters nothing; one that folds to nothing (only
+    combining accents) matches nothing.
     """
     conditions = []
-    if needle := fold(q):
-        conditions.append(matches(needle))
+    if q and q.strip():
+        needle = fold(q)
+        conditions.append(matches(needle) if needle else false())
     if source is not None:
         conditions.append(Song.source == source)
     if external_id is not None:

@@ -154,6 +154,8 @@ def test_search_matches_title_and_artist_words_together(admin):
     none = admin.get("/admin/explore?q=song+1000+nobody").get_data(as_text=True)
     assert 'id="no-results"' in none and "each word" in none
     assert 'id="no-results"' not in admin.get("/admin/explore").get_data(as_text=True)
+    accent = admin.get("/admin/explore?q=%CC%81").get_data(as_text=True)  # folds to nothing
+    assert 'id="no-results"' in accent and "/admin/songs/" not in accent
 
 
 def test_song_404_links_to_the_search(admin):

@@ -236,3 +236,18 @@ def test_exclude_applies_to_fallback_answers(api):
              .get_json()["items"]]
     body = api.get(f"/api/songs/{COLD_COOC}/similar?k=3&exclude={first[0]},{first[1]}").get_json()
     assert body["fallback"] and not {first[0], first[1]} & {i["song"]["id"] for i in body["items"]}
+
+
+@pytest.mark.parametrize("body", [
+    '{"source": "acme", "external_ids": ["\\ud800"]}',
+    '{"source": "\\ud800", "external_ids": ["x"]}',
+    '{"source": "acme", "external_ids": ["ok\\udfffok"]}',
+    '{"song_ids": [%d], "source": "acme", "exclude_external_ids": ["\\udc80"]}' % FIRST,
+])
+def test_lone_surrogates_are_400_not_500(shared_api, body):
+    """A JSON escape can decode to a lone surrogate, which no database can store (the lookup
+    used to fail with a UnicodeEncodeError, a 500)."""
+    resp = _post(shared_api, body)
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert "must be valid Unicode text (a lone surrogate \\u" in resp.get_json()["error"][
+        "message"]

@@ -165,3 +165,11 @@ def test_accented_search_keeps_title_or_artist_substring_semantics(accented_api)
 def test_a_blank_search_filters_nothing(accented_api):
     everything = accented_api.get("/api/songs").get_json()["total"]
     assert accented_api.get("/api/songs?q=%20%20").get_json()["total"] == everything
+
+
+def test_a_search_that_folds_to_nothing_matches_nothing(accented_api):
+    """Only combining accents: something was asked for, and nothing matches it (it used to
+    filter nothing and answer the whole catalog)."""
+    for q in ("\u0301", " \u0301\u0308 "):
+        assert accented_api.get("/api/songs", query_string={"q": q}).get_json()["total"] == 0
+    assert accented_api.get("/api/songs?q=%20").get_json()["total"] > 0

@@ -30,6 +30,16 @@ RECOMMEND_FIELDS = ("song_ids", "source", "external_ids", "k", "exclude",
 NULLABLE_FIELDS = nullable_fields("RecommendationRequest")
 
 
+@bp.after_request
+def _options_answer(response):
+    """Flask answers ``OPTIONS`` itself with an empty 200 typed text/html; an empty answer
+    (its ``Allow`` header says which methods the path takes) is a 204 without a type."""
+    if request.method == "OPTIONS" and response.status_code == 200 and not response.content_length:
+        response.status_code = 204
+        response.headers.pop("Content-Type", None)
+    return response
+
+
 @bp.get("/health")
 def health():
     """Liveness: the process answers."""

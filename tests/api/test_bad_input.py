@@ -194,6 +194,15 @@ def test_405_names_the_allowed_methods(shared_api):
     assert "GET" in shared_api.delete(S).headers["Allow"]
 
 
+@pytest.mark.parametrize(("url", "allowed"), [("/api/recommendations", "POST"), (S, "GET"),
+                                              ("/api/health", "GET")])
+def test_options_is_an_empty_204_with_the_allowed_methods(shared_api, url, allowed):
+    resp = shared_api.options(url)
+    assert resp.status_code == 204 and resp.get_data() == b""
+    assert "Content-Type" not in resp.headers  # it was an empty text/html 200
+    assert allowed in resp.headers["Allow"]
+
+
 @pytest.mark.parametrize("url", [
     "/api/songs?limt=5", f"{S}?mode=next&mode=next", "/api/songs?q=a&q=b", f"{S}?k=3&k=4",
     f"/api/songs/{FIRST}?k=3"])
@@ -242,7 +251,7 @@ def test_exclude_applies_to_fallback_answers(api):
     '{"source": "acme", "external_ids": ["\\ud800"]}',
     '{"source": "\\ud800", "external_ids": ["x"]}',
     '{"source": "acme", "external_ids": ["ok\\udfffok"]}',
-    '{"song_ids": [%d], "source": "acme", "exclude_external_ids": ["\\udc80"]}' % FIRST,
+    '{"song_ids": [' + str(FIRST) + '], "source": "acme", "exclude_external_ids": ["\\udc80"]}',
 ])
 def test_lone_surrogates_are_400_not_500(shared_api, body):
     """A JSON escape can decode to a lone surrogate, which no database can store (the lookup

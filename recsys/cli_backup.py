@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from recsys.cli_train import engine_and_store
+from recsys.cli_common import engine_and_store
 
 
 @click.command("backup")

@@ -37,7 +37,7 @@ def serve_cmd(host: str, port: int, workers: int | None, threads: int, dev: bool
 
 def _registry_call(func, *args):
     """Run a registry function on the app's database and model store; errors exit 1."""
-    from recsys.cli_train import require_schema
+    from recsys.cli_common import require_schema
     from recsys.db.session import make_engine
     from recsys.index.bundle import BundleError
     from recsys.index.store import ModelStore

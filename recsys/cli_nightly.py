@@ -9,8 +9,13 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from recsys.cli_common import (
+    FiniteFloatRange,
+    engine_and_store,
+    load_settings,
+    settings_options,
+)
 from recsys.cli_import import import_mode_options
-from recsys.cli_train import engine_and_store, load_settings, settings_options
 
 #: Exit status of ``retrain`` when the gate kept production (1 = the job failed).
 GATE_REFUSED_EXIT = 3
@@ -41,11 +46,11 @@ def import_spec(text: str):
               help="Import first, e.g. --import yes:/data/yes_big:yes_big (repeatable; "
                    "KIND yes, csv or jsonl; a PATH may hold ':').")
 @import_mode_options(each="For every --import: ")
-@click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+@click.option("--holdout", type=FiniteFloatRange(0, 0.5), default=0.1, show_default=True,
               help="Fraction of playlists held out (stable by source:external_id) for the gate.")
-@click.option("--tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--tolerance", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
               help="Promote if each gate metric >= production * (1 - tolerance).")
-@click.option("--noise-z", type=click.FloatRange(0, 10), default=0.0, show_default=True,
+@click.option("--noise-z", type=FiniteFloatRange(0, 10), default=0.0, show_default=True,
               help="Also promote if each metric is less than this many standard errors of the "
                    "paired difference below production.")
 @click.option("--backend", type=click.Choice(["annoy", "exact"]), default="annoy",

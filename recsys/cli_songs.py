@@ -15,7 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from recsys.cli_train import require_schema
+from recsys.cli_common import require_schema
 from recsys.db.models import ID_MAX, Song
 
 

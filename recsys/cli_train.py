@@ -11,64 +11,15 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-_settings_options = [
-    click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                 help="Training settings YAML (default: RECSYS_TRAIN_CONFIG, data/train.yaml)."),
-    click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                 help="Override one setting, e.g. --set epochs=5 (repeatable)."),
-]
-
-
-def settings_options(func):
-    for option in reversed(_settings_options):
-        func = option(func)
-    return func
-
-
-def load_settings(config_path: str | None, overrides: tuple[str, ...]):
-    """Settings from the YAML file plus overrides; errors become click errors."""
-    import yaml
-
-    from recsys.ml.settings import TrainSettings
-
-    path = config_path or current_app.config["TRAIN_CONFIG"]
-    try:
-        return TrainSettings.from_yaml(path, overrides=overrides)
-    except FileNotFoundError as exc:
-        raise click.ClickException(f"{path}: training config not found") from exc
-    except yaml.YAMLError as exc:
-        raise _yaml_error(path, exc) from None
-    except ValueError as exc:
-        raise click.ClickException(str(exc) if str(exc).startswith(str(path)) else
-                                   f"{path} + --set: {exc}") from exc
-
-
-def _yaml_error(path, exc) -> click.ClickException:
-    """``FILE:LINE: invalid YAML: problem`` on one line."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-    return click.ClickException(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}")
-
-
-def require_schema() -> None:
-    """Stop with the upgrade advice (not an SQL error an hour into a job) when the database's
-    schema is not the code's; an unreachable database is left to fail on its own terms."""
-    from recsys.db.migrate import check_schema
-
-    try:
-        check_schema(current_app.config["DATABASE_URL"])
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def engine_and_store():
-    """The app's database engine and model store (inside an app context), after
-    :func:`require_schema`."""
-    from recsys.extensions import db
-    from recsys.index.store import ModelStore
-
-    require_schema()
-    return db.engine, ModelStore(current_app.config["MODEL_DIR"])
+from recsys.cli_common import (
+    FiniteFloatRange,
+    engine_and_store,
+    json_safe,
+    load_settings,
+    require_schema,  # noqa: F401  (imported from here by cli_import)
+    settings_options,
+    yaml_error,
+)
 
 
 def _epoch_progress(total_epochs: int):
@@ -85,7 +36,7 @@ def _epoch_progress(total_epochs: int):
 
 @click.command("train")
 @settings_options
-@click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+@click.option("--holdout", type=FiniteFloatRange(0, 0.5), default=0.1, show_default=True,
               help="Fraction of playlists held out (stable by source:external_id) for metrics.")
 @click.option("--source", default=None, help="Train on one source only.")
 @click.option("--backend", type=click.Choice(["annoy", "exact"]), default="annoy",
@@ -183,7 +134,7 @@ def evaluate_cmd(config_path, overrides, seeds, source, test_path, test_format,
         click.echo(f"{name}: {value:.3f}")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(result, indent=2))
+        Path(json_path).write_text(json.dumps(json_safe(result), indent=2))
 
 
 def _external_test(engine, path, fmt, source, train_playlists):
@@ -197,6 +148,12 @@ def _external_test(engine, path, fmt, source, train_playlists):
                                       train=train_playlists)
     except IngestError as exc:
         raise click.ClickException(str(exc)) from None
+    pairs = (pair for p in test.playlists for pair in zip(p[:-1], p[1:], strict=True))
+    if not any(a >= 0 and b >= 0 for a, b in pairs):
+        raise click.ClickException(
+            f"{path}: nothing to score: no test playlist has two songs in a row that the "
+            f"catalog of {test.source!r} holds ({test.unknown_songs:,} songs of the file are "
+            "not in it; is --source right?)")
     if test.looks_imported():
         click.echo(f"warning: {test.duplicates:,} test playlists ({test.duplicate_frac:.1%}) are "
                    "identical to training playlists, while the training playlists repeat each "
@@ -208,9 +165,13 @@ def _parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError as exc:
-        raise click.BadParameter(f"seeds must be integers, got {text!r}") from exc
+        raise click.BadParameter(f"seeds must be integers, got {text!r}",
+                                 param_hint="--seeds") from exc
     if not seeds:
-        raise click.BadParameter("at least one seed")
+        raise click.BadParameter("at least one seed", param_hint="--seeds")
+    if not all(0 <= s < 2**32 for s in seeds):
+        raise click.BadParameter(f"seeds must be within 0..{2**32 - 1}, got {text!r}",
+                                 param_hint="--seeds")
     return seeds
 
 
@@ -242,7 +203,10 @@ def tune_cmd(config_path, overrides, space_path, trials, seed, source, out_path,
         try:
             space = yaml.safe_load(Path(space_path).read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise _yaml_error(space_path, exc) from None
+            raise yaml_error(space_path, exc) from None
+        except (RecursionError, UnicodeDecodeError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else "not UTF-8 text"
+            raise click.ClickException(f"{space_path}: invalid YAML: {why}") from None
         if not isinstance(space, dict) or not all(isinstance(v, list) for v in space.values()):
             raise click.ClickException(f"{space_path}: expected a mapping of setting -> list")
     from recsys.ml.settings import parse_overrides

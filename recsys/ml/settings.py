@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -12,6 +13,13 @@ import yaml
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off"}
+#: Upper bounds of the integer settings: far above any useful value, and below what gensim's
+#: C code (C longs, 32-bit seeds) or the machine can take (an epochs of 2**63 killed gensim's
+#: workers and left the job waiting on them for ever).
+INT_MAX = {"vector_size": 10_000, "window": 10_000, "negative": 1_000, "epochs": 10_000,
+           "min_count": 2**31 - 1, "workers": 256, "seed": 2**32 - 1, "cooc_window": 10_000}
+#: Upper bound of the ``next_*`` weights (a weight of 1e308 overflowed the scores to NaN).
+WEIGHT_MAX = 1e4
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,9 @@ class TrainSettings:
         for name in positive_ints:
             if getattr(self, name) < 1:
                 errors.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name, most in INT_MAX.items():
+            if getattr(self, name) > most:
+                errors.append(f"{name} must be <= {most:,}, got {getattr(self, name)}")
         if self.sg not in (0, 1):
             errors.append(f"sg must be 0 (cbow) or 1 (skip-gram), got {self.sg}")
         if not -5.0 <= self.ns_exponent <= 5.0:
@@ -73,8 +84,9 @@ class TrainSettings:
                           "pairs already count every play")
         for name in ("next_w2v_weight", "next_transition_weight", "next_cooc_weight",
                      "next_pop_weight"):
-            if getattr(self, name) < 0:
-                errors.append(f"{name} must be >= 0, got {getattr(self, name)}")
+            if not 0 <= getattr(self, name) <= WEIGHT_MAX:  # also refuses nan
+                errors.append(f"{name} must be within [0, {WEIGHT_MAX:g}], "
+                              f"got {getattr(self, name)}")
         if errors:
             raise ValueError("invalid training settings: " + "; ".join(errors))
 
@@ -96,7 +108,7 @@ class TrainSettings:
     def from_dict(cls, data: Mapping[str, Any]) -> TrainSettings:
         """Build from a mapping; raises ValueError on unknown keys or bad values."""
         known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
+        unknown = sorted(str(k) for k in set(data) - set(known))
         if unknown:
             raise ValueError(f"unknown training setting(s): {', '.join(unknown)}; "
                              f"valid keys: {', '.join(known)}")
@@ -150,7 +162,7 @@ def _coerce(key: str, type_name: Any, value: Any) -> Any:
             if isinstance(value, bool):
                 raise ValueError(value)
             if isinstance(value, float):
-                if not value.is_integer():
+                if not math.isfinite(value) or not value.is_integer():
                     raise ValueError(value)
                 return int(value)
             return int(str(value).strip())

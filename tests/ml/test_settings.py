@@ -60,3 +60,27 @@ def test_committed_default_config_loads():
     if not cfg.exists():
         pytest.skip("data/train.yaml not written yet")
     TrainSettings.from_yaml(cfg)
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ("epochs=9223372036854775808", "epochs must be <= 10,000"),  # killed gensim's workers
+    ("workers=100000", "workers must be <= 256"),
+    ("seed=4294967296", "seed must be <= 4,294,967,295"),
+    ("vector_size=1000000", "vector_size must be <= 10,000"),
+    ("next_pop_weight=inf", "next_pop_weight must be within [0, 10000]"),
+    ("next_cooc_weight=nan", "next_cooc_weight must be within [0, 10000]"),
+    ("next_w2v_weight=1e308", "next_w2v_weight must be within [0, 10000]"),  # NaN scores
+])
+def test_out_of_range_values_are_refused_before_training(bad, message):
+    with pytest.raises(ValueError) as exc:
+        TrainSettings().with_overrides([bad])
+    assert message in str(exc.value)
+
+
+def test_non_finite_and_non_string_keys_in_a_mapping_are_errors_not_crashes():
+    with pytest.raises(ValueError, match="'epochs': cannot interpret inf as int"):
+        TrainSettings.from_dict({"epochs": float("inf")})
+    with pytest.raises(ValueError, match=r"unknown training setting\(s\): 1;"):
+        TrainSettings.from_dict({1: 2})  # YAML `1: 2` (used to be a TypeError)
+    upper = TrainSettings().with_overrides(["epochs=10000", "seed=4294967295", "workers=256"])
+    assert (upper.epochs, upper.seed, upper.workers) == (10_000, 2**32 - 1, 256)

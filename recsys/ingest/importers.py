@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from recsys.db.models import Song
 from recsys.ingest.fastinsert import raw_rows
-from recsys.ingest.model import ImportResult, IngestError, ParsedCatalog
+from recsys.ingest.model import ImportResult, IngestError, ParsedCatalog, printable
 from recsys.ingest.snapshot import MAX_DELETE
 from recsys.ingest.tabular import parse_csv, parse_jsonl
 from recsys.ingest.writer import make_progress, write_catalog
@@ -29,10 +29,13 @@ MAX_SOURCE: int = Song.__table__.c.source.type.length  # type: ignore[attr-defin
 
 def check_source(source: str) -> str:
     """A valid source name (non-empty, at most ``MAX_SOURCE`` characters, no surrounding
-    spaces)."""
+    spaces, encodable: no lone surrogate)."""
     name = (source or "").strip()
     if not name or len(name) > MAX_SOURCE:
         raise IngestError("--source", None, f"source must be 1..{MAX_SOURCE} characters")
+    if printable(name) != name:
+        raise IngestError("--source", None, f"source '{printable(name)}' is not valid Unicode "
+                          "(undecodable bytes or a lone surrogate)")
     return name
 
 
@@ -72,7 +75,7 @@ def refuse_case_variant(engine: Engine, source: str) -> None:
 
 def _parse(parse: Callable[[], ParsedCatalog], what: str | Path) -> ParsedCatalog:
     """Run a parser; its time goes into the summary (the write is timed separately)."""
-    log.info("reading %s", what)
+    log.info("reading %s", printable(str(what)))
     started = time.perf_counter()
     catalog = parse()
     catalog.notes.append(f"read and checked in {time.perf_counter() - started:.2f} s")

@@ -11,15 +11,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def printable(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates: undecodable bytes of a file
+    name or argument, a JSON ``\\udc80``) escaped as ``\\udcff``, so that a log line, a
+    message or a database row can hold it."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class IngestError(Exception):
-    """Bad input: rendered as ``FILE:LINE: reason`` (or ``FILE: reason`` without a line)."""
+    """Bad input: rendered as ``FILE:LINE: reason`` (or ``FILE: reason`` without a line);
+    both are :func:`printable`."""
 
     def __init__(self, path: str | Path, line: int | None, reason: str) -> None:
-        self.path = str(path)
+        self.path = printable(str(path))
         self.line = line
-        self.reason = reason
+        self.reason = printable(reason)
         where = f"{self.path}:{line}" if line is not None else self.path
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{where}: {self.reason}")
 
 
 @dataclass(slots=True)
@@ -58,6 +68,10 @@ class ParsedCatalog:
     notes: list[str] = field(default_factory=list)
     #: the file's last line has no line end: the file may have been cut short
     unterminated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.path is not None:  # logged and stored (import_runs.path): printable
+            self.path = printable(self.path)
 
     @property
     def n_items(self) -> int:

@@ -42,7 +42,8 @@ class RowCollector:
 
     def _text(self, line: int, row: dict[str, Any], key: str, limit: int) -> str:
         value = row.get(key)
-        if type(value) is str and len(value) <= limit and "\x00" not in value:
+        if (type(value) is str and len(value) <= limit and "\x00" not in value
+                and (value.isascii() or _encodes(value))):
             return value.strip()  # the common case, checked as below in fewer steps
         if value is None:
             return ""
@@ -53,6 +54,8 @@ class RowCollector:
             raise self._fail(line, f"{key} is longer than {limit} characters")
         if "\x00" in value:  # PostgreSQL text cannot store it
             raise self._fail(line, f"{key} contains a NUL character")
+        if not _encodes(value):  # a JSON "\udc80": no database (nor UTF-8) can store it
+            raise self._fail(line, f"{key} is not valid Unicode ({_surrogate(value)})")
         return value
 
     def _tags(self, line: int, value: Any) -> tuple[str, ...]:
@@ -67,6 +70,9 @@ class RowCollector:
             raise self._fail(line, f"a tag is longer than {MAX_ID} characters")
         if any("\x00" in n for n in names):
             raise self._fail(line, "a tag contains a NUL character")
+        for name in names:
+            if not (name.isascii() or _encodes(name)):
+                raise self._fail(line, f"a tag is not valid Unicode ({_surrogate(name)})")
         return tuple(dict.fromkeys(names))
 
     def add(self, line: int, row: dict[str, Any]) -> None:
@@ -138,6 +144,21 @@ class RowCollector:
             raise self._fail(1, "empty file: no playlist rows")
         self.catalog.notes.extend(tag_notes(self.catalog))
         return self.catalog
+
+
+def _encodes(text: str) -> bool:
+    """No lone surrogate (a JSON ``"\\udc80"``; CSV, decoded from UTF-8, has none)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate(text: str) -> str:
+    """``a lone surrogate \\udc80``: the first one of ``text``."""
+    char = next(c for c in text if "\ud800" <= c <= "\udfff")
+    return f"a lone surrogate \\u{ord(char):04x}"
 
 
 def tag_notes(catalog: ParsedCatalog) -> list[str]:
@@ -226,6 +247,8 @@ def _jsonl_rows(path: Path, text: Iterator[str]) -> Iterable[tuple[int, dict[str
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise IngestError(path, number, f"invalid JSON: {exc.msg}") from None
+        except RecursionError:  # [[[[...]]]]: the decoder recurses per level
+            raise IngestError(path, number, "invalid JSON (nested too deeply)") from None
         if not isinstance(row, dict):
             raise IngestError(path, number, "expected a JSON object")
         yield number, row

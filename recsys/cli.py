@@ -139,7 +139,12 @@ def _create_app() -> Flask:
 
 
 class _Main(click.Group):
-    """Root group: operator errors (database, migrations) become one ``Error:`` line."""
+    """Root group: operator errors (database, migrations) become one ``Error:`` line; an
+    argument that is not UTF-8 is a usage error of every command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        refuse_undecodable(ctx, args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
         from alembic.util import CommandError
@@ -151,6 +156,34 @@ class _Main(click.Group):
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(f"database error: {exc.orig}{db_hint(exc)}") from None
+
+
+def refuse_undecodable(ctx: click.Context, args: list[str]) -> None:
+    """A usage error (exit 2) naming the first argument that is not valid UTF-8.
+
+    Python decodes the command line with ``surrogateescape``: an undecodable byte becomes a
+    lone surrogate (``\\udcff`` for 0xff), which no log line, message or database row can
+    hold, so a file name or source in another encoding would fail deep inside a command.
+    """
+    for index, arg in enumerate(args):
+        if arg.isascii():
+            continue
+        try:
+            arg.encode("utf-8")
+            continue
+        except UnicodeEncodeError as exc:
+            bad = arg[exc.start]
+        try:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate no byte decodes to (from a caller, not argv)
+            shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")
+        byte = f"byte 0x{ord(bad) - 0xdc00:02x}" if "\udc80" <= bad <= "\udcff" \
+            else f"a lone surrogate \\u{ord(bad):04x}"
+        after = f" (after {args[index - 1]})" if index and args[index - 1][:1] == "-" else ""
+        raise click.UsageError(
+            f"argument '{shown}'{after} is not valid UTF-8 ({byte}): arguments must be UTF-8 "
+            "text (a file named in another encoding: rename it, e.g. convmv -f latin1 -t utf8 "
+            "--notest FILE)", ctx)
 
 
 def db_hint(exc: Exception) -> str:

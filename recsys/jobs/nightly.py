@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from recsys.index.registry import ProductionChangedError, promote, prune
 from recsys.index.store import ModelStore
+from recsys.ingest.model import printable
 from recsys.jobs.gate import decision_record, gate
 from recsys.jobs.recovery import recover, settle_gates
 from recsys.jobs.training import (
@@ -49,11 +50,11 @@ class ImportSpec:
     max_delete: float | None = None
 
     def describe(self) -> str:
-        """``KIND:PATH[:SOURCE]`` as given, plus `` (--update)`` or `` (--snapshot)``: the
-        log says where a file went and how it was applied."""
+        """``KIND:PATH[:SOURCE]`` as given (:func:`printable`), plus `` (--update)`` or
+        `` (--snapshot)``: the log says where a file went and how it was applied."""
         text = f"{self.kind}:{self.path}" + (f":{self.source}" if self.source else "")
-        return text + (" (--snapshot)" if self.snapshot else " (--update)" if self.update
-                       else "")
+        return printable(text) + (" (--snapshot)" if self.snapshot else " (--update)"
+                                  if self.update else "")
 
     def mode(self) -> dict[str, Any]:
         """The importer's keywords for ``update``, ``snapshot`` and ``max_delete``."""
@@ -179,7 +180,7 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec],
     done = [] if report is None else report.imports
     for spec in imports:
         if report is not None:
-            report.importing = f"{spec.kind}:{spec.path}"
+            report.importing = printable(f"{spec.kind}:{spec.path}")
         if spec.kind not in funcs:
             raise ValueError(f"unknown import kind {spec.kind!r}; expected yes, csv or jsonl")
         kwargs = {"progress": False, **spec.mode()}
@@ -193,7 +194,8 @@ def run_imports(engine: Engine, imports: Sequence[ImportSpec],
                     "what follows the last ':' unless the whole path exists; a path holding "
                     "':' takes :SOURCE after it)"))
         result = funcs[spec.kind](engine, spec.path, **kwargs)  # logs its own summary
-        done.append({"kind": spec.kind, "path": spec.path, "summary": result.summary(),
+        done.append({"kind": spec.kind, "path": printable(spec.path),
+                     "summary": result.summary(),
                      "playlists_added": result.playlists_added,
                      "songs_updated": result.songs_updated,
                      "playlists_replaced": result.playlists_replaced,
@@ -238,11 +240,13 @@ def run_nightly(
 def _record_import_failure(engine: Engine, settings: TrainSettings, report: NightlyReport,
                            why: str, took: float) -> None:
     done = ", ".join(f"{item['kind']}:{item['path']}" for item in report.imports) or "none"
-    error = (f"nightly job stopped in the import of {report.importing}, before training; "
-             f"production unchanged; imports committed before it: {done}. {why}")
+    error = printable(f"nightly job stopped in the import of {report.importing}, before "
+                      f"training; production unchanged; imports committed before it: {done}. "
+                      f"{why}")  # storable whatever the file names and messages held
     try:
         report.run_id = record_failed_job(engine, settings, error, took, {
-            "stage": "import", "failed_import": report.importing, "imports_done": done})
+            "stage": "import", "failed_import": printable(report.importing or ""),
+            "imports_done": printable(done)})
     except Exception as exc:  # the database may be what failed
         log.warning("could not record the failed job: %s", exc)
     else:

@@ -20,6 +20,7 @@ from recsys.db.session import session_scope
 from recsys.index.build import build_bundle
 from recsys.index.registry import register
 from recsys.index.store import ModelStore
+from recsys.ingest.model import printable
 from recsys.jobs import data
 from recsys.jobs.evaluation import baseline_metrics, recommender_metrics
 from recsys.ml.corpus import PlaylistCorpus
@@ -49,16 +50,17 @@ LOW_SPACE_BYTES = 256 * 2**20
 
 
 def describe_failure(exc: BaseException, where: Path) -> str:
-    """The run's error text; a write that failed on a (nearly) full disk says so, since numpy's
-    own message for it reads like "206418 requested and 149472 written"."""
-    text = "".join(traceback.format_exception_only(exc)).strip()
+    """The run's error text (:func:`printable`: a database row and a log line can hold it); a
+    write that failed on a (nearly) full disk says so, since numpy's own message for it reads
+    like "206418 requested and 149472 written"."""
+    text = printable("".join(traceback.format_exception_only(exc)).strip())
     if isinstance(exc, OSError):
         try:
             free = shutil.disk_usage(where).free
         except OSError:
             return text
         if free < LOW_SPACE_BYTES:
-            text += f" (disk full? {free / 2**20:.0f} MiB free under {where})"
+            text += printable(f" (disk full? {free / 2**20:.0f} MiB free under {where})")
     return text
 
 

@@ -67,6 +67,10 @@ def db_downgrade(revision: str) -> None:
     """Downgrade the database schema to REVISION (e.g. -1, or base: drops every table)."""
     from recsys.db import migrate
 
+    if not revision.strip():
+        raise click.BadParameter("give a revision: -1, a revision id, or base",
+                                 param_hint="REVISION")
+
     before = migrate.revision_of(_url())
     with _migration_logging():
         migrate.downgrade(_url(), revision)

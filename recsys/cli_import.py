@@ -16,7 +16,7 @@ def _run_import(func, *args, **kwargs) -> None:
     """Call an importer on the app's database; bad input becomes ``FILE:LINE: reason``."""
     from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-    from recsys.cli_train import require_schema
+    from recsys.cli_common import require_schema
     from recsys.db.session import make_engine
     from recsys.ingest import IngestError
 

@@ -16,7 +16,6 @@ from recsys.cli_common import (
     engine_and_store,
     json_safe,
     load_settings,
-    require_schema,  # noqa: F401  (imported from here by cli_import)
     settings_options,
     yaml_error,
 )

@@ -160,6 +160,9 @@ def test_db_downgrade_takes_a_relative_revision(tmp_path):
         (revision,) = conn.exec_driver_sql("select version_num from alembic_version").one()
     engine.dispose()
     assert revision == previous
+    out = _cli("db", "downgrade", " ", RECSYS_VAR_DIR=var)  # was an AssertionError traceback
+    assert out.returncode == 2 and "give a revision" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_the_gate_never_scores_production_on_playlists_it_trained_on(small_db, store,

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import secrets
 from pathlib import Path
@@ -17,22 +19,55 @@ def _var_dir() -> Path:
     return Path(os.environ.get("RECSYS_VAR_DIR", "var")).resolve()
 
 
-def _env_number(name: str, default, kind: type, what: str):
+def _env_number(name: str, default, kind: type, what: str, minimum: float, why: str = ""):
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError as exc:
         raise RuntimeError(f"environment variable {name} must be {what}, got {raw!r}") from exc
+    if not math.isfinite(value) or value < minimum:
+        raise RuntimeError(f"environment variable {name} must be {what} >= {minimum:g}, got "
+                           f"{raw!r}{why}")
+    return value
 
 
-def _env_int(name: str, default: int) -> int:
-    return _env_number(name, default, int, "an integer")
+def _env_int(name: str, default: int, minimum: int = 0, why: str = "") -> int:
+    return _env_number(name, default, int, "an integer", minimum, why)
 
 
-def _env_float(name: str, default: float) -> float:
-    return _env_number(name, default, float, "a number")
+def _env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    return _env_number(name, default, float, "a number", minimum)
+
+
+def _log_level() -> str:
+    """``RECSYS_LOG_LEVEL``: a level name of :mod:`logging` (a typo failed at start-up with
+    a traceback from the logging set-up)."""
+    level = os.environ.get("RECSYS_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if not isinstance(logging.getLevelName(level), int):
+        raise RuntimeError(f"environment variable RECSYS_LOG_LEVEL must be one of DEBUG, INFO, "
+                           f"WARNING, ERROR, CRITICAL, got {level!r}")
+    return level
+
+
+def _database_url(var: Path) -> str:
+    """``DATABASE_URL`` (default: SQLite under ``var``), refused here when it cannot be parsed
+    or names a database other than SQLite and PostgreSQL (a traceback from SQLAlchemy or a
+    missing driver before)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{var / 'recsys.db'}"
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise RuntimeError("environment variable DATABASE_URL is not a database URL (e.g. "
+                           "postgresql://user:password@host:5432/name or sqlite:///path)") from None
+    if backend not in {"sqlite", "postgresql", "postgres"}:
+        raise RuntimeError(f"environment variable DATABASE_URL names a {backend!r} database: "
+                           "only PostgreSQL and SQLite are supported")
+    return url
 
 
 #: Production refuses shorter (or blank) secrets.
@@ -55,17 +90,19 @@ class Config:
     def __init__(self) -> None:
         var = _var_dir()
         self.VAR_DIR = str(var)
-        self.DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{var / 'recsys.db'}"
+        self.DATABASE_URL = _database_url(var)
         self.MODEL_DIR = os.environ.get("RECSYS_MODEL_DIR") or str(var / "models")
         self.TRAIN_CONFIG = os.environ.get("RECSYS_TRAIN_CONFIG") or str(
             Path(__file__).resolve().parent.parent / "data" / "train.yaml"
         )
-        self.LOG_LEVEL = os.environ.get("RECSYS_LOG_LEVEL", "INFO")
-        self.MODEL_POLL_SECONDS = _env_int("RECSYS_MODEL_POLL_SECONDS", 2)
+        self.LOG_LEVEL = _log_level()
+        self.MODEL_POLL_SECONDS = _env_int(
+            "RECSYS_MODEL_POLL_SECONDS", 2, 1,
+            " (0 would never pick up a promoted model, a rollback or a hidden song)")
         self.ADMIN_USERNAME = os.environ.get("RECSYS_ADMIN_USER", "admin")
         self.ADMIN_PASSWORD = os.environ.get("RECSYS_ADMIN_PASSWORD")
-        self.ADMIN_SESSION_HOURS = _env_int("RECSYS_ADMIN_SESSION_HOURS", 12)
-        self.ADMIN_IDLE_MINUTES = _env_int("RECSYS_ADMIN_IDLE_MINUTES", 120)
+        self.ADMIN_SESSION_HOURS = _env_int("RECSYS_ADMIN_SESSION_HOURS", 12, 1)
+        self.ADMIN_IDLE_MINUTES = _env_int("RECSYS_ADMIN_IDLE_MINUTES", 120, 1)
         # reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted
         self.TRUSTED_PROXIES = _env_int("RECSYS_TRUSTED_PROXIES", 0)
         # PostgreSQL: longest statement of a web request, lock waits included (0: no limit)

@@ -227,6 +227,11 @@ def serve(host: str, port: int, workers: int | None = None,
     cfg = config_from_env()
     cfg.validate()  # fail here, not in every worker
     check_schema(cfg.DATABASE_URL)
+    if not cfg.SECRET_KEY_FROM_ENV:  # development (production refused above): one random
+        # key for every worker, or each signs its own and a login works on one worker in N
+        os.environ["SECRET_KEY"] = cfg.SECRET_KEY
+        log.warning("SECRET_KEY is not set: a random session key for this server's workers "
+                    "(logins end when it restarts; set SECRET_KEY to keep them)")
     for var in BLAS_THREAD_VARS:  # read by numpy when a worker imports it, after the fork
         os.environ.setdefault(var, "1")
     # each worker's requests wait for the database on at most threads - 1 threads at once
@@ -236,7 +241,20 @@ def serve(host: str, port: int, workers: int | None = None,
 
     options = gunicorn_options(host, port, workers, threads, cfg.VAR_DIR)
     clear_stale_pidfile(options["pidfile"])
-    run_gunicorn(options)
+    try:
+        run_gunicorn(options)
+    finally:  # gunicorn leaves its pid file when it cannot bind the port
+        _remove_own_pidfile(options["pidfile"])
+
+
+def _remove_own_pidfile(path: str | Path) -> None:
+    """Remove ``path`` if it still names this process (gunicorn's master)."""
+    path = Path(path)
+    try:
+        if int(path.read_text().strip()) == os.getpid():
+            path.unlink(missing_ok=True)
+    except (OSError, ValueError):
+        pass
 
 
 def serve_dev(host: str, port: int) -> None:

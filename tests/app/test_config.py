@@ -130,3 +130,34 @@ def test_production_refuses_flask_run(clean_env, tmp_path):
     with click.Context(group, info_name="flask") as parent, \
             click.Context(click.Command("routes"), info_name="routes", parent=parent):
         assert create_app() is not None  # other flask commands still work
+
+
+@pytest.mark.parametrize(("name", "value", "complaint"), [
+    ("RECSYS_MODEL_POLL_SECONDS", "0", "must be an integer >= 1, got '0' (0 would never pick up"),
+    ("RECSYS_ADMIN_SESSION_HOURS", "0", "must be an integer >= 1"),
+    ("RECSYS_ADMIN_IDLE_MINUTES", "-5", "must be an integer >= 1"),
+    ("RECSYS_TRUSTED_PROXIES", "-1", "must be an integer >= 0"),
+    ("RECSYS_DB_REQUEST_SLOTS", "-3", "must be an integer >= 0"),
+    ("RECSYS_DB_STATEMENT_TIMEOUT_MS", "-1", "must be an integer >= 0"),
+    ("RECSYS_DB_CLIENT_TIMEOUT_SECONDS", "nan", "must be a number >= 0"),
+    ("RECSYS_DB_CLIENT_TIMEOUT_SECONDS", "-2", "must be a number >= 0"),
+    ("RECSYS_LOG_LEVEL", "LOUD", "RECSYS_LOG_LEVEL must be one of DEBUG, INFO"),
+    ("DATABASE_URL", "garbage", "DATABASE_URL is not a database URL"),
+    ("DATABASE_URL", "mysql://x@y/z", "names a 'mysql' database: only PostgreSQL and SQLite"),
+])
+def test_settings_out_of_their_range_are_refused_at_start(clean_env, name, value, complaint):
+    """Each used to be accepted (0 poll seconds silently stopped model pick-up, a 0-hour
+    session logged out at once) or to fail later with a traceback (log level, URL)."""
+    clean_env.setenv(name, value)
+    with pytest.raises(RuntimeError) as exc:
+        Config()
+    assert name in str(exc.value) and complaint in str(exc.value)
+
+
+def test_accepted_spellings_of_levels_and_urls(clean_env):
+    clean_env.setenv("RECSYS_LOG_LEVEL", "debug")
+    clean_env.setenv("DATABASE_URL", "postgres://u@h/db")  # Heroku-style, rewritten later
+    cfg = Config()
+    assert cfg.LOG_LEVEL == "DEBUG" and cfg.DATABASE_URL == "postgres://u@h/db"
+    clean_env.setenv("RECSYS_MODEL_POLL_SECONDS", "1")
+    assert Config().MODEL_POLL_SECONDS == 1

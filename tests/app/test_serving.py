@@ -41,3 +41,51 @@ def test_stale_pidfiles_are_removed_live_servers_kept(tmp_path):
         for proc in procs.values():
             proc.kill()
             proc.wait()
+
+
+def _serve_without_gunicorn(monkeypatch, tmp_path, fake_run):
+    """``serving.serve`` on a migrated SQLite database with gunicorn replaced by ``fake_run``."""
+    from recsys import serving
+    from recsys.db import migrate
+
+    for name in ("SECRET_KEY", "RECSYS_ENV", "RECSYS_DB_REQUEST_SLOTS"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path / 'recsys.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("RECSYS_VAR_DIR", str(tmp_path / "var"))
+    migrate.upgrade(url)
+    monkeypatch.setattr(serving, "run_gunicorn", fake_run)
+    monkeypatch.setattr(serving, "prepare_metrics_dir", lambda var_dir: None)
+    serving.serve("127.0.0.1", 8765, 2, 2)
+
+
+def test_development_workers_share_one_session_key(monkeypatch, tmp_path):
+    """Without SECRET_KEY each worker used to draw its own key: a login cookie signed by one
+    worker was refused by the other ("The login form had expired") most of the time."""
+    import os
+
+    from recsys import create_app
+
+    seen = {}
+
+    def fake_run(options):
+        seen["key"] = os.environ.get("SECRET_KEY")
+        seen["workers"] = [create_app().secret_key for _ in range(2)]  # as each worker would
+
+    _serve_without_gunicorn(monkeypatch, tmp_path, fake_run)
+    assert seen["key"] and len(seen["key"]) >= 32
+    assert seen["workers"] == [seen["key"], seen["key"]]
+
+
+def test_a_server_that_cannot_start_leaves_no_pid_file(monkeypatch, tmp_path):
+    import os
+
+    import pytest
+
+    def fake_run(options):  # as gunicorn does when the port is taken: pid file, then exit 1
+        Path(options["pidfile"]).write_text(f"{os.getpid()}\n")
+        raise SystemExit(1)
+
+    with pytest.raises(SystemExit):
+        _serve_without_gunicorn(monkeypatch, tmp_path, fake_run)
+    assert not (tmp_path / "var" / "run" / "serve-8765.pid").exists()

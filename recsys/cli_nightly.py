@@ -19,6 +19,8 @@ from recsys.cli_import import import_mode_options
 
 #: Exit status of ``retrain`` when the gate kept production (1 = the job failed).
 GATE_REFUSED_EXIT = 3
+#: The ``KIND`` of ``--import KIND:PATH[:SOURCE]``.
+IMPORT_KINDS = ("yes", "csv", "jsonl")
 
 
 def import_spec(text: str):
@@ -37,6 +39,9 @@ def import_spec(text: str):
     if not kind or not path:
         raise click.BadParameter(f"expected KIND:PATH[:SOURCE], got {text!r}",
                                  param_hint="--import")
+    if kind not in IMPORT_KINDS:  # a usage error: nothing runs, no failed night is recorded
+        raise click.BadParameter(f"unknown import kind {kind!r} in {text!r}; expected "
+                                 f"{', '.join(IMPORT_KINDS)}", param_hint="--import")
     return ImportSpec(kind, path, src or None)
 
 

@@ -122,7 +122,7 @@ def test_retrain_imports_trains_and_promotes(loaded, runner, tmp_path, caplog):
     assert ": promoted (" in result.output
     assert "next HR@10 / best counting baseline on the holdout: " in result.output
     result = runner.invoke(args=["retrain", *QUICK, "--import", "xml:/x"])
-    assert result.exit_code == 1 and "unknown import kind" in result.output  # 3: gate only
+    assert result.exit_code == 2 and "unknown import kind" in result.output  # usage: nothing ran
 
 
 def test_import_spec_paths_may_hold_colons(tmp_path):

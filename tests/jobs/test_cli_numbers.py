@@ -76,3 +76,17 @@ def test_json_output_holds_null_for_non_finite_numbers():
     text = json.dumps(json_safe(doc), allow_nan=False)  # raises on a bare NaN
     assert json.loads(text) == {"ratio": None, "rows": [{"hr": 0.1, "x": None}], "n": 3,
                                 "t": [1.0, None]}
+
+
+def test_an_unknown_import_kind_is_a_usage_error_and_records_nothing(loaded, runner):
+    """It used to exit 1 and be recorded as a failed night, which the dashboard then showed."""
+    from sqlalchemy import func, select
+
+    from recsys.db.models import TrainingRun
+    from recsys.extensions import db
+
+    result = runner.invoke(args=["retrain", "--import", "foo:/x"])
+    assert result.exit_code == 2, result.output
+    assert "unknown import kind 'foo' in 'foo:/x'; expected yes, csv, jsonl" in result.output
+    with loaded.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TrainingRun)) == 0

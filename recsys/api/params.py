@@ -258,7 +258,9 @@ def query_args(allowed: Collection[str], lists: Collection[str] = ()) -> dict[st
     args = request.args
     unknown = sorted(set(args) - set(allowed))
     if unknown:
-        hint = f"; allowed: {', '.join(sorted(allowed))}" if allowed else " (send them in the body)"
+        hint = (f"; allowed: {', '.join(sorted(allowed))}" if allowed else
+                " (send them in the body)" if request.method == "POST" else
+                " (this endpoint takes none)")
         raise bad(f"unknown query parameter(s): {', '.join(unknown)}{hint}")
     if any(len(values) > 1 for values in args.listvalues()):
         repeated = sorted(k for k, values in args.lists() if len(values) > 1 and k not in lists)

@@ -216,6 +216,12 @@ def test_query_parameters_on_post_are_400(shared_api):
     assert resp.status_code == 400 and "body" in resp.get_json()["error"]["message"]
 
 
+def test_a_get_that_takes_no_parameters_says_so(shared_api):
+    """A GET has no body to send them in (the hint used to say so)."""
+    message = shared_api.get(f"/api/songs/{FIRST}?foo=1").get_json()["error"]["message"]
+    assert message == "unknown query parameter(s): foo (this endpoint takes none)"
+
+
 def test_chunked_body_over_the_limit_is_413(shared_api):
     body = json.dumps({"song_ids": [FIRST], "exclude": [1] * 200_000}).encode()
     resp = shared_api.post("/api/recommendations", input_stream=io.BytesIO(body),

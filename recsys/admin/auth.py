@@ -181,7 +181,8 @@ def login():
     wait = sessions.retry_after(db.session, client, MAX_FAILURES, WINDOW)
     if wait:
         flash(f"Too many failed logins. Try again in {wait} seconds.", "error")
-        return render_template("admin/login.html", configured=True, next_url=next_url), 429
+        return render_template("admin/login.html", configured=True, next_url=next_url), 429, {
+            "Retry-After": str(int(wait))}
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     if not check_credentials(username, password):

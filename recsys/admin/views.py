@@ -111,6 +111,12 @@ def models():
     )
 
 
+def _without_paths(exc: Exception, store) -> str:
+    """``exc`` as a message for the page: the server's directories stay in the log."""
+    return str(exc).replace(str(store.root.resolve()), "the model store").replace(
+        str(store.root), "the model store")
+
+
 @bp.post("/models/<version>/promote")
 def promote_version(version: str):
     """Make ``version`` current (verified first); errors become a flash message."""
@@ -122,7 +128,7 @@ def promote_version(version: str):
                            note="admin dashboard")
     except (BundleError, OSError) as exc:
         log.warning("admin: promotion of %r refused: %s", version, exc)
-        flash(f"Promotion of {version} refused: {exc}", "error")
+        flash(f"Promotion of {version} refused: {_without_paths(exc, store)}", "error")
     else:
         if previous == version:  # the registry records nothing for the current version
             flash(f"{version} is already the current model; nothing done.", "info")
@@ -143,7 +149,7 @@ def rollback_version():
         target = rollback(db.engine, store, actor=current_user())
     except (BundleError, OSError) as exc:
         log.warning("admin: rollback refused: %s", exc)
-        flash(f"Rollback refused: {exc}", "error")
+        flash(f"Rollback refused: {_without_paths(exc, store)}", "error")
     else:
         deps.holder().refresh(wait=False)
         flash(f"Rolled back from {current} to {target}.", "success")

@@ -122,6 +122,8 @@ def test_repeated_failures_are_throttled(anon):
         assert login(anon, password="guess").status_code == 401
     resp = login(anon)  # even the right password waits for the window to pass
     assert resp.status_code == 429 and "Too many failed logins" in resp.get_data(as_text=True)
+    wait = int(resp.headers["Retry-After"])  # what the page says, for clients and proxies
+    assert 0 < wait <= 300 and f"Try again in {wait} seconds" in resp.get_data(as_text=True)
 
 
 def test_failed_login_is_delayed(build_app):

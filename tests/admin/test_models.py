@@ -58,6 +58,14 @@ def test_corrupt_bundle_is_refused_with_a_message(admin, store):
     assert page.status_code == 200
     assert "Promotion of v2 refused" in html and "checksum mismatch" in html
     assert store.current_version() == "v1"
+    assert str(store.root) not in html  # the server's directories stay in its log
+
+
+def test_unknown_version_names_no_server_path(admin, store):
+    post_form(admin, "/admin/models/nonexistent/promote")
+    html = admin.get("/admin/models").get_data(as_text=True)
+    assert "unknown model version &#39;nonexistent&#39; in the model store" in html
+    assert str(store.root) not in html
 
 
 def test_unknown_or_invalid_version_is_a_message(admin, store):

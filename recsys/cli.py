@@ -120,11 +120,12 @@ def _all_commands() -> list[click.Command]:
     from recsys.cli_import import COMMANDS as IMPORT_COMMANDS
     from recsys.cli_models import COMMANDS as MODEL_COMMANDS
     from recsys.cli_nightly import COMMANDS as NIGHTLY_COMMANDS
+    from recsys.cli_playlists import COMMANDS as PLAYLIST_COMMANDS
     from recsys.cli_songs import COMMANDS as SONG_COMMANDS
     from recsys.cli_train import COMMANDS as TRAIN_COMMANDS
 
     return [*COMMANDS, *IMPORT_COMMANDS, *TRAIN_COMMANDS, *NIGHTLY_COMMANDS, *MODEL_COMMANDS,
-            *SONG_COMMANDS, *BACKUP_COMMANDS]
+            *SONG_COMMANDS, *PLAYLIST_COMMANDS, *BACKUP_COMMANDS]
 
 
 def register_commands(app: Flask) -> None:

@@ -14,13 +14,16 @@ from recsys.ingest.importers import (
 )
 from recsys.ingest.model import ImportResult, IngestError, ParsedCatalog
 from recsys.ingest.reader import catalog_snapshot, iter_playlist_batches
+from recsys.ingest.remove import Removal, delete_playlists_of
 
 __all__ = [
     "DEFAULT_SOURCE",
     "ImportResult",
     "IngestError",
     "ParsedCatalog",
+    "Removal",
     "catalog_snapshot",
+    "delete_playlists_of",
     "import_catalog",
     "import_csv",
     "import_jsonl",

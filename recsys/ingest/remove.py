@@ -35,7 +35,7 @@ from recsys.ingest.snapshot import Deletions, delete_playlists
 from recsys.ingest.updates import example, rows_for_ids
 
 # the importers' own lock, so that both can never disagree on it
-from recsys.ingest.writer import _one_import_at_a_time as take_import_lock
+from recsys.ingest.writer import one_import_at_a_time as take_import_lock
 
 log = logging.getLogger("recsys.ingest")
 

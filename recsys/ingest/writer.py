@@ -185,7 +185,7 @@ def _sqlite_import_settings(conn: Connection) -> dict[str, object] | None:
 IMPORT_LOCK_KEY = 0x70327620_696D7074  # "p2v impt"
 
 
-def _one_import_at_a_time(conn: Connection) -> None:
+def one_import_at_a_time(conn: Connection) -> None:
     if conn.dialect.name != "postgresql":
         return
     key = {"k": IMPORT_LOCK_KEY}
@@ -211,7 +211,7 @@ def _note_other_sources(conn: Connection, source: str, result: ImportResult) -> 
 def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progress: bool,
            t0: float, update: bool, max_delete: float | None) -> None:
     """The import's writes; ``max_delete`` is None unless it is a snapshot."""
-    _one_import_at_a_time(conn)
+    one_import_at_a_time(conn)
     started = utcnow()
     source = catalog.source
     song_ids = _id_map(conn, "songs", source)

@@ -129,7 +129,13 @@ def _protect():
                                    "Reload the page and try again.")
     if request.endpoint in PUBLIC_ENDPOINTS or current_user() is not None:
         return None
-    return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    if request.method == "GET":
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    # a form sent after the session ended: back to the page it came from after the login
+    # (its own URL only takes POST: the login would land on a 405)
+    came_from = urlsplit(request.referrer or "")
+    page = came_from.path + (f"?{came_from.query}" if came_from.query else "")
+    return redirect(url_for("admin.login", next=_safe_next(page)))
 
 
 def _expired_login_form():
@@ -197,6 +203,7 @@ def login():
         return render_template("admin/login.html", configured=True, next_url=next_url,
                                username=username), 401
     sessions.clear_failures(db.session, client)
+    sessions.end(db.session, session.get(SESSION_TOKEN))  # a login replaces the one before
     session.clear()  # no session fixation: a fresh session and CSRF token after login
     session.permanent = True
     session[SESSION_USER] = username

@@ -56,7 +56,11 @@ def _changed_since_page_load(store: ModelStore) -> bool:
     page or a second submit of the same form must not switch models again."""
     expected = request.form.get("expected_current")
     current = store.current_version() or ""
-    if expected is None or expected == current:
+    if expected is None:  # every form sends it: a request without it was not made by one
+        flash("Nothing done: the form did not say which model it was shown for. Reload the "
+              "page and try again.", "error")
+        return True
+    if expected == current:
         return False
     flash(f"Nothing done: the current model changed since the page was loaded "
           f"(it is now {current or 'none'}). Check the page and try again.", "error")
@@ -73,7 +77,8 @@ def overview():
         try:
             current_row = store.open(current, verify=False).manifest
         except BundleError as exc:
-            flash(f"The current model {current} cannot be read: {exc}", "error")
+            flash(f"The current model {current} cannot be read: {_without_paths(exc, store)}",
+                  "error")
     model = deps.current_model()
     return render_template(
         "admin/overview.html",
@@ -98,6 +103,9 @@ def models():
     model = deps.current_model()
     current = store.current_version()
     rows = queries.model_rows(db.engine, store)
+    for row in rows:  # a broken bundle's error names its files: not the server's directories
+        if row.get("error"):
+            row["error"] = _without_paths(row["error"], store)
     current_metrics = next((r.get("metrics") for r in rows if r["version"] == current), None)
     return render_template(
         "admin/models.html",
@@ -111,7 +119,7 @@ def models():
     )
 
 
-def _without_paths(exc: Exception, store) -> str:
+def _without_paths(exc: Exception | str, store) -> str:
     """``exc`` as a message for the page: the server's directories stay in the log."""
     return str(exc).replace(str(store.root.resolve()), "the model store").replace(
         str(store.root), "the model store")
@@ -146,7 +154,8 @@ def rollback_version():
         return redirect(url_for("admin.models"))
     current = store.current_version()
     try:
-        target = rollback(db.engine, store, actor=current_user())
+        target = rollback(db.engine, store, actor=current_user(),
+                          expected_target=request.form.get("expected_target") or None)
     except (BundleError, OSError) as exc:
         log.warning("admin: rollback refused: %s", exc)
         flash(f"Rollback refused: {_without_paths(exc, store)}", "error")

@@ -136,14 +136,23 @@ def rollback_target(engine: Engine, store: ModelStore) -> str | None:
     return stack[-2]
 
 
-def rollback(engine: Engine, store: ModelStore, actor: str | None = None) -> str:
-    """Return to the version that was current before the current one; returns it."""
+def rollback(engine: Engine, store: ModelStore, actor: str | None = None,
+             expected_target: str | None = None) -> str:
+    """Return to the version that was current before the current one; returns it.
+
+    ``expected_target``: the version the caller showed its user; another target (the history
+    changed since) raises :class:`ProductionChangedError` and switches nothing.
+    """
     with store.switch_lock():
         reconcile(engine, store)
         current = store.current_version()
         target = rollback_target(engine, store)
         if target is None:
             raise BundleError("nothing to roll back to: no earlier promoted version")
+        if expected_target is not None and target != expected_target:
+            raise ProductionChangedError(
+                f"a rollback now returns to {target}, not {expected_target}: the history "
+                "changed since the page was loaded")
         _switch(engine, store, target, "rollback", actor, f"rolled back from {current}")
     return target
 

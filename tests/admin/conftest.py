@@ -72,6 +72,21 @@ def post_form(client: FlaskClient, path: str, data: dict | None = None, page: st
     return client.post(path, data={**(data or {}), "csrf_token": csrf_from(client, page)})
 
 
+def submit_form(client: FlaskClient, action: str, data: dict | None = None,
+                page: str = "/admin/models"):
+    """POST the form of ``page`` whose action is ``action`` as a browser would: with its hidden
+    fields (CSRF token, the versions it was shown for), then ``data``. An action the page has
+    no form for (a forged or stale URL) gets the hidden fields of the page's first form that
+    names the current version."""
+    html = client.get(page).get_data(as_text=True)
+    forms = re.findall(r'<form method="post" action="([^"]+)"(.*?)</form>', html, re.S)
+    body = next((b for a, b in forms if a == action), None)
+    if body is None:
+        body = next(b for _, b in forms if 'name="expected_current"' in b)
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body))
+    return client.post(action, data={**hidden, **(data or {})})
+
+
 @pytest.fixture
 def store(admin_app) -> ModelStore:
     """The model store of :func:`admin_app`."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.admin.projection import MapCache, pca_2d
-from tests.admin.conftest import FIRST, login, post_form, wait_until
+from tests.admin.conftest import FIRST, login, submit_form, wait_until
 
 
 def test_pca_separates_planted_clusters():
@@ -51,7 +51,7 @@ def test_map_is_cached_per_version_and_capped(build_app):
     assert first["n_points"] == 30 and first["version"] == "v1"
     cache: MapCache = app.extensions["recsys.admin.map"]
     assert client.get("/admin/map.json").get_json() == first and cache.computed == 1
-    post_form(client, "/admin/models/v2/promote")  # loads v2 in the background
+    submit_form(client, "/admin/models/v2/promote")  # loads v2 in the background
     wait_until(lambda: client.get("/admin/map.json").get_json()["version"] == "v2")
     second = client.get("/admin/map.json").get_json()
     assert second["version"] == "v2" and cache.computed == 2

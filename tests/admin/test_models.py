@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from recsys.db.models import ModelEvent
 from recsys.db.session import make_engine, session_scope
-from tests.admin.conftest import login, post_form
+from tests.admin.conftest import login, post_form, submit_form
 
 
 def _events(app) -> list[tuple[str, str, str | None, str | None]]:
@@ -30,16 +30,16 @@ def test_models_page_lists_versions_metrics_and_indexes(admin):
 
 
 def test_promote_and_rollback_through_the_dashboard(admin, admin_app, store):
-    resp = post_form(admin, "/admin/models/v2/promote")
+    resp = submit_form(admin, "/admin/models/v2/promote")
     assert resp.status_code == 302 and resp.headers["Location"] == "/admin/models"
     assert store.current_version() == "v2"
     html = admin.get("/admin/models").get_data(as_text=True)
     assert "Promoted v2 (was v1)" in html
     assert "current-marker" in html[html.index('data-version="v2"'):][:400]
-    assert post_form(admin, "/admin/models/v1/promote").status_code == 302
+    assert submit_form(admin, "/admin/models/v1/promote").status_code == 302
     assert store.current_version() == "v1"
 
-    resp = post_form(admin, "/admin/models/rollback")
+    resp = submit_form(admin, "/admin/models/rollback")
     assert resp.status_code == 302 and store.current_version() == "v2"
     html = admin.get("/admin/models").get_data(as_text=True)
     assert "Rolled back from v1 to v2" in html
@@ -51,7 +51,7 @@ def test_promote_and_rollback_through_the_dashboard(admin, admin_app, store):
 
 def test_corrupt_bundle_is_refused_with_a_message(admin, store):
     (store.path("v2") / "out_vectors.npy").write_bytes(b"corrupt")
-    resp = post_form(admin, "/admin/models/v2/promote")
+    resp = submit_form(admin, "/admin/models/v2/promote")
     assert resp.status_code == 302
     page = admin.get("/admin/models")
     html = page.get_data(as_text=True)
@@ -62,7 +62,7 @@ def test_corrupt_bundle_is_refused_with_a_message(admin, store):
 
 
 def test_unknown_version_names_no_server_path(admin, store):
-    post_form(admin, "/admin/models/nonexistent/promote")
+    submit_form(admin, "/admin/models/nonexistent/promote")
     html = admin.get("/admin/models").get_data(as_text=True)
     assert "unknown model version &#39;nonexistent&#39; in the model store" in html
     assert str(store.root) not in html
@@ -70,14 +70,14 @@ def test_unknown_version_names_no_server_path(admin, store):
 
 def test_unknown_or_invalid_version_is_a_message(admin, store):
     for version in ("v9", "bad..name"):
-        resp = post_form(admin, f"/admin/models/{version}/promote")
+        resp = submit_form(admin, f"/admin/models/{version}/promote")
         assert resp.status_code == 302
         assert "refused" in admin.get("/admin/models").get_data(as_text=True)
     assert store.current_version() == "v1"
 
 
 def test_nothing_to_roll_back_is_a_message(admin, store):
-    post_form(admin, "/admin/models/rollback")
+    submit_form(admin, "/admin/models/rollback")
     html = admin.get("/admin/models").get_data(as_text=True)
     assert "Rollback refused: nothing to roll back" in html
     assert store.current_version() == "v1"
@@ -125,7 +125,7 @@ def test_stale_page_or_second_submit_switches_nothing(admin, admin_app, store):
 
 
 def test_promoting_the_current_model_records_nothing(admin, admin_app, store):
-    post_form(admin, "/admin/models/v1/promote")
+    submit_form(admin, "/admin/models/v1/promote")
     assert "v1 is already the current model" in admin.get("/admin/models").get_data(as_text=True)
     assert store.current_version() == "v1" and _events(admin_app) == []
 
@@ -133,7 +133,7 @@ def test_promoting_the_current_model_records_nothing(admin, admin_app, store):
 def test_rollback_button_names_its_target(admin):
     html = admin.get("/admin/models").get_data(as_text=True)
     assert 'id="rollback" disabled' in html  # nothing promoted yet
-    post_form(admin, "/admin/models/v2/promote")
+    submit_form(admin, "/admin/models/v2/promote")
     html = admin.get("/admin/models").get_data(as_text=True)
     assert 'data-confirm="Roll back from v2 to v1?"' in html
     assert 'id="rollback" disabled' not in html

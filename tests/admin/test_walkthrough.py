@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from recsys.db.models import Song, TrainingRun
-from tests.admin.conftest import COLD_ALONE, FIRST, add_rows, post_form
+from tests.admin.conftest import COLD_ALONE, FIRST, add_rows, submit_form
 
 #: The walkthrough's run: the model wins HR@10 by 0.7% and loses everything else to transitions.
 NEXT = {"hr@10": 0.6727, "mrr@10": 0.3856, "ndcg@10": 0.4554, "cont_hr@10": 0.4223,
@@ -113,11 +113,11 @@ def test_overview_shows_the_latest_promotion_or_rollback(admin):
         return html[html.index('id="last-event"'):].split("</dd>")[0]
 
     assert "none recorded" in last_event()
-    post_form(admin, "/admin/models/v2/promote")
+    submit_form(admin, "/admin/models/v2/promote")
     shown = last_event()
     assert ">promote<" in shown and "<code>v1</code> → <code>v2</code>" in shown
     assert "by admin" in shown and "admin dashboard" in shown and " UTC" in shown
-    post_form(admin, "/admin/models/rollback")
+    submit_form(admin, "/admin/models/rollback")
     shown = last_event()
     assert ">rollback<" in shown and "<code>v2</code> → <code>v1</code>" in shown
 

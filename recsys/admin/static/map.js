@@ -61,7 +61,8 @@
       var swatch = document.createElement("i");
       swatch.style.background = entry[1];
       item.appendChild(swatch);
-      item.appendChild(document.createTextNode(entry[0] + " (" + entry[2].toLocaleString("en") + ")"));
+      item.appendChild(isolated(entry[0]));  // an artist's name cannot reorder the count
+      item.appendChild(document.createTextNode(" (" + entry[2].toLocaleString("en") + ")"));
       legend.appendChild(item);
     });
   }
@@ -78,14 +79,22 @@
     return best;
   }
 
+  // Catalog text in a <bdi>: a right-to-left override in a title cannot flip the id after it.
+  function isolated(text) {
+    var bdi = document.createElement("bdi");
+    bdi.textContent = text;
+    return bdi;
+  }
+
   function showTip(canvas, tip, i, event) {
     if (i < 0) { tip.hidden = true; return; }
     var d = state.data;
     tip.textContent = "";
     var title = document.createElement("strong");
-    title.textContent = d.title[i] || "(untitled)";
+    title.appendChild(isolated(d.title[i] || "(untitled)"));
     tip.appendChild(title);
-    tip.appendChild(document.createTextNode(" — " + (d.artist[i] || "unknown artist")));
+    tip.appendChild(document.createTextNode(" — "));
+    tip.appendChild(isolated(d.artist[i] || "unknown artist"));
     var extra = "id " + d.ids[i] + (d.tag[i] ? " · tag: " + d.tag[i] : "");
     if (state.hidden && state.hidden[d.ids[i]]) { extra += " · hidden (never recommended)"; }
     tip.appendChild(document.createElement("br"));

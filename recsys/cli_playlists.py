@@ -16,7 +16,8 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _delete(source: str, external_ids: tuple[str, ...], dry_run: bool):
+def _delete(source: str, external_ids: tuple[str, ...], dry_run: bool,
+            expect: list[str] | None = None):
     """:func:`recsys.ingest.delete_playlists_of` on the app's database; errors exit 1."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -27,7 +28,8 @@ def _delete(source: str, external_ids: tuple[str, ...], dry_run: bool):
     require_schema()
     engine = make_engine(_url())
     try:
-        return delete_playlists_of(engine, source, external_ids, dry_run=dry_run)
+        return delete_playlists_of(engine, source, external_ids, dry_run=dry_run,
+                                   expect=expect)
     except IngestError as exc:
         raise click.ClickException(str(exc)) from None
     except (OperationalError, ProgrammingError) as exc:
@@ -55,23 +57,27 @@ def delete_cmd(source: str, external_ids: tuple[str, ...], dry_run: bool, yes: b
     """Delete every playlist of a source (or the --playlist ones) with its items.
 
     One transaction, recorded as an import run of kind 'delete' (the dashboard's imports
-    table shows it); it waits for a running import. Songs are never deleted: those left in
-    no playlist drop out of the next model (`songs hide` removes one from answers at once).
+    table shows it); it waits for a running import (on SQLite for 30 s at most). Songs are
+    never deleted: those left in no playlist drop out of the next model (`songs hide` removes
+    one from answers at once).
     """
+    if not (yes or dry_run or _interactive()):  # before the preview, which may wait for a lock
+        raise click.ClickException(
+            f"refusing to delete playlists of source {source!r} without confirmation: stdin "
+            "is not a terminal; pass --yes (or preview with --dry-run)")
+    if yes and not dry_run:
+        click.echo(_delete(source, external_ids, dry_run=False).summary())
+        return
     preview = _delete(source, external_ids, dry_run=True)
     if dry_run or not preview.deleted:
         click.echo(preview.summary())
         return
     what = (f"{preview.playlists_deleted:,} playlists ({preview.items_deleted:,} items) of "
             f"source {preview.source!r}")
-    if not yes:
-        if not _interactive():
-            raise click.ClickException(
-                f"refusing to delete {what} without confirmation: stdin is not a terminal; "
-                "pass --yes (or preview with --dry-run)")
-        if not click.confirm(f"Delete {what}? Songs are kept", default=False):
-            raise click.ClickException("not confirmed: nothing deleted")
-    click.echo(_delete(source, external_ids, dry_run=False).summary())
+    if not click.confirm(f"Delete {what}? Songs are kept", default=False):
+        raise click.ClickException("not confirmed: nothing deleted")
+    # exactly what was confirmed: an import into the source meanwhile stops it
+    click.echo(_delete(source, external_ids, dry_run=False, expect=preview.deleted).summary())
 
 
 COMMANDS: list[click.Command] = [playlists_group]

@@ -9,8 +9,9 @@ source, or the named ones, with their items, in one transaction, and records it 
 
 It takes the importers' lock first (:mod:`recsys.ingest.writer`: on PostgreSQL the imports'
 advisory lock; on SQLite its first statement is a write, which takes the database's write
-lock), so it waits for a running import, the nightly job's included, and the playlists it
-reads cannot change before it deletes them.
+lock, waited for up to the connection's 30 s busy timeout, then "database is locked" and
+nothing deleted), so it waits for a running import, the nightly job's included, and the
+playlists it reads cannot change before it deletes them.
 
 Songs are never deleted, as with snapshots (:mod:`recsys.ingest.snapshot`): a song left
 without playlists stays in the catalog for look-ups and drops out of the next model;
@@ -91,15 +92,18 @@ class Removal:
 
 
 def delete_playlists_of(engine: Engine, source: str, external_ids: Sequence[str] = (), *,
-                        dry_run: bool = False) -> Removal:
+                        dry_run: bool = False, expect: Sequence[str] | None = None) -> Removal:
     """Delete every playlist of ``source`` (or only ``external_ids`` of it) with its items.
 
     One transaction, after the importers' lock; recorded as an ``import_runs`` row unless
     nothing was deleted or ``dry_run`` (everything is done and counted, then rolled back).
+    ``expect``: the external ids a preview showed (and a person confirmed); when the
+    playlists to delete are no longer exactly those, nothing is deleted.
 
     Raises:
-        IngestError: an invalid or unknown source (the message lists the known ones), or a
-            named playlist the source does not hold; nothing is deleted.
+        IngestError: an invalid or unknown source (the message lists the known ones), a
+            named playlist the source does not hold, or playlists other than ``expect``;
+            nothing is deleted.
     """
     t0 = time.perf_counter()
     source = check_source(source)
@@ -110,7 +114,7 @@ def delete_playlists_of(engine: Engine, source: str, external_ids: Sequence[str]
     with engine.connect() as conn:
         trans = conn.begin()
         try:
-            _remove(conn, removal, t0)
+            _remove(conn, removal, t0, expect)
         except BaseException:
             trans.rollback()
             raise
@@ -125,7 +129,8 @@ def delete_playlists_of(engine: Engine, source: str, external_ids: Sequence[str]
     return removal
 
 
-def _remove(conn: Connection, removal: Removal, t0: float) -> None:
+def _remove(conn: Connection, removal: Removal, t0: float,
+            expect: Sequence[str] | None = None) -> None:
     """The deletion's statements, inside its transaction."""
     take_import_lock(conn)
     # first a write: on SQLite it opens the transaction and takes the write lock, so the
@@ -144,6 +149,11 @@ def _remove(conn: Connection, removal: Removal, t0: float) -> None:
                 f"({len(unknown):,} of the {len(removal.selected):,} named); nothing deleted"))
         pl_ids = {x: pl_ids[x] for x in removal.selected}
     gone = sorted((ext, pid) for ext, pid in pl_ids.items())
+    if expect is not None and sorted(expect) != [ext for ext, _pid in gone]:
+        raise IngestError("--source", None, (
+            f"the playlists of source {removal.source!r} changed since the preview "
+            f"({len(expect):,} then, {len(gone):,} now: an import ran meanwhile); nothing "
+            "deleted: run the command again"))
     plan = Deletions([pid for _ext, pid in gone], [ext for ext, _pid in gone])
     plan.items = sum(n for (n,) in rows_for_ids(
         conn, "SELECT COUNT(*) FROM playlist_items WHERE playlist_id {ids}", plan.ids))

@@ -206,9 +206,9 @@ def cli_db(runner, app_engine, fixtures):
 def test_cli_refuses_without_yes_when_stdin_is_no_terminal(runner, cli_db):
     result = runner.invoke(args=["playlists", "delete", "--source", "custom"])
     assert result.exit_code == 1
-    assert result.output == ("Error: refusing to delete 3 playlists (7 items) of source "
-                             "'custom' without confirmation: stdin is not a terminal; pass "
-                             "--yes (or preview with --dry-run)\n")
+    assert result.output == ("Error: refusing to delete playlists of source 'custom' without "
+                             "confirmation: stdin is not a terminal; pass --yes (or preview "
+                             "with --dry-run)\n")
     assert len(_playlists(cli_db, "custom")) == 3
 
 
@@ -237,6 +237,28 @@ def test_cli_asks_on_a_terminal(runner, cli_db, monkeypatch):
     assert "deleted 1 playlists of source 'custom' ('road-trip') and their 3 items" \
         in accepted.output
     assert _playlists(cli_db, "custom") == ["just-one", "lazy-sunday"]
+
+
+def test_cli_deletes_nothing_when_an_import_changed_the_source_after_the_preview(
+        runner, cli_db, monkeypatch, tmp_path):
+    """What was confirmed is what gets deleted: a playlist imported into the source while the
+    prompt waited stops the deletion instead of going unseen."""
+    from recsys import cli_playlists
+
+    monkeypatch.setattr(cli_playlists, "_interactive", lambda: True)
+    late = tmp_path / "late.csv"
+    late.write_text("playlist_id,position,song_id,title,artist\nlate-night,0,s1,S,A\n")
+
+    def confirm_while_an_import_runs(*args, **kwargs):
+        assert runner.invoke(args=["import", "csv", str(late)]).exit_code == 0
+        return True
+
+    monkeypatch.setattr(cli_playlists.click, "confirm", confirm_while_an_import_runs)
+    result = runner.invoke(args=["playlists", "delete", "--source", "custom"])
+    assert result.exit_code == 1
+    assert ("the playlists of source 'custom' changed since the preview (3 then, 4 now: an "
+            "import ran meanwhile); nothing deleted") in result.output
+    assert len(_playlists(cli_db, "custom")) == 4
 
 
 def test_cli_moves_a_wrongly_sourced_import(runner, cli_db, fixtures):

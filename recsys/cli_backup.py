@@ -6,12 +6,12 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from recsys.cli_common import engine_and_store
+from recsys.cli_common import FiniteFloatRange, engine_and_store
 
 
 @click.command("backup")
 @click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=3600.0,
+@click.option("--wait", "wait_s", type=FiniteFloatRange(min=0), default=3600.0,
               show_default=True,
               help="Seconds to wait for a running nightly job (or training) to finish.")
 @with_appcontext

@@ -51,6 +51,8 @@ def load_settings(config_path: str | None, overrides: tuple[str, ...]):
         raise yaml_error(path, exc) from None
     except RecursionError:
         raise click.ClickException(f"{path}: invalid YAML: nested too deeply") from None
+    except UnicodeDecodeError:  # a ValueError: not to be blamed on --set below
+        raise click.ClickException(f"{path}: invalid YAML: not UTF-8 text") from None
     except ValueError as exc:
         raise click.ClickException(str(exc) if str(exc).startswith(str(path)) else
                                    f"{path} + --set: {exc}") from exc

@@ -147,8 +147,7 @@ def _external_test(engine, path, fmt, source, train_playlists):
                                       train=train_playlists)
     except IngestError as exc:
         raise click.ClickException(str(exc)) from None
-    pairs = (pair for p in test.playlists for pair in zip(p[:-1], p[1:], strict=True))
-    if not any(a >= 0 and b >= 0 for a, b in pairs):
+    if not any(_scorable(p) for p in test.playlists):
         raise click.ClickException(
             f"{path}: nothing to score: no test playlist has two songs in a row that the "
             f"catalog of {test.source!r} holds ({test.unknown_songs:,} songs of the file are "
@@ -158,6 +157,15 @@ def _external_test(engine, path, fmt, source, train_playlists):
                    "identical to training playlists, while the training playlists repeat each "
                    f"other at {test.train_repeat_rate:.1%}: was the file imported?", err=True)
     return test
+
+
+def _scorable(playlist: list[int]) -> bool:
+    """Whether a test playlist (catalog ids; unknown songs < 0) gives any query a score: a
+    known song followed by a known one (next song), or a known last song after a known one
+    (continuation)."""
+    if any(a >= 0 and b >= 0 for a, b in zip(playlist[:-1], playlist[1:], strict=True)):
+        return True
+    return len(playlist) > 1 and playlist[-1] >= 0 and any(s >= 0 for s in playlist[:-1])
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -226,8 +234,8 @@ def tune_cmd(config_path, overrides, space_path, trials, seed, source, out_path,
         raise click.ClickException(str(exc)) from exc
     out = Path(out_path or Path(current_app.config["VAR_DIR"]) / "tune" / f"tune-{seed}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"seed": seed, "space": space, "base": base.to_dict(),
-                               "results": results}, indent=2))
+    out.write_text(json.dumps(json_safe({"seed": seed, "space": space, "base": base.to_dict(),
+                                         "results": results}), indent=2))
     cols = [*space, "hr@10", "mrr@10", "ndcg@10", "sim_tag_coherence", "train_s"]
     click.echo(format_table(results[:10], columns=cols))
     click.echo(f"{len(results)} combinations; full table in {out}")

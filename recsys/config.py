@@ -61,7 +61,7 @@ def _database_url(var: Path) -> str:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{var / 'recsys.db'}"
     try:
         backend = make_url(url).get_backend_name()
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise RuntimeError("environment variable DATABASE_URL is not a database URL (e.g. "
                            "postgresql://user:password@host:5432/name or sqlite:///path)") from None
     if backend not in {"sqlite", "postgresql", "postgres"}:

@@ -143,6 +143,7 @@ def test_production_refuses_flask_run(clean_env, tmp_path):
     ("RECSYS_DB_CLIENT_TIMEOUT_SECONDS", "-2", "must be a number >= 0"),
     ("RECSYS_LOG_LEVEL", "LOUD", "RECSYS_LOG_LEVEL must be one of DEBUG, INFO"),
     ("DATABASE_URL", "garbage", "DATABASE_URL is not a database URL"),
+    ("DATABASE_URL", "postgresql://u@h:abc/db", "DATABASE_URL is not a database URL"),
     ("DATABASE_URL", "mysql://x@y/z", "names a 'mysql' database: only PostgreSQL and SQLite"),
 ])
 def test_settings_out_of_their_range_are_refused_at_start(clean_env, name, value, complaint):

@@ -49,7 +49,8 @@ def _serve_without_gunicorn(monkeypatch, tmp_path, fake_run):
     from recsys.db import migrate
 
     for name in ("SECRET_KEY", "RECSYS_ENV", "RECSYS_DB_REQUEST_SLOTS"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "x")  # recorded, so what serve() sets is undone afterwards
+        monkeypatch.delenv(name)
     url = f"sqlite:///{tmp_path / 'recsys.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("RECSYS_VAR_DIR", str(tmp_path / "var"))

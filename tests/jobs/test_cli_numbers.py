@@ -18,6 +18,7 @@ from .test_cli import QUICK
     ["retrain", "--noise-z", "nan"], ["train", "--holdout", "nan"],
     ["train", "--holdout", "-nan"], ["evaluate", "--seeds", "-1"],
     ["evaluate", "--seeds", "0,99999999999999999999"], ["evaluate", "--seeds", "4294967296"],
+    ["backup", "var/unused-backup", "--wait", "nan"],  # nan waited for ever for the job lock
 ])
 def test_non_finite_or_out_of_range_options_are_usage_errors(loaded, runner, args):
     """click's FloatRange lets nan through: `--holdout nan` trained and wrote a bundle before
@@ -47,6 +48,10 @@ def test_unreadable_or_too_deep_config_files_are_one_line_errors(loaded, runner,
         result = runner.invoke(args=args)
         assert result.exit_code == 1, (args, result.output)
         assert f"{deep}: invalid YAML: nested too deeply" in result.output, result.output
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("# caf\u00e9\nepochs: 3\n".encode("latin-1"))
+    result = runner.invoke(args=["train", "--config", str(latin)])
+    assert result.exit_code == 1 and f"{latin}: invalid YAML: not UTF-8 text" in result.output
     keys = tmp_path / "keys.yaml"
     keys.write_text("1: 2\n")
     result = runner.invoke(args=["train", "--config", str(keys)])
@@ -90,3 +95,13 @@ def test_an_unknown_import_kind_is_a_usage_error_and_records_nothing(loaded, run
     assert "unknown import kind 'foo' in 'foo:/x'; expected yes, csv, jsonl" in result.output
     with loaded.app_context():
         assert db.session.scalar(select(func.count()).select_from(TrainingRun)) == 0
+
+
+@pytest.mark.parametrize(("playlist", "scorable"), [
+    ([1, 2], True), ([-1, 2, 3], True), ([1, -1, 2], True),  # continuation: known last song
+    ([1, -1], False), ([-1, 1], False), ([1], False), ([-1, -2, -3], False), ([1, -1, -2], False),
+])
+def test_a_test_playlist_is_scorable_when_some_query_has_known_songs(playlist, scorable):
+    from recsys.cli_train import _scorable
+
+    assert _scorable(playlist) is scorable

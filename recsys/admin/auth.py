@@ -131,8 +131,14 @@ def _protect():
         return None
     if request.method == "GET":
         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
-    # a form sent after the session ended: back to the page it came from after the login
-    # (its own URL only takes POST: the login would land on a 405)
+    if request.endpoint == "admin.logout":  # already ended: say what the user asked for
+        session.clear()
+        flash("Logged out.", "info")
+        return redirect(url_for("admin.login"))
+    # a form sent after the session ended: nothing done; back to the page it came from after
+    # the login (its own URL only takes POST: the login would land on a 405)
+    flash("Your session had ended, so nothing was done: log in and send the form again.",
+          "error")
     came_from = urlsplit(request.referrer or "")
     page = came_from.path + (f"?{came_from.query}" if came_from.query else "")
     return redirect(url_for("admin.login", next=_safe_next(page)))

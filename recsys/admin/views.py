@@ -77,7 +77,7 @@ def overview():
         try:
             current_row = store.open(current, verify=False).manifest
         except BundleError as exc:
-            flash(f"The current model {current} cannot be read: {_without_paths(exc, store)}",
+            flash(f"The current model {current} cannot be read: {store.without_paths(exc)}",
                   "error")
     model = deps.current_model()
     return render_template(
@@ -105,7 +105,7 @@ def models():
     rows = queries.model_rows(db.engine, store)
     for row in rows:  # a broken bundle's error names its files: not the server's directories
         if row.get("error"):
-            row["error"] = _without_paths(row["error"], store)
+            row["error"] = store.without_paths(row["error"])
     current_metrics = next((r.get("metrics") for r in rows if r["version"] == current), None)
     return render_template(
         "admin/models.html",
@@ -119,12 +119,6 @@ def models():
     )
 
 
-def _without_paths(exc: Exception | str, store) -> str:
-    """``exc`` as a message for the page: the server's directories stay in the log."""
-    return str(exc).replace(str(store.root.resolve()), "the model store").replace(
-        str(store.root), "the model store")
-
-
 @bp.post("/models/<version>/promote")
 def promote_version(version: str):
     """Make ``version`` current (verified first); errors become a flash message."""
@@ -136,7 +130,7 @@ def promote_version(version: str):
                            note="admin dashboard")
     except (BundleError, OSError) as exc:
         log.warning("admin: promotion of %r refused: %s", version, exc)
-        flash(f"Promotion of {version} refused: {_without_paths(exc, store)}", "error")
+        flash(f"Promotion of {version} refused: {store.without_paths(exc)}", "error")
     else:
         if previous == version:  # the registry records nothing for the current version
             flash(f"{version} is already the current model; nothing done.", "info")
@@ -153,12 +147,17 @@ def rollback_version():
     if _changed_since_page_load(store):
         return redirect(url_for("admin.models"))
     current = store.current_version()
+    expected_target = request.form.get("expected_target")
+    if expected_target is None:  # the page's form sends it ("" when it offered no rollback)
+        flash("Nothing done: the form did not say which version it rolls back to. Reload the "
+              "page and try again.", "error")
+        return redirect(url_for("admin.models"))
     try:
         target = rollback(db.engine, store, actor=current_user(),
-                          expected_target=request.form.get("expected_target") or None)
+                          expected_target=expected_target)
     except (BundleError, OSError) as exc:
         log.warning("admin: rollback refused: %s", exc)
-        flash(f"Rollback refused: {_without_paths(exc, store)}", "error")
+        flash(f"Rollback refused: {store.without_paths(exc)}", "error")
     else:
         deps.holder().refresh(wait=False)
         flash(f"Rolled back from {current} to {target}.", "success")

@@ -140,8 +140,9 @@ def rollback(engine: Engine, store: ModelStore, actor: str | None = None,
              expected_target: str | None = None) -> str:
     """Return to the version that was current before the current one; returns it.
 
-    ``expected_target``: the version the caller showed its user; another target (the history
-    changed since) raises :class:`ProductionChangedError` and switches nothing.
+    ``expected_target``: the version the caller showed its user (``""``: none was offered);
+    another target (the history changed since) raises :class:`ProductionChangedError` and
+    switches nothing.
     """
     with store.switch_lock():
         reconcile(engine, store)
@@ -151,8 +152,9 @@ def rollback(engine: Engine, store: ModelStore, actor: str | None = None,
             raise BundleError("nothing to roll back to: no earlier promoted version")
         if expected_target is not None and target != expected_target:
             raise ProductionChangedError(
-                f"a rollback now returns to {target}, not {expected_target}: the history "
-                "changed since the page was loaded")
+                f"a rollback now returns to {target}, not "
+                f"{expected_target or 'nowhere (none was offered)'}: the history changed since "
+                "the page was loaded")
         _switch(engine, store, target, "rollback", actor, f"rolled back from {current}")
     return target
 

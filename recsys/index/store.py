@@ -40,6 +40,14 @@ class ModelStore:
         self.versions_dir = self.root / "versions"
         self.current_link = self.root / "current"
 
+    def without_paths(self, message: object) -> str:
+        """``message`` with the store's directory written as "the model store": for pages and
+        API answers (the server's directories stay in its log)."""
+        text = str(message)
+        for root in {str(self.root.resolve()), str(self.root)}:
+            text = text.replace(root, "the model store")
+        return text
+
     def check_version(self, version: str) -> str:
         if not VERSION_RE.match(version or ""):
             raise BundleError(f"invalid model version name {version!r}")

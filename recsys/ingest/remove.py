@@ -149,11 +149,15 @@ def _remove(conn: Connection, removal: Removal, t0: float,
                 f"({len(unknown):,} of the {len(removal.selected):,} named); nothing deleted"))
         pl_ids = {x: pl_ids[x] for x in removal.selected}
     gone = sorted((ext, pid) for ext, pid in pl_ids.items())
-    if expect is not None and sorted(expect) != [ext for ext, _pid in gone]:
+    now = {ext for ext, _pid in gone}
+    if expect is not None and set(expect) != now:
+        added, removed = sorted(now - set(expect)), sorted(set(expect) - now)
+        what = "; ".join(f"{label} {example(ids)}" for label, ids in
+                         (("new", added), ("gone", removed)) if ids)
         raise IngestError("--source", None, (
-            f"the playlists of source {removal.source!r} changed since the preview "
-            f"({len(expect):,} then, {len(gone):,} now: an import ran meanwhile); nothing "
-            "deleted: run the command again"))
+            f"the playlists of source {removal.source!r} are not the previewed ones any more "
+            f"({what}: another import or deletion ran meanwhile); nothing deleted: run the "
+            "command again"))
     plan = Deletions([pid for _ext, pid in gone], [ext for ext, _pid in gone])
     plan.items = sum(n for (n,) in rows_for_ids(
         conn, "SELECT COUNT(*) FROM playlist_items WHERE playlist_id {ids}", plan.ids))

@@ -164,9 +164,11 @@ class ModelHolder:
             model = ServingModel.open(self.store.path(version))
         except (BundleError, OSError, ValueError) as exc:
             self._failed = version
-            self.last_error = f"model {version} could not be loaded: {exc}"
-            log.error("%s; still serving %s", self.last_error,
+            log.error("model %s could not be loaded: %s; still serving %s", version, exc,
                       self._model.version if self._model else "nothing")
+            # shown by /api/ready and the dashboard: without the server's directories
+            self.last_error = f"model {version} could not be loaded: " + \
+                self.store.without_paths(exc)
             return
         finally:
             with self._lock:

@@ -107,8 +107,11 @@ def test_empty_store_shows_how_to_train(tmp_path, make_app, sqlite_url):
 
 
 def test_stale_page_or_second_submit_switches_nothing(admin, admin_app, store):
-    def submit(path, seen_current):
-        assert post_form(admin, path, {"expected_current": seen_current}).status_code == 302
+    def submit(path, seen_current, seen_target=None):
+        data = {"expected_current": seen_current}
+        if seen_target is not None:
+            data["expected_target"] = seen_target
+        assert post_form(admin, path, data).status_code == 302
 
     submit("/admin/models/v2/promote", "v1")
     # a second tab still shows v1 as current: its Promote v1 must not apply to v2
@@ -118,8 +121,8 @@ def test_stale_page_or_second_submit_switches_nothing(admin, admin_app, store):
         "/admin/models").get_data(as_text=True)
     submit("/admin/models/v1/promote", "v2")
     # the same rollback form (rendered with v1 current) sent twice rolls back once
-    submit("/admin/models/rollback", "v1")
-    submit("/admin/models/rollback", "v1")
+    submit("/admin/models/rollback", "v1", "v2")
+    submit("/admin/models/rollback", "v1", "v2")
     assert store.current_version() == "v2"
     assert [e[0] for e in _events(admin_app)] == ["promote", "promote", "rollback"]
 

@@ -28,6 +28,20 @@ def test_a_rollback_shown_for_another_target_switches_nothing(admin, admin_app, 
     assert store.current_version() == "v1"
 
 
+def test_a_rollback_without_its_target_or_offered_none_switches_nothing(admin, store):
+    submit_form(admin, "/admin/models/v2/promote")
+    submit_form(admin, "/admin/models/v1/promote")  # a rollback now returns to v2
+    resp = post_form(admin, "/admin/models/rollback", {"expected_current": "v1"})
+    assert resp.status_code == 302 and store.current_version() == "v1"
+    assert "the form did not say which version it rolls back to" in admin.get(
+        "/admin/models").get_data(as_text=True)
+    # a page rendered when no rollback was possible ("") cannot roll back to v2 now
+    post_form(admin, "/admin/models/rollback", {"expected_current": "v1", "expected_target": ""})
+    assert store.current_version() == "v1"
+    assert "a rollback now returns to v2, not nowhere (none was offered)" in admin.get(
+        "/admin/models").get_data(as_text=True)
+
+
 @pytest.mark.parametrize("path", ["/admin/models/v2/promote", "/admin/models/rollback"])
 def test_a_form_without_the_version_it_was_shown_for_is_refused(admin, store, path):
     post_form(admin, path)  # CSRF token only, as a hand-made request would send
@@ -58,8 +72,13 @@ def test_a_form_sent_after_the_session_ended_returns_to_its_page(admin, admin_ap
                       headers={"Referer": "http://localhost/admin/models?x=1"})
     assert resp.status_code == 302
     assert resp.headers["Location"].endswith("/admin/login?next=/admin/models?x%3D1")
-    resp = admin.post("/admin/logout", data={"csrf_token": token})  # no referrer: overview
+    html = admin.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Your session had ended, so nothing was done" in html  # not silently dropped
+    resp = admin.post("/admin/models/v2/promote", data={"csrf_token": token})  # no referrer
     assert resp.headers["Location"].endswith("/admin/login?next=/admin/")
+    resp = admin.post("/admin/logout", data={"csrf_token": token})  # what was asked for
+    assert resp.headers["Location"].endswith("/admin/login")
+    assert "Logged out." in admin.get("/admin/login").get_data(as_text=True)
 
 
 def test_logging_in_again_ends_the_session_it_replaces(admin, admin_app):
@@ -90,3 +109,19 @@ def test_a_broken_bundle_row_names_no_server_path(admin, store):
     (store.path("v2") / "manifest.json").write_text("{")
     html = admin.get("/admin/models").get_data(as_text=True)
     assert "the model store" in html and str(store.root) not in html
+
+
+def test_a_model_that_cannot_load_names_no_server_path_anywhere(admin, admin_app, store):
+    """The load error reaches /api/ready (public), the overview and the song pages."""
+    from recsys.api import deps
+
+    (store.path("v2") / "manifest.json").write_text("{")
+    store.set_current("v2")
+    with admin_app.app_context():
+        holder = deps.holder()
+        holder.refresh(wait=True)
+        assert "the model store" in holder.last_error
+    ready = admin.get("/api/ready")
+    assert ready.status_code in (200, 503)
+    for text in (ready.get_data(as_text=True), admin.get("/admin/").get_data(as_text=True)):
+        assert str(store.root) not in text and str(store.root.resolve()) not in text

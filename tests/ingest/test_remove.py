@@ -256,8 +256,9 @@ def test_cli_deletes_nothing_when_an_import_changed_the_source_after_the_preview
     monkeypatch.setattr(cli_playlists.click, "confirm", confirm_while_an_import_runs)
     result = runner.invoke(args=["playlists", "delete", "--source", "custom"])
     assert result.exit_code == 1
-    assert ("the playlists of source 'custom' changed since the preview (3 then, 4 now: an "
-            "import ran meanwhile); nothing deleted") in result.output
+    assert ("the playlists of source 'custom' are not the previewed ones any more (new "
+            "'late-night': another import or deletion ran meanwhile); nothing deleted"
+            ) in result.output
     assert len(_playlists(cli_db, "custom")) == 4
 
 

@@ -95,10 +95,15 @@
     tip.appendChild(title);
     tip.appendChild(document.createTextNode(" — "));
     tip.appendChild(isolated(d.artist[i] || "unknown artist"));
-    var extra = "id " + d.ids[i] + (d.tag[i] ? " · tag: " + d.tag[i] : "");
-    if (state.hidden && state.hidden[d.ids[i]]) { extra += " · hidden (never recommended)"; }
     tip.appendChild(document.createElement("br"));
-    tip.appendChild(document.createTextNode(extra));
+    tip.appendChild(document.createTextNode("id " + d.ids[i]));
+    if (d.tag[i]) {
+      tip.appendChild(document.createTextNode(" · tag: "));
+      tip.appendChild(isolated(d.tag[i]));
+    }
+    if (state.hidden && state.hidden[d.ids[i]]) {
+      tip.appendChild(document.createTextNode(" · hidden (never recommended)"));
+    }
     var rect = canvas.getBoundingClientRect();
     tip.style.left = (event.clientX - rect.left + 12) + "px";
     tip.style.top = (event.clientY - rect.top + 12) + "px";

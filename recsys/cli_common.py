@@ -84,15 +84,3 @@ def engine_and_store():
 
     require_schema()
     return db.engine, ModelStore(current_app.config["MODEL_DIR"])
-
-
-def json_safe(value):
-    """``value`` with every non-finite float as None: ``json.dumps`` would write a bare
-    ``NaN``, which is not JSON (a ratio to a baseline that scored 0 is NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value

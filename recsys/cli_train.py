@@ -14,11 +14,11 @@ from flask.cli import with_appcontext
 from recsys.cli_common import (
     FiniteFloatRange,
     engine_and_store,
-    json_safe,
     load_settings,
     settings_options,
     yaml_error,
 )
+from recsys.db.base import finite_json
 
 
 def _epoch_progress(total_epochs: int):
@@ -133,7 +133,7 @@ def evaluate_cmd(config_path, overrides, seeds, source, test_path, test_format,
         click.echo(f"{name}: {value:.3f}")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(json_safe(result), indent=2))
+        Path(json_path).write_text(json.dumps(finite_json(result), indent=2))
 
 
 def _external_test(engine, path, fmt, source, train_playlists):
@@ -234,7 +234,7 @@ def tune_cmd(config_path, overrides, space_path, trials, seed, source, out_path,
         raise click.ClickException(str(exc)) from exc
     out = Path(out_path or Path(current_app.config["VAR_DIR"]) / "tune" / f"tune-{seed}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(json_safe({"seed": seed, "space": space, "base": base.to_dict(),
+    out.write_text(json.dumps(finite_json({"seed": seed, "space": space, "base": base.to_dict(),
                                          "results": results}), indent=2))
     cols = [*space, "hr@10", "mrr@10", "ndcg@10", "sim_tag_coherence", "train_s"]
     click.echo(format_table(results[:10], columns=cols))

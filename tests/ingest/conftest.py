@@ -40,3 +40,16 @@ def app_engine(app):
     engine = make_engine(app.config["DATABASE_URL"])
     yield engine
     engine.dispose()
+
+
+CSV_HEADER = "playlist_id,position,song_id,title,artist\n"
+
+
+def write_csv(tmp_path, name: str, playlists: dict[str, list[str]]) -> Path:
+    """A CSV import file of ``playlists`` (external id -> song ids; titles and artists
+    derived from the song ids)."""
+    rows = [f"{pid},{i},{sid},Title {sid},Artist {sid}\n"
+            for pid, songs in playlists.items() for i, sid in enumerate(songs)]
+    path = tmp_path / name
+    path.write_text(CSV_HEADER + "".join(rows), encoding="utf-8")
+    return path

@@ -15,18 +15,12 @@ from recsys.db.models import Playlist
 from recsys.ingest import IngestError, delete_playlists_of, import_csv
 from recsys.ingest.writer import IMPORT_LOCK_KEY
 from recsys.jobs.data import load_playlists
+from tests.ingest.conftest import write_csv
 
-HEADER = "playlist_id,position,song_id,title,artist\n"
 RADIO = {f"p{i}": [f"s{i}", f"s{i + 1}", f"s{i + 2}"] for i in range(10)}
 OTHER = {"o1": ["s1", "s2"], "p1": ["s3", "s4"]}
 
 
-def _csv(tmp_path, name: str, playlists: dict[str, list[str]]):
-    rows = [f"{pid},{i},{sid},Title {sid},Artist {sid}\n"
-            for pid, songs in playlists.items() for i, sid in enumerate(songs)]
-    path = tmp_path / name
-    path.write_text(HEADER + "".join(rows), encoding="utf-8")
-    return path
 
 
 def _playlists(engine, source: str) -> list[str]:
@@ -57,8 +51,8 @@ def _everything(engine) -> tuple:
 @pytest.fixture
 def stored(engine, tmp_path):
     """Source 'radio' (10 playlists, 30 items, 12 songs) beside source 'other'."""
-    import_csv(engine, _csv(tmp_path, "radio.csv", RADIO), "radio", progress=False)
-    import_csv(engine, _csv(tmp_path, "other.csv", OTHER), "other", progress=False)
+    import_csv(engine, write_csv(tmp_path, "radio.csv", RADIO), "radio", progress=False)
+    import_csv(engine, write_csv(tmp_path, "other.csv", OTHER), "other", progress=False)
     return engine
 
 
@@ -163,7 +157,7 @@ def test_many_playlists_cross_the_chunk_size(engine, tmp_path, monkeypatch):
     monkeypatch.setattr(updates, "SQLITE_CHUNK", 7)
     monkeypatch.setattr(updates, "PG_CHUNK", 7)
     many = {f"m{i:02d}": [f"s{i % 13}", f"s{(i + 1) % 13}"] for i in range(40)}
-    import_csv(engine, _csv(tmp_path, "many.csv", many), "bulk", progress=False)
+    import_csv(engine, write_csv(tmp_path, "many.csv", many), "bulk", progress=False)
     removal = delete_playlists_of(engine, "bulk")
     assert (removal.playlists_deleted, removal.items_deleted) == (40, 80)
     assert _scalar(engine, "SELECT COUNT(*) FROM playlist_items") == 0

@@ -11,16 +11,7 @@ from sqlalchemy import text
 
 from recsys.ingest import IngestError, import_csv, import_jsonl
 from recsys.jobs.data import load_playlists
-
-HEADER = "playlist_id,position,song_id,title,artist\n"
-
-
-def _csv(tmp_path, name: str, playlists: dict[str, list[str]]):
-    rows = [f"{pid},{i},{sid},Title {sid},Artist {sid}\n"
-            for pid, songs in playlists.items() for i, sid in enumerate(songs)]
-    path = tmp_path / name
-    path.write_text(HEADER + "".join(rows), encoding="utf-8")
-    return path
+from tests.ingest.conftest import CSV_HEADER, write_csv
 
 
 def _stored(engine, source: str) -> dict[str, list[str]]:
@@ -48,8 +39,8 @@ TONIGHT = {f"p{i}": [f"s{i}", f"s{i + 1}", f"s{i + 2}"] for i in range(10)}
 
 @pytest.fixture
 def stored(engine, tmp_path):
-    import_csv(engine, _csv(tmp_path, "night1.csv", TONIGHT), "radio", progress=False)
-    import_csv(engine, _csv(tmp_path, "other.csv", {"o1": ["s1", "s2"], "p1": ["s3", "s4"]}),
+    import_csv(engine, write_csv(tmp_path, "night1.csv", TONIGHT), "radio", progress=False)
+    import_csv(engine, write_csv(tmp_path, "other.csv", {"o1": ["s1", "s2"], "p1": ["s3", "s4"]}),
                "other", progress=False)
     return engine
 
@@ -58,7 +49,7 @@ def test_snapshot_deletes_the_playlists_it_does_not_name(stored, tmp_path):
     night2 = {k: v for k, v in TONIGHT.items() if k not in ("p3", "p7")}
     night2["p0"] = ["s5", "s0"]        # re-sent with other songs: replaced (update)
     night2["p10"] = ["s10", "s99"]     # new
-    result = import_csv(stored, _csv(tmp_path, "night2.csv", night2), "radio",
+    result = import_csv(stored, write_csv(tmp_path, "night2.csv", night2), "radio",
                         progress=False, snapshot=True)
     assert (result.playlists_deleted, result.items_deleted) == (2, 6)
     assert (result.playlists_added, result.playlists_replaced) == (1, 1)
@@ -79,7 +70,7 @@ def test_snapshot_deletes_the_playlists_it_does_not_name(stored, tmp_path):
 
 
 def test_snapshot_again_changes_nothing(stored, tmp_path):
-    path = _csv(tmp_path, "same.csv", dict(list(TONIGHT.items())[:8]))
+    path = write_csv(tmp_path, "same.csv", dict(list(TONIGHT.items())[:8]))
     first = import_csv(stored, path, "radio", progress=False, snapshot=True)
     again = import_csv(stored, path, "radio", progress=False, snapshot=True)
     assert first.playlists_deleted == 2
@@ -89,7 +80,7 @@ def test_snapshot_again_changes_nothing(stored, tmp_path):
 
 def test_snapshot_deleting_more_than_allowed_is_refused_whole(stored, tmp_path):
     before = _stored(stored, "radio"), _count(stored, "SELECT COUNT(*) FROM import_runs")
-    cut = _csv(tmp_path, "cut.csv", {"p0": ["s9", "s0"], "new": ["s1"]})  # 9 of 10 missing
+    cut = write_csv(tmp_path, "cut.csv", {"p0": ["s9", "s0"], "new": ["s1"]})  # 9 of 10 missing
     with pytest.raises(IngestError) as err:
         import_csv(stored, cut, "radio", progress=False, snapshot=True)
     message = str(err.value)
@@ -104,13 +95,13 @@ def test_snapshot_deleting_more_than_allowed_is_refused_whole(stored, tmp_path):
 
 
 def test_a_bound_of_exactly_the_share_passes(stored, tmp_path):
-    most = _csv(tmp_path, "most.csv", dict(list(TONIGHT.items())[:8]))
+    most = write_csv(tmp_path, "most.csv", dict(list(TONIGHT.items())[:8]))
     result = import_csv(stored, most, "radio", progress=False, snapshot=True)  # 2/10 = 20%
     assert result.playlists_deleted == 2
 
 
 def test_without_snapshot_nothing_is_deleted(stored, tmp_path):
-    result = import_csv(stored, _csv(tmp_path, "few.csv", {"p0": ["s0"]}), "radio",
+    result = import_csv(stored, write_csv(tmp_path, "few.csv", {"p0": ["s0"]}), "radio",
                         progress=False, update=True)
     assert result.playlists_deleted == 0 and len(_stored(stored, "radio")) == 10
 
@@ -129,9 +120,9 @@ def test_many_deletions_cross_the_chunk_size(engine, tmp_path, monkeypatch):
     monkeypatch.setattr(updates, "SQLITE_CHUNK", 7)
     monkeypatch.setattr(updates, "PG_CHUNK", 7)
     many = {f"m{i}": [f"s{i % 13}", f"s{(i + 1) % 13}"] for i in range(40)}
-    import_csv(engine, _csv(tmp_path, "many.csv", many), "bulk", progress=False)
+    import_csv(engine, write_csv(tmp_path, "many.csv", many), "bulk", progress=False)
     keep = dict(list(many.items())[:10])
-    result = import_csv(engine, _csv(tmp_path, "keep.csv", keep), "bulk", progress=False,
+    result = import_csv(engine, write_csv(tmp_path, "keep.csv", keep), "bulk", progress=False,
                         snapshot=True, max_delete=1.0)
     assert (result.playlists_deleted, result.items_deleted) == (30, 60)
     assert _stored(engine, "bulk") == keep
@@ -148,7 +139,7 @@ def _everything(engine) -> tuple:
 def test_a_dry_run_reports_everything_and_writes_nothing(stored, tmp_path):
     night2 = {k: v for k, v in TONIGHT.items() if k not in ("p3", "p7")}
     night2["p0"] = ["s5", "s0", "new-song"]
-    path = _csv(tmp_path, "night2.csv", night2)
+    path = write_csv(tmp_path, "night2.csv", night2)
     before = _everything(stored)
     preview = import_csv(stored, path, "radio", progress=False, snapshot=True, dry_run=True)
     assert _everything(stored) == before
@@ -167,7 +158,7 @@ def test_a_file_without_its_last_line_end_is_no_snapshot(stored, tmp_path, suffi
     """A cut that falls inside a value still parses (``Radio pl00`` for ``Radio pl007``): a
     snapshot refuses the file, a plain import notes it."""
     if suffix == "csv":
-        body = HEADER + "p0,0,s0,Title s0,Artist s0\np1,0,s1,Title s1,Artist"
+        body = CSV_HEADER + "p0,0,s0,Title s0,Artist s0\np1,0,s1,Title s1,Artist"
     else:
         body = ('{"playlist_id": "p0", "position": 0, "song_id": "s0"}\n'
                 '{"playlist_id": "p1", "position": 0, "song_id": "s1"}')

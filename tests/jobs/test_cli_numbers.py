@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from recsys.cli_common import json_safe
+from recsys.db.base import finite_json
 from recsys.ingest.sample import generate_sample
 
 from .test_cli import QUICK
@@ -78,7 +78,7 @@ def test_evaluate_refuses_a_test_file_with_nothing_to_score(loaded, runner, tmp_
 
 def test_json_output_holds_null_for_non_finite_numbers():
     doc = {"ratio": math.nan, "rows": [{"hr": 0.1, "x": math.inf}], "n": 3, "t": (1.0, -math.inf)}
-    text = json.dumps(json_safe(doc), allow_nan=False)  # raises on a bare NaN
+    text = json.dumps(finite_json(doc), allow_nan=False)  # raises on a bare NaN
     assert json.loads(text) == {"ratio": None, "rows": [{"hr": 0.1, "x": None}], "n": 3,
                                 "t": [1.0, None]}
 

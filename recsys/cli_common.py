@@ -1,5 +1,5 @@
 """Options and helpers shared by the CLI commands: training settings, finite numbers, the
-database and model store of the app, JSON output."""
+database and model store of the app."""
 
 from __future__ import annotations
 

@@ -170,14 +170,12 @@ def refuse_undecodable(ctx: click.Context, args: list[str]) -> None:
     lone surrogate (``\\udcff`` for 0xff), which no log line, message or database row can
     hold, so a file name or source in another encoding would fail deep inside a command.
     """
+    from recsys.ingest.model import lone_surrogate_at
+
     for index, arg in enumerate(args):
-        if arg.isascii():
+        if (at := lone_surrogate_at(arg)) is None:
             continue
-        try:
-            arg.encode("utf-8")
-            continue
-        except UnicodeEncodeError as exc:
-            bad = arg[exc.start]
+        bad = arg[at]
         try:
             shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         except UnicodeEncodeError:  # a surrogate no byte decodes to (from a caller, not argv)

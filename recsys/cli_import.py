@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import functools
-import math
 
 import click
 from flask.cli import with_appcontext
 
 from recsys.cli import _url, db_hint
+from recsys.cli_common import FiniteFloatRange
 
 
 def _run_import(func, *args, **kwargs) -> None:
@@ -76,9 +76,6 @@ def import_mode_options(func=None, *, each: str = "", snapshots: bool = True,
             raise click.UsageError(YES_SNAPSHOT[0].upper() + YES_SNAPSHOT[1:])
         if max_delete is not None and not snapshot:
             raise click.UsageError("--max-delete applies to --snapshot imports only")
-        if max_delete is not None and not math.isfinite(max_delete):  # FloatRange lets nan by
-            raise click.BadParameter("must be a percentage from 0 to 100",
-                                     param_hint="--max-delete")
         mode = {"update": update, "snapshot": snapshot}
         if previews and kwargs.pop("dry_run"):  # retrain's own --dry-run stays its own
             mode["dry_run"] = True
@@ -92,7 +89,7 @@ def import_mode_options(func=None, *, each: str = "", snapshots: bool = True,
     if previews:
         command = click.option("--dry-run", is_flag=True, help=DRY_RUN_HELP)(command)
     if snapshots:
-        command = click.option("--max-delete", type=click.FloatRange(0, 100), metavar="PCT",
+        command = click.option("--max-delete", type=FiniteFloatRange(0, 100), metavar="PCT",
                                help=MAX_DELETE_HELP)(command)
     command = click.option("--snapshot", is_flag=True, hidden=not snapshots,
                            help=prefixed(SNAPSHOT_HELP))(command)

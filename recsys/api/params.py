@@ -16,6 +16,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMe
 
 from recsys.api.errors import ApiError
 from recsys.db.models import ID_MAX, Song
+from recsys.ingest.model import lone_surrogate_at
 from recsys.recommend import MAX_K, MODES, UnknownExternalIdError
 
 MAX_SEEDS = 100
@@ -233,12 +234,9 @@ def text(raw: str | None, name: str, max_chars: int = MAX_QUERY_CHARS) -> str | 
 def _unicode(raw: str, field: str) -> None:
     """400 for a string that is not valid Unicode text: a JSON escape such as ``"\\ud800"``
     decodes to a lone surrogate, which no database (nor UTF-8) can store."""
-    if not raw.isascii():
-        try:
-            raw.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise bad(f"{field} must be valid Unicode text (a lone surrogate "
-                      f"\\u{ord(raw[exc.start]):04x} at character {exc.start + 1})") from None
+    if (at := lone_surrogate_at(raw)) is not None:
+        raise bad(f"{field} must be valid Unicode text (a lone surrogate "
+                  f"\\u{ord(raw[at]):04x} at character {at + 1})")
 
 
 def page(args: Mapping[str, str]) -> tuple[int, int]:

@@ -20,6 +20,18 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def lone_surrogate_at(text: str) -> int | None:
+    """Index of the first character of ``text`` that UTF-8 cannot encode (a lone surrogate:
+    a JSON ``"\\udc80"``, an undecodable byte of a file name or argument), or None."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 class IngestError(Exception):
     """Bad input: rendered as ``FILE:LINE: reason`` (or ``FILE: reason`` without a line);
     both are :func:`printable`."""

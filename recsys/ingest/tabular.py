@@ -15,7 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from recsys.ingest.model import IngestError, ParsedCatalog, PlaylistRecord, SongRecord
+from recsys.ingest.model import (
+    IngestError,
+    ParsedCatalog,
+    PlaylistRecord,
+    SongRecord,
+    lone_surrogate_at,
+)
 from recsys.ingest.textio import open_text
 
 REQUIRED = ("playlist_id", "position", "song_id", "title", "artist")  # CSV header
@@ -43,7 +49,7 @@ class RowCollector:
     def _text(self, line: int, row: dict[str, Any], key: str, limit: int) -> str:
         value = row.get(key)
         if (type(value) is str and len(value) <= limit and "\x00" not in value
-                and (value.isascii() or _encodes(value))):
+                and (value.isascii() or lone_surrogate_at(value) is None)):
             return value.strip()  # the common case, checked as below in fewer steps
         if value is None:
             return ""
@@ -54,8 +60,8 @@ class RowCollector:
             raise self._fail(line, f"{key} is longer than {limit} characters")
         if "\x00" in value:  # PostgreSQL text cannot store it
             raise self._fail(line, f"{key} contains a NUL character")
-        if not _encodes(value):  # a JSON "\udc80": no database (nor UTF-8) can store it
-            raise self._fail(line, f"{key} is not valid Unicode ({_surrogate(value)})")
+        if (at := lone_surrogate_at(value)) is not None:  # a JSON "\udc80": no database
+            raise self._fail(line, f"{key} is not valid Unicode ({_surrogate(value[at])})")
         return value
 
     def _tags(self, line: int, value: Any) -> tuple[str, ...]:
@@ -71,8 +77,8 @@ class RowCollector:
         if any("\x00" in n for n in names):
             raise self._fail(line, "a tag contains a NUL character")
         for name in names:
-            if not (name.isascii() or _encodes(name)):
-                raise self._fail(line, f"a tag is not valid Unicode ({_surrogate(name)})")
+            if not name.isascii() and (at := lone_surrogate_at(name)) is not None:
+                raise self._fail(line, f"a tag is not valid Unicode ({_surrogate(name[at])})")
         return tuple(dict.fromkeys(names))
 
     def add(self, line: int, row: dict[str, Any]) -> None:
@@ -146,18 +152,8 @@ class RowCollector:
         return self.catalog
 
 
-def _encodes(text: str) -> bool:
-    """No lone surrogate (a JSON ``"\\udc80"``; CSV, decoded from UTF-8, has none)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _surrogate(text: str) -> str:
-    """``a lone surrogate \\udc80``: the first one of ``text``."""
-    char = next(c for c in text if "\ud800" <= c <= "\udfff")
+def _surrogate(char: str) -> str:
+    """``a lone surrogate \\udc80``."""
     return f"a lone surrogate \\u{ord(char):04x}"
 
 

@@ -131,7 +131,23 @@ def _all_commands() -> list[click.Command]:
 def register_commands(app: Flask) -> None:
     """Attach every command to ``app.cli`` (so ``flask --app wsgi`` sees them too)."""
     for command in _all_commands():
+        _check_arguments(command)
         app.cli.add_command(command)
+
+
+def _check_arguments(command: click.Command) -> None:
+    """Run :func:`refuse_undecodable` on a top-level command's own arguments, once per
+    command object: ``flask --app wsgi`` parses with Flask's root group, not :class:`_Main`."""
+    if getattr(command, "_utf8_checked", False):
+        return
+    parse = command.parse_args
+
+    def parse_args(ctx: click.Context, args: list[str]) -> list[str]:
+        refuse_undecodable(ctx, args)
+        return parse(ctx, args)
+
+    command.parse_args = parse_args  # type: ignore[method-assign]
+    command._utf8_checked = True  # type: ignore[attr-defined]
 
 
 def _create_app() -> Flask:

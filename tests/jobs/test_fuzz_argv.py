@@ -94,3 +94,17 @@ def test_a_night_failing_on_an_undecodable_name_is_recorded(small_db, store, qui
         assert f"stopped in the import of csv:{tmp_path}/bad\\udcff.csv" in run.error
         assert f"imports committed before it: csv:{tmp_path}/good\\udcff.csv" in run.error
         assert run.data_snapshot["failed_import"].endswith("bad\\udcff.csv")
+
+
+def test_flask_app_cli_checks_arguments_too(make_app, sqlite_url, tmp_path, monkeypatch):
+    """``flask --app wsgi import csv …`` parses with Flask's root group: the same check."""
+    from flask.cli import FlaskGroup
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app(sqlite_url)
+    group = FlaskGroup(create_app=lambda: app, add_default_commands=False)
+    for args in (["import", "csv", BAD], ["songs", "hide", "--source", "\udcff",
+                                           "--external-id", "x"]):
+        result = CliRunner().invoke(group, args)
+        assert result.exit_code == 2, (result.output, result.exception)
+        assert "is not valid UTF-8 (byte 0xff)" in result.output, result.output

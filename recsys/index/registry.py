@@ -185,16 +185,18 @@ def list_models(engine: Engine, store: ModelStore, verify: bool = False
 def prune(engine: Engine, store: ModelStore, keep: int, dry_run: bool = False) -> list[str]:
     """Delete all but the ``keep`` newest bundles; returns the versions removed (or that would
     be, with ``dry_run``). The current version and the one a rollback would return to are
-    always kept; their history stays in the database."""
+    always kept; their history stays in the database. Holds the switch lock: a promotion,
+    rollback or backup (which copies the bundles) waits, and prune waits for them."""
     if keep < 1:
         raise ValueError("keep must be at least 1")
-    versions = store.versions()  # oldest first
-    protected = set(versions[-keep:])
-    protected |= {store.current_version(), rollback_target(engine, store)}
-    doomed = [v for v in versions if v not in protected]
-    if not dry_run:
-        for version in doomed:
-            store.remove(version)
-        if doomed:
-            log.info("pruned %d model bundle(s): %s", len(doomed), ", ".join(doomed))
+    with store.switch_lock():  # no switch meanwhile, nor a backup copying the bundles
+        versions = store.versions()  # oldest first
+        protected = set(versions[-keep:])
+        protected |= {store.current_version(), rollback_target(engine, store)}
+        doomed = [v for v in versions if v not in protected]
+        if not dry_run:
+            for version in doomed:
+                store.remove(version)
+    if doomed and not dry_run:
+        log.info("pruned %d model bundle(s): %s", len(doomed), ", ".join(doomed))
     return doomed

@@ -220,15 +220,20 @@ def run_nightly(
              [s.describe() for s in imports] or "none", dry_run)
     try:
         with pipeline_lock(engine, store, lock_path):
-            _run_locked(engine, store, settings, report, imports, holdout_frac,
-                        (tolerance, noise_z), backend, source, dry_run)
-            if keep:
-                report.pruned = prune(engine, store, keep)
+            try:
+                _run_locked(engine, store, settings, report, imports, holdout_frac,
+                            (tolerance, noise_z), backend, source, dry_run)
+                if keep:
+                    report.pruned = prune(engine, store, keep)
+            except BaseException:
+                # a gate it left open says so now, not next run; only under the lock: a run
+                # refused by it must not settle the gate of the run holding it
+                with contextlib.suppress(Exception):
+                    settle_gates(engine, store)
+                raise
     except BaseException as exc:
         took, why = time.perf_counter() - started, describe_failure(exc, store.root)
         log.error("nightly run failed after %.1f s: %s", took, why)
-        with contextlib.suppress(Exception):  # a gate it left open says so now, not next run
-            settle_gates(engine, store)
         if report.importing is not None:  # no training run would say the night failed
             _record_import_failure(engine, settings, report, why, took)
         raise

@@ -5,7 +5,8 @@ A job can die at any instruction (SIGKILL, power loss). What it may leave, and w
 * an unfinished bundle directory or ``current`` link: removed (:meth:`ModelStore.clean_temporary`);
 * a training run still ``running``: marked failed; a complete bundle of a failed run that never
   reached ``model_versions`` (killed or interrupted between writing and registering it) is
-  removed: it was neither recorded nor gated;
+  removed: it was neither recorded nor gated (one whose manifest cannot be read is left in
+  place with a warning: it is no job's, and must not stop every later job);
 * a gate still ``gating`` or ``promoting``: settled from what the store says, promoted or
   interrupted;
 * ``current`` switched without its history row: recorded (:func:`registry.reconcile`);
@@ -23,6 +24,7 @@ from sqlalchemy import Engine, select
 from recsys.db.models import ModelVersion, TrainingRun
 from recsys.db.search_key import fill_empty_keys
 from recsys.db.session import session_scope
+from recsys.index.bundle import BundleError
 from recsys.index.registry import promotion_stack, reconcile
 from recsys.index.store import ModelStore
 from recsys.jobs.training import fail_interrupted_runs
@@ -64,7 +66,12 @@ def remove_unregistered_bundles(engine: Engine, store: ModelStore) -> list[str]:
     for version in store.versions():
         if version in registered or version == current:
             continue
-        run_id = store.open(version, verify=False).manifest.get("training_run_id")
+        try:
+            run_id = store.open(version, verify=False).manifest.get("training_run_id")
+        except (BundleError, OSError) as exc:  # of unknown origin: never to block every run
+            log.warning("model store: bundle %s cannot be read (%s); left in place", version,
+                        exc)
+            continue
         if run_id in failed:
             store.remove(version)
             removed.append(version)

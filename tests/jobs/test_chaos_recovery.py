@@ -1,0 +1,63 @@
+"""Chaos review: what a second job, a concurrent prune or an unreadable bundle does to a run."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from recsys.db.models import TrainingRun
+from recsys.db.session import session_scope
+from recsys.index.registry import prune
+from recsys.jobs.nightly import JobLockedError, job_lock, run_nightly
+from recsys.jobs.recovery import recover
+
+
+def _gate(engine, run_id):
+    with session_scope(engine) as session:
+        return session.get(TrainingRun, run_id).metrics["gate"]
+
+
+def test_a_run_refused_by_the_lock_leaves_the_running_gate_alone(small_db, store,
+                                                                 quick_settings):
+    first = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    with session_scope(small_db) as session:  # the job holding the lock is in its gate
+        run = session.get(TrainingRun, first.run_id)
+        run.metrics = {**run.metrics, "gate": {"verdict": "gating", "reason": "comparing"}}
+    with job_lock(store.root / "retrain.lock"), pytest.raises(JobLockedError):
+        run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    assert _gate(small_db, first.run_id)["verdict"] == "gating"  # not "interrupted"
+
+
+def test_an_unreadable_bundle_does_not_block_every_later_run(small_db, store, quick_settings):
+    first = run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+    stray = store.versions_dir / "copied-by-hand"
+    stray.mkdir()
+    (stray / "manifest.json").write_text("{")  # truncated: a copy or a disk fault
+    recover(small_db, store)  # raised BundleError: every retrain and train failed from then on
+    second = run_nightly(small_db, store, quick_settings.replace(seed=8), holdout_frac=0.2,
+                         backend="exact", tolerance=1.0)
+    assert second.promoted and store.current_version() == second.version != first.version
+    assert stray.is_dir()  # of unknown origin: left for the operator, not deleted
+
+
+def test_prune_waits_for_a_backup_or_switch_holding_the_store(small_db, store,
+                                                              quick_settings):
+    versions = [run_nightly(small_db, store, quick_settings.replace(seed=s), holdout_frac=0.2,
+                            backend="exact", tolerance=1.0).version for s in (1, 2, 3)]
+    assert store.versions() == versions
+    done = threading.Event()
+    removed: list[str] = []
+
+    def pruner():
+        removed.extend(prune(small_db, store, keep=1))
+        done.set()
+
+    with store.switch_lock():  # what a backup holds while it copies the bundles
+        thread = threading.Thread(target=pruner)
+        thread.start()
+        assert not done.wait(1.0)  # it deleted bundles under the backup's copy
+        assert store.versions() == versions
+    thread.join(10)
+    assert removed == versions[:1]  # the current version and the rollback target stay
+    assert store.versions() == versions[1:]

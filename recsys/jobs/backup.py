@@ -23,6 +23,7 @@ current and what the catalog held.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -139,15 +140,20 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
            wait_s: float = 3600.0) -> BackupReport:
     """Copy the database and the model store into ``dest`` (a new or empty directory).
 
+    Everything is written into ``dest/.incomplete`` first, flushed to disk, then moved up,
+    ``backup.json`` last: a backup killed mid-way (``kill -9``, a reboot) leaves only
+    ``.incomplete``, never a directory that looks like a backup.
+
     Raises:
-        BackupError: ``dest`` is not empty, a lock stayed taken for ``wait_s`` seconds, or the
-            dump failed; a partly written destination is removed.
+        BackupError: ``dest`` is not empty, a lock stayed taken for ``wait_s`` seconds, the
+            dump failed, or writing failed (a full disk); a partly written destination is
+            removed.
     """
     dest = Path(dest)
     if dest.is_symlink():  # one planted in a shared directory would redirect the backup
         raise BackupError(f"{dest} is a symbolic link: give the real directory")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise BackupError(f"{dest} exists and is not an empty directory")
+        raise BackupError(_not_empty(dest))
     started = time.perf_counter()
     existed = dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
@@ -159,40 +165,94 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
             # again under the lock: another backup into DEST (a cron overlap) may have filled
             # it while this one waited, and its files are not this one's to overwrite or delete
             if any(dest.iterdir()):
-                raise BackupError(f"{dest} exists and is not an empty directory (another "
-                                  "backup wrote into it meanwhile); nothing was backed up")
+                raise BackupError(f"{_not_empty(dest)} (another backup wrote into it "
+                                  "meanwhile); nothing was backed up")
             claimed = True
+            stage = dest / STAGE
+            stage.mkdir()
             revision, counts = _facts(engine)
-            db_file = _dump_database(engine, dest)
-            models = _copy_models(store, dest / "models")
+            db_file = _dump_database(engine, stage)
+            models = _copy_models(store, stage / "models")
             report = BackupReport(
                 destination=str(dest), created_at=utcnow().isoformat(timespec="seconds"),
                 schema_revision=revision, database=engine.url.get_backend_name(),
                 database_file=db_file, current_model=store.current_version(),
                 models=models, counts=counts)
+        report.duration_s = round(time.perf_counter() - started, 2)
+        (stage / "backup.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+        _fsync_tree(stage)
+        for name in (db_file, "models", "backup.json"):  # backup.json last: it is complete
+            os.rename(stage / name, dest / name)
+        stage.rmdir()
+        _fsync_dir(dest)
     except BaseException as exc:
-        os.umask(old_umask)
+        # described first: the free space before the clean-up gives the partial copy back
+        failure = _write_failure(exc, dest) if isinstance(exc, OSError | sqlite3.Error) else ""
         if claimed:  # leave nothing that looks like a backup, and only what this one wrote
-            _remove_partial(dest)
+            with contextlib.suppress(OSError):
+                _remove_partial(dest)
         if not existed:
             with contextlib.suppress(OSError):  # someone else's files arrived: theirs
                 dest.rmdir()
         if isinstance(exc, JobLockedError):
             raise BackupError(f"{exc} after {wait_s:g} s (the nightly job or a training); "
                               "nothing was backed up") from exc
+        if failure:  # a full disk, a read-only or vanished directory: one line, no traceback
+            raise BackupError(failure) from exc
         raise
-    report.duration_s = round(time.perf_counter() - started, 2)
-    try:
-        (dest / "backup.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
     finally:
         os.umask(old_umask)
     log.info("%s", report.summary())
     return report
 
 
+#: The directory inside DEST that a backup writes into before moving its files up.
+STAGE = ".incomplete"
 #: What :func:`backup` writes into its destination (all a failed one may remove).
 WRITTEN = ("recsys.db", "recsys.db-journal", "recsys.db-wal", "recsys.db-shm", "recsys.dump",
-           "models", "backup.json")
+           "models", "backup.json", STAGE)
+
+
+def _not_empty(dest: Path) -> str:
+    if (dest / STAGE).is_dir():
+        return (f"{dest} holds an incomplete backup ({STAGE}, left by a backup that was "
+                "stopped): delete it, or give another directory")
+    return f"{dest} exists and is not an empty directory"
+
+
+def _write_failure(exc: BaseException, dest: Path) -> str:
+    """One line for a backup that could not be written (shutil.copytree's error lists every
+    file it could not copy: the first one is named)."""
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
+        failed = exc.args[0]
+        why = f"{len(failed)} file(s) not copied, e.g. {failed[0][2]}"
+    else:
+        why = str(exc)
+    full = (getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left"
+            in why or "disk is full" in why)
+    if full:
+        with contextlib.suppress(OSError):
+            why += f" ({shutil.disk_usage(dest.parent).free / 2**20:.1f} MiB free)"
+    return f"backup into {dest} failed: {why}; nothing was kept there"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and directory under ``root`` to disk (links are not followed)."""
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                with path.open("rb") as fh:
+                    os.fsync(fh.fileno())
+        _fsync_dir(Path(folder))
 
 
 def _remove_partial(dest: Path) -> None:

@@ -100,10 +100,10 @@ def test_backup_still_cleans_up_its_own_files(small_db, store, tmp_path, monkeyp
 
     monkeypatch.setattr(module, "_copy_models", broken)
     store.root.mkdir(parents=True)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(BackupError, match="disk full"):
         backup(small_db, store, tmp_path / "b")
     assert not (tmp_path / "b").exists()
     (tmp_path / "c").mkdir()
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(BackupError, match="disk full"):
         backup(small_db, store, tmp_path / "c")
     assert (tmp_path / "c").is_dir() and not any((tmp_path / "c").iterdir())

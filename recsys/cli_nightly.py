@@ -77,6 +77,7 @@ def retrain_cmd(config_path, overrides, imports, mode, holdout, tolerance, noise
     from recsys.ingest.model import IngestError
     from recsys.jobs.nightly import JobLockedError, run_nightly
     from recsys.jobs.signals import TERMINATED_EXIT, Terminated, sigterm_raises
+    from recsys.jobs.training import describe_failure
 
     specs = [import_spec(text) for text in imports]
     if (mode["update"] or mode["snapshot"]) and not specs:
@@ -94,6 +95,8 @@ def retrain_cmd(config_path, overrides, imports, mode, holdout, tolerance, noise
                                  backend=backend, dry_run=dry_run, keep=keep)
     except (IngestError, JobLockedError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # a full disk, a read-only model store: one line, no traceback
+        raise click.ClickException(describe_failure(exc, store.root)) from exc
     except Terminated as exc:
         click.echo(f"retrain {exc}; production serves {store.current_version()}", err=True)
         sys.exit(TERMINATED_EXIT)

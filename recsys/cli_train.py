@@ -48,7 +48,7 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
     from recsys.index.registry import promote
     from recsys.jobs.nightly import JobLockedError, pipeline_lock
     from recsys.jobs.signals import TERMINATED_EXIT, Terminated, sigterm_raises
-    from recsys.jobs.training import train_and_bundle
+    from recsys.jobs.training import describe_failure, train_and_bundle
 
     settings = load_settings(config_path, overrides)
     engine, store = engine_and_store()
@@ -63,6 +63,8 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
                                        progress=_epoch_progress(settings.epochs))
     except (JobLockedError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # a full disk, a read-only model store: one line, no traceback
+        raise click.ClickException(describe_failure(exc, store.root)) from exc
     except Terminated as exc:
         click.echo(f"training {exc}; the run is recorded as failed", err=True)
         sys.exit(TERMINATED_EXIT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import time
@@ -49,18 +50,24 @@ def _fmt(value: float | None) -> str:
 LOW_SPACE_BYTES = 256 * 2**20
 
 
+#: errno values of a full disk or quota (numpy's short write has none: None).
+_FULL = (errno.ENOSPC, errno.EDQUOT, None)
+
+
 def describe_failure(exc: BaseException, where: Path) -> str:
     """The run's error text (:func:`printable`: a database row and a log line can hold it); a
     write that failed on a (nearly) full disk says so, since numpy's own message for it reads
-    like "206418 requested and 149472 written"."""
+    like "206418 requested and 149472 written". Other OSErrors (a read-only file system, a
+    permission) are not put down to space, however little is free."""
     text = printable("".join(traceback.format_exception_only(exc)).strip())
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) and exc.errno in _FULL:
         try:
             free = shutil.disk_usage(where).free
         except OSError:
             return text
-        if free < LOW_SPACE_BYTES:
-            text += printable(f" (disk full? {free / 2**20:.0f} MiB free under {where})")
+        if exc.errno is not None or free < LOW_SPACE_BYTES:
+            size = f"{free / 2**20:.0f} MiB" if free >= 2**20 else f"{free // 1024} KiB"
+            text += printable(f" (disk full? {size} free under {where})")
     return text
 
 

@@ -6,7 +6,8 @@ load a bundle keeps serving its previous one. A dashboard request reaches one wo
 knows that worker's model. Each worker's model watcher therefore writes
 ``<model dir>/workers/<host>-<pid>.json`` (version, load error, time) on every check; the
 dashboard reads the files that are fresh. Files are replaced atomically (write, then rename),
-and a worker that exits leaves a file that simply goes stale.
+and a worker that exits leaves a file that simply goes stale. A store that disappears under a
+running worker (moved away) is not recreated by it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Beacon:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.path = self.directory / f"{self.name}.json"
         self._failing = False
+        self._written = False  # a first write creates the store too (a fresh install)
 
     def beat(self, version: str | None, error: str | None = None,
              loaded_at: float | None = None, loading: str | None = None) -> None:
@@ -50,7 +52,9 @@ class Beacon:
                   "seen_at": time.time()}
         tmp = self.directory / f".{self.name}-{uuid.uuid4().hex}.tmp"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            # once written, never recreate a store moved away under a running server (an
+            # operator's ``mv models-old models`` would then nest it instead of restoring it)
+            self.directory.mkdir(parents=not self._written, exist_ok=True)
             tmp.write_text(json.dumps(status), encoding="utf-8")
             os.replace(tmp, self.path)
             self._forget_old()
@@ -61,7 +65,7 @@ class Beacon:
                 log.warning("could not write the worker status file %s: %s", self.path, exc)
             self._failing = True
         else:
-            self._failing = False
+            self._failing, self._written = False, True
 
     def remove(self) -> None:
         """Delete this worker's file (on a clean exit)."""

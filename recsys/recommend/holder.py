@@ -3,10 +3,14 @@
 Requests call :meth:`ModelHolder.get`. At most every ``poll_seconds`` it compares the store's
 ``current`` link with the loaded version; a change starts a background load while requests
 keep using the old model. When the new model is ready, one reference assignment swaps it in:
-in-flight requests finish on the model object they already hold. A version that fails to load
-is logged and skipped; the old model keeps serving. A server also runs :meth:`watch`, so that
-idle workers switch too (and every worker within ``poll_seconds`` of a promotion); with a
-:class:`~recsys.recommend.beacon.Beacon` it also records, at every check, which version it serves.
+in-flight requests finish on the model object they already hold; a model that is no longer
+current when its load ends (a quick rollback) is dropped instead, so versions never go back and
+forth. A version that fails to load is logged and the old model keeps serving; it is tried again
+as soon as its bundle changes (restored, rewritten) or else after a back-off of ``poll_seconds``
+doubling up to a minute (a transient error), so a worker never stays without a model.
+A server also runs :meth:`watch`, so that idle workers switch too (and every worker within
+``poll_seconds`` of a promotion); with a :class:`~recsys.recommend.beacon.Beacon` it also
+records, at every check, which version it serves.
 
 With a ``hidden_source`` (the database's hidden songs, ``songs.available`` false), :meth:`watch`
 also reads that set every ``poll_seconds`` in a second thread (a slow database never delays a
@@ -22,12 +26,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from recsys.index.bundle import BundleError
+from recsys.index.bundle import MANIFEST, BundleError
 from recsys.index.store import ModelStore
 from recsys.recommend.beacon import Beacon
 from recsys.recommend.model import ServingModel
 
 log = logging.getLogger("recsys.recommend")
+
+#: Longest wait before loading a version that failed again (its bundle unchanged).
+RETRY_MAX_S = 60.0
 
 
 class ModelHolder:
@@ -46,7 +53,10 @@ class ModelHolder:
         self._version: str | None = None  # store directory of the served model
         self._lock = threading.Lock()
         self._loading: str | None = None
-        self._failed: str | None = None
+        self._failed: str | None = None  # version whose last load failed
+        self._failed_at = 0.0
+        self._failed_signature: tuple[int, int, int] | None = None
+        self._failures = 0  # failed loads of that version in a row
         self._checked = 0.0
         self.last_error: str | None = None
         self._stop = threading.Event()
@@ -143,12 +153,16 @@ class ModelHolder:
                 thread.join(max(0.0, deadline - time.monotonic()))
 
     def refresh(self, wait: bool = True) -> None:
-        """Load the store's current version if it differs from the served one."""
+        """Load the store's current version if it differs from the served one.
+
+        One load at a time: while one runs, a newer promotion waits for the next check (the
+        running load is dropped, not swapped in, if it is no longer current when it ends).
+        """
         target = self.store.current_version()
-        if target is None or target == self._version or target == self._failed:
+        if target is None or target == self._version or not self._may_try(target):
             return
         with self._lock:
-            if self._loading == target:
+            if self._loading is not None:
                 return
             self._loading = target
         if wait:
@@ -157,32 +171,62 @@ class ModelHolder:
             threading.Thread(target=self._load, args=(target,), daemon=True,
                              name=f"load-model-{target}").start()
 
+    def _may_try(self, version: str) -> bool:
+        """Whether to (re)try loading ``version``: yes unless its last load failed, then once
+        its bundle changed (restored, replaced) or after a back-off that doubles from
+        ``poll_seconds`` to ``RETRY_MAX_S`` (a transient error: too many open files...)."""
+        if version != self._failed:
+            return True
+        if self._signature(version) != self._failed_signature:
+            return True
+        wait = min(self.poll_seconds * 2 ** (self._failures - 1), RETRY_MAX_S)
+        return time.monotonic() - self._failed_at >= wait
+
+    def _signature(self, version: str) -> tuple[int, int, int] | None:
+        """Identity of a bundle's manifest file (None: missing), to notice a new bundle."""
+        try:
+            st = (self.store.versions_dir / self.store.check_version(version) / MANIFEST).stat()
+        except (OSError, BundleError):
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
     def _load(self, version: str) -> None:
+        try:
+            self._load_and_swap(version)
+        finally:  # only now: a later load must not swap in before this one
+            with self._lock:
+                self._loading = None
+
+    def _load_and_swap(self, version: str) -> None:
         started = time.perf_counter()
         self.report(loading=version)  # a slow load still shows on the dashboard
+        signature = self._signature(version)
         try:
             model = ServingModel.open(self.store.path(version))
         except (BundleError, OSError, ValueError) as exc:
-            self._failed = version
+            self._failures = self._failures + 1 if self._failed == version else 1
+            self._failed, self._failed_at = version, time.monotonic()
+            self._failed_signature = signature
             log.error("model %s could not be loaded: %s; still serving %s", version, exc,
                       self._model.version if self._model else "nothing")
             # shown by /api/ready and the dashboard: without the server's directories
             self.last_error = f"model {version} could not be loaded: " + \
                 self.store.without_paths(exc)
             return
-        finally:
-            with self._lock:
-                self._loading = None
         if self._model is not None and self._model.has_external_ids:
             # this process serves requests by external id: build the new model's look-up
             # now, off the request path, rather than in the first such request after the swap
             model.external_ids()
+        current = self.store.current_version()
+        if current != version:  # promoted and rolled back (or promoted again) meanwhile
+            log.info("model %s loaded but %s is current now: not swapped in", version, current)
+            return
         self._apply_hidden(model)  # the last set read is newer than the bundle's
         self._model = model  # atomic swap of one reference
         self._apply_hidden(model)  # in case a read landed on the old model meanwhile
         self._version = version
         self.loaded_at = time.time()
-        self._failed = None
+        self._failed, self._failures = None, 0
         self.last_error = None
         log.info("serving model %s (%d songs, loaded in %.2fs)", version, len(model),
                  time.perf_counter() - started)

@@ -145,3 +145,18 @@ def test_a_slow_load_is_reported_while_it_runs(tmp_path, bundle_store, monkeypat
     finally:
         release.set()
         loader.join(30)
+
+
+def test_a_store_moved_away_is_not_recreated(tmp_path, caplog):
+    store = tmp_path / "models"
+    beacon = Beacon(store / "workers", "w")
+    beacon.beat("v1")  # a fresh install: the first beat creates the store's directory
+    store.rename(tmp_path / "models-away")  # an operator moves the store while serving
+    with caplog.at_level(logging.WARNING, "recsys.recommend"):
+        beacon.beat("v1")
+        beacon.beat("v1")
+    assert not store.exists()  # so `mv models-away models` restores it, not nests it
+    assert caplog.text.count("could not write the worker status file") == 1
+    (tmp_path / "models-away").rename(store)
+    beacon.beat("v2")
+    assert [w["version"] for w in read_workers(store / "workers", 60)] == ["v2"]

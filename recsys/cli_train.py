@@ -57,7 +57,7 @@ def train_cmd(config_path, overrides, holdout, source, backend, do_promote, if_n
         return
     started = time.perf_counter()
     try:  # the nightly job's lock: its clean-up must never delete this run's bundle
-        with sigterm_raises(), pipeline_lock(engine, store):
+        with sigterm_raises(), pipeline_lock(engine, store, holder="train"):
             outcome = train_and_bundle(engine, store, settings, holdout_frac=holdout,
                                        source=source, backend=backend,
                                        progress=_epoch_progress(settings.epochs))

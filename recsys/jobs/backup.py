@@ -161,7 +161,7 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
     old_umask = os.umask(0o077)  # and every file written below (the dump, the bundle copies)
     claimed = False  # whether DEST was found empty under the lock: then its entries are ours
     try:
-        with job_lock(store.root / "retrain.lock", wait_s), store.switch_lock():
+        with job_lock(store.root / "retrain.lock", wait_s, "backup"), store.switch_lock():
             # again under the lock: another backup into DEST (a cron overlap) may have filled
             # it while this one waited, and its files are not this one's to overwrite or delete
             if any(dest.iterdir()):
@@ -195,8 +195,7 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
             with contextlib.suppress(OSError):  # someone else's files arrived: theirs
                 dest.rmdir()
         if isinstance(exc, JobLockedError):
-            raise BackupError(f"{exc} after {wait_s:g} s (the nightly job or a training); "
-                              "nothing was backed up") from exc
+            raise BackupError(f"{exc} after {wait_s:g} s; nothing was backed up") from exc
         if failure:  # a full disk, a read-only or vanished directory: one line, no traceback
             raise BackupError(failure) from exc
         raise

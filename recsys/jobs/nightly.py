@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from recsys.db.base import utcnow
 from recsys.index.registry import ProductionChangedError, promote, prune
 from recsys.index.store import ModelStore
 from recsys.ingest.model import printable
@@ -134,34 +136,47 @@ class NightlyReport:
 
 
 class JobLockedError(RuntimeError):
-    """Another retraining run holds the lock."""
+    """Another job (a retraining run, a training, a backup) holds the lock."""
+
+
+def _holder(fh) -> str:
+    """What the lock file says of the job holding it (written when it took the lock)."""
+    fh.seek(0)
+    text = printable(fh.read(200).strip())
+    return f" ({text})" if text else ""
 
 
 @contextmanager
-def job_lock(path: Path, wait_s: float = 0.0) -> Iterator[None]:
+def job_lock(path: Path, wait_s: float = 0.0, holder: str = "a job") -> Iterator[None]:
     """Exclusive lock, released by the OS even if the process dies; waits up to ``wait_s``
-    seconds for the run holding it (none by default: a second run is refused at once)."""
+    seconds for the run holding it (none by default: a second run is refused at once).
+    ``holder`` (``retrain``, ``train``, ``backup``) goes into the file with the pid and the
+    time, so that a refused or waiting job names the one in its way."""
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_s
-    with path.open("w") as fh:
+    with path.open("a+") as fh:  # not "w": a waiting job must not wipe the holder's line
         while True:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError as exc:
                 if time.monotonic() >= deadline:
-                    raise JobLockedError(f"another retraining run holds {path}") from exc
-                log.info("waiting for the retraining run holding %s", path)
+                    raise JobLockedError(f"another job holds {path}"
+                                         f"{_holder(fh)}") from exc
+                log.info("waiting for the job holding %s%s", path, _holder(fh))
                 time.sleep(1.0)
+        fh.truncate(0)
+        fh.write(f"{holder}, pid {os.getpid()}, since {utcnow():%Y-%m-%d %H:%M:%S} UTC\n")
+        fh.flush()
         yield
 
 
 @contextmanager
-def pipeline_lock(engine: Engine, store: ModelStore,
-                  lock_path: Path | None = None) -> Iterator[None]:
+def pipeline_lock(engine: Engine, store: ModelStore, lock_path: Path | None = None,
+                  holder: str = "retrain") -> Iterator[None]:
     """The job lock of the store, then clean-up after a killed run (safe only while holding
     it; :func:`recovery.recover`)."""
-    with job_lock(lock_path or store.root / "retrain.lock"):
+    with job_lock(lock_path or store.root / "retrain.lock", holder=holder):
         recover(engine, store)
         yield
 

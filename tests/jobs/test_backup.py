@@ -89,7 +89,7 @@ def test_backup_waits_for_the_nightly_job_and_leaves_nothing_on_failure(
         small_db, store, tmp_path):
     store.root.mkdir(parents=True)
     with job_lock(store.root / "retrain.lock"), pytest.raises(
-            BackupError, match="another retraining run holds .* nothing was backed up"):
+            BackupError, match="another job holds .* nothing was backed up"):
         backup(small_db, store, tmp_path / "b1", wait_s=1.2)
     assert not (tmp_path / "b1").exists()
     (tmp_path / "b2").mkdir()

@@ -61,3 +61,28 @@ def test_prune_waits_for_a_backup_or_switch_holding_the_store(small_db, store,
     thread.join(10)
     assert removed == versions[:1]  # the current version and the rollback target stay
     assert store.versions() == versions[1:]
+
+
+def test_a_refused_job_names_the_one_holding_the_lock(small_db, store, quick_settings,
+                                                      tmp_path, monkeypatch):
+    from recsys.jobs import backup as module
+
+    store.root.mkdir(parents=True)
+    lock = store.root / "retrain.lock"
+    lock.write_text("retrain, pid 1, since yesterday (a killed run's line)\n")
+    refusals: list[str] = []
+    real_copy = module._copy_models
+
+    def copy_while_the_nightly_job_starts(*args):
+        with pytest.raises(JobLockedError) as refused:
+            run_nightly(small_db, store, quick_settings, holdout_frac=0.2, backend="exact")
+        refusals.append(str(refused.value))
+        return real_copy(*args)
+
+    monkeypatch.setattr(module, "_copy_models", copy_while_the_nightly_job_starts)
+    module.backup(small_db, store, tmp_path / "backup")
+    # it said "another retraining run holds ...": the operator looked for a retrain
+    assert refusals and refusals[0].startswith(f"another job holds {lock} (backup, pid ")
+    assert "killed run" not in refusals[0]
+    with job_lock(lock, holder="train"):
+        assert lock.read_text().startswith("train, pid ")

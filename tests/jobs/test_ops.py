@@ -51,7 +51,7 @@ def test_train_waits_for_no_one_while_the_nightly_job_runs(loaded, runner):
     store.root.mkdir(parents=True, exist_ok=True)
     with job_lock(store.root / "retrain.lock"):  # the nightly job's clean-up would race it
         result = runner.invoke(args=["train", *QUICK, "--backend", "exact"])
-    assert result.exit_code == 1 and "another retraining run holds" in result.output
+    assert result.exit_code == 1 and "another job holds" in result.output
     assert store.versions() == []
 
 

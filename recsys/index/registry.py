@@ -190,6 +190,7 @@ def prune(engine: Engine, store: ModelStore, keep: int, dry_run: bool = False) -
     if keep < 1:
         raise ValueError("keep must be at least 1")
     with store.switch_lock():  # no switch meanwhile, nor a backup copying the bundles
+        reconcile(engine, store)  # a switch killed before its row: its rollback target counts
         versions = store.versions()  # oldest first
         protected = set(versions[-keep:])
         protected |= {store.current_version(), rollback_target(engine, store)}

@@ -86,3 +86,14 @@ def test_a_refused_job_names_the_one_holding_the_lock(small_db, store, quick_set
     assert "killed run" not in refusals[0]
     with job_lock(lock, holder="train"):
         assert lock.read_text().startswith("train, pid ")
+
+
+def test_prune_keeps_the_rollback_target_of_a_switch_killed_before_its_row(
+        small_db, store, quick_settings):
+    from recsys.index.registry import rollback
+
+    a, b, c = [run_nightly(small_db, store, quick_settings.replace(seed=s), holdout_frac=0.2,
+                           backend="exact", tolerance=1.0).version for s in (1, 2, 3)]
+    store.set_current(b)  # `rollback` from c killed between the link and its history row
+    assert prune(small_db, store, keep=1) == []  # it deleted a, the next rollback's target
+    assert rollback(small_db, store) == a and store.current_version() == a

@@ -48,6 +48,8 @@ def _registry_call(func, *args):
         return func(engine, ModelStore(current_app.config["MODEL_DIR"]), *args)
     except BundleError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a read-only or unusable model store: one line, no traceback
+        raise click.ClickException(f"model store: {exc}") from None
     finally:
         engine.dispose()
 

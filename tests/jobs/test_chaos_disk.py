@@ -72,3 +72,14 @@ def test_retrain_with_an_unusable_model_store_is_one_line(loaded, runner, tmp_pa
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
         assert "Error: NotADirectoryError: [Errno 20] Not a directory" in result.output
         assert "disk full" not in result.output
+
+
+def test_promote_rollback_and_prune_with_an_unusable_store_are_one_line(loaded, runner,
+                                                                         tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    loaded.config["MODEL_DIR"] = str(blocker / "models")
+    for args in (["promote", "v1"], ["rollback"], ["models", "prune", "--keep", "1"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+        assert "Error: model store: [Errno 20] Not a directory" in result.output

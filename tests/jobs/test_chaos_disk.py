@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
 from collections import namedtuple
 
 from sqlalchemy import select
@@ -13,6 +15,7 @@ from recsys.index.bundle import BundleWriter
 from recsys.index.store import ModelStore
 from recsys.jobs import training
 from recsys.jobs.training import describe_failure
+from tests.conftest import REPO
 
 QUICK = ["--set", "epochs=5", "--set", "vector_size=16", "--set", "workers=1",
          "--backend", "exact"]
@@ -83,3 +86,37 @@ def test_promote_rollback_and_prune_with_an_unusable_store_are_one_line(loaded, 
         result = runner.invoke(args=args)
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
         assert "Error: model store: [Errno 20] Not a directory" in result.output
+
+
+LOG_LINES = """
+import logging, sys
+from recsys.logging_setup import configure_logging
+configure_logging("INFO", sys.argv[1])
+for i in range(50):
+    logging.getLogger("recsys.test").info("line %d", i)
+print("done")
+"""
+
+
+def _log_50_lines(log_dir):
+    return subprocess.run([sys.executable, "-c", LOG_LINES, str(log_dir)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_full_log_disk_is_said_once_and_the_job_goes_on(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "recsys.log").symlink_to("/dev/full")  # every write: ENOSPC
+    proc = _log_50_lines(logs)
+    assert proc.returncode == 0 and proc.stdout == "done\n"
+    assert "--- Logging error ---" not in proc.stderr  # was a traceback for each of the 50
+    assert proc.stderr.count("cannot write the log file") == 1
+    assert "No space left on device" in proc.stderr and "line 49" in proc.stderr
+
+
+def test_a_read_only_log_directory_stops_no_command(tmp_path):
+    blocker = tmp_path / "read-only"
+    blocker.write_text("x")  # the logs directory cannot be made under it
+    proc = _log_50_lines(blocker / "logs")
+    assert proc.returncode == 0 and proc.stdout == "done\n", proc.stderr  # was a traceback
+    assert "cannot open the log file" in proc.stderr and "line 49" in proc.stderr

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, false, func, or_, select, text
+from sqlalchemy import Engine, false, func, select, text
 from sqlalchemy.orm import Session
 
 from recsys.api.queries import matches, song_detail
@@ -25,6 +25,7 @@ from recsys.db.models import (
     SongTag,
     Tag,
     TrainingRun,
+    song_sources,
 )
 from recsys.db.search_key import fold
 from recsys.index.bundle import BundleError
@@ -94,14 +95,18 @@ def search_songs(session: Session, q: str | None, limit: int, offset: int,
 def songs_by_id(session: Session, q: str | None) -> list[dict[str, Any]]:
     """Songs whose catalog id or external id (of any source) is ``q`` exactly: operators get
     asked about a song by an app's own id. Only a single token is looked up (ids hold no
-    spaces); an external id alone is a scan of the unique ``(source, external_id)`` index."""
+    spaces); the external id is searched in the unique ``(source, external_id)`` index once
+    per source (:func:`~recsys.db.models.song_sources`), never by reading every song."""
     token = (q or "").strip()
     if not token or len(token) > 128 or any(c.isspace() for c in token):
         return []
-    match = Song.external_id == token
+    sources = list(session.scalars(song_sources()))  # a few: listed, so that every planner
+    rows = list(session.scalars(select(Song).where(  # searches (source, external_id)
+        Song.source.in_(sources), Song.external_id == token).order_by(Song.id).limit(20)))
     if token.isascii() and token.isdigit() and 1 <= int(token) <= ID_MAX:
-        match = or_(match, Song.id == int(token))
-    rows = session.scalars(select(Song).where(match).order_by(Song.id).limit(20))
+        by_id = session.get(Song, int(token))  # a second query: an OR would read the index
+        if by_id is not None and by_id not in rows:  # of (source, external_id) whole
+            rows = sorted([*rows, by_id], key=lambda song: song.id)[:20]
     return [{**song.to_dict(), "available": song.available} for song in rows]
 
 

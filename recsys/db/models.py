@@ -17,11 +17,13 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    select,
     text,
     true,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
+from sqlalchemy.sql import Select
 
 from recsys.db.base import Base, JSONType, TZDateTime, utcnow
 from recsys.db.search_key import song_search_key
@@ -89,6 +91,17 @@ class Song(Base):
 #: Ids of the songs never to recommend: matches the partial index's predicate literally, so
 #: both databases read the index instead of scanning the table.
 UNAVAILABLE_SQL = "SELECT id FROM songs WHERE NOT available"
+
+def song_sources() -> Select:
+    """``SELECT`` of the distinct ``songs.source`` values, by a loose index scan: one probe of
+    the ``(source, external_id)`` index per source (a recursive CTE, on SQLite and PostgreSQL),
+    not a read of every song. ``source IN (song_sources()) AND external_id = X`` is a search of
+    that index per source where ``external_id = X`` alone reads the whole table."""
+    found = select(func.min(Song.source).label("source")).cte("song_sources", recursive=True)
+    after = select(func.min(Song.source)).where(Song.source > found.c.source).scalar_subquery()
+    found = found.union_all(select(after).where(found.c.source.is_not(None)))
+    return select(found.c.source).where(found.c.source.is_not(None))
+
 
 # The cold-start fallback matches artists regardless of case (migration 0004).
 Index("ix_songs_artist_lower", func.lower(Song.artist))

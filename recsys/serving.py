@@ -11,7 +11,9 @@ Choices (see ``gunicorn_options``):
   extra workers cost little memory.
 * The app is not preloaded in the master: each worker builds its app after the fork (no
   database connection or model file handle is shared across processes) and
-  ``post_worker_init`` warms the model, so the first request does not pay for loading.
+  ``post_worker_init`` warms the model, so the first request does not pay for loading. The
+  app's *code* is imported by the master (``import_app_code``): a restarted worker runs the
+  release its siblings run, whatever is on disk by then.
 * ``timeout`` 60 s (loading and verifying a large bundle happens at worker start),
   ``graceful_timeout`` 30 s: on SIGTERM workers finish their in-flight requests.
 * The master's pid in ``var/run/serve-<port>.pid`` (removed on exit).
@@ -118,7 +120,10 @@ def _post_worker_init(worker) -> None:
 def _worker_exit(_server, worker) -> None:
     from recsys.api.deps import holder
 
-    served = holder(worker.wsgi)
+    app = getattr(worker, "wsgi", None)
+    if app is None:  # the worker failed to build its app: nothing to stop
+        return
+    served = holder(app)
     served.stop(wait_s=5)  # a check in progress must not write the file again after removal
     if served.beacon is not None:  # a clean exit: the dashboard stops listing the worker
         served.beacon.remove()
@@ -239,12 +244,36 @@ def serve(host: str, port: int, workers: int | None = None,
     prepare_metrics_dir(cfg.VAR_DIR)
     import prometheus_client.multiprocess  # noqa: F401  (for _child_exit, after the env var)
 
+    import_app_code()
+
     options = gunicorn_options(host, port, workers, threads, cfg.VAR_DIR)
     clear_stale_pidfile(options["pidfile"])
     try:
         run_gunicorn(options)
     finally:  # gunicorn leaves its pid file when it cannot bind the port
         _remove_own_pidfile(options["pidfile"])
+
+
+#: The modules of the app (``create_app`` and everything its requests use), imported by the
+#: master before it forks workers.
+APP_MODULES = ("recsys.api.routes", "recsys.api.deps", "recsys.admin", "recsys.cli",
+               "recsys.errors", "recsys.extensions", "recsys.index", "recsys.index.annoy_index",
+               "recsys.recommend", "recsys.logging_setup")
+
+
+def import_app_code() -> None:
+    """Import the app's code in the master (not the app: no database engine, model or log
+    file is created before the fork), after the BLAS variables are set.
+
+    A worker that restarts later (crashed, killed, ``max_requests``) forks from the master
+    with this code already imported: it runs the same release as its siblings even when the
+    files on disk changed meanwhile (an upgrade installed over the running one, half-copied),
+    and gunicorn halts the whole server when a new worker cannot build its app.
+    """
+    import importlib
+
+    for name in APP_MODULES:
+        importlib.import_module(name)
 
 
 def _remove_own_pidfile(path: str | Path) -> None:

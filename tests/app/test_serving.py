@@ -90,3 +90,46 @@ def test_a_server_that_cannot_start_leaves_no_pid_file(monkeypatch, tmp_path):
     with pytest.raises(SystemExit):
         _serve_without_gunicorn(monkeypatch, tmp_path, fake_run)
     assert not (tmp_path / "var" / "run" / "serve-8765.pid").exists()
+
+
+def test_the_master_imports_the_app_code_before_forking_workers(tmp_path):
+    """A worker restarted later forks with the code its siblings run: found by
+    bench/swap_under_load.py, where a worker killed while the files on disk were being changed
+    could not build its app, and gunicorn then halted the whole server."""
+    import json
+    import os
+
+    from recsys.db import migrate
+
+    url = f"sqlite:///{tmp_path / 'recsys.db'}"
+    migrate.upgrade(url)
+    script = """
+import json, os, sys
+from recsys import serving
+def fake_run(options):
+    print(json.dumps({"modules": sorted(sys.modules),
+                      "tasks": len(os.listdir("/proc/self/task")),
+                      "blas": os.environ.get("OPENBLAS_NUM_THREADS")}))
+serving.run_gunicorn = fake_run
+serving.prepare_metrics_dir = lambda var_dir: None
+serving.serve("127.0.0.1", 8766, 2, 2)
+"""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RECSYS_", "OPENBLAS", "OMP_", "MKL_")) and k != "SECRET_KEY"}
+    env.update(DATABASE_URL=url, RECSYS_VAR_DIR=str(tmp_path / "var"))
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    for module in ("recsys.api.routes", "recsys.admin", "recsys.recommend.holder", "numpy",
+                   "annoy"):
+        assert module in seen["modules"]
+    assert seen["blas"] == "1" and seen["tasks"] == 1  # no BLAS threads before the fork
+
+
+def test_a_worker_that_failed_to_boot_exits_quietly():
+    from types import SimpleNamespace
+
+    from recsys import serving
+
+    serving._worker_exit(None, SimpleNamespace(pid=1))  # no app: it raised AttributeError

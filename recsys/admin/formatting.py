@@ -32,7 +32,9 @@ METRIC_HELP = {
                     "misses; lower is better)",
     "n_queries": "held-out transitions scored (count)",
     "n_unique_seeds": "distinct seed songs among them (count)",
-    "holdout_playlists": "playlists in the stable holdout (count)",
+    "holdout_playlists": "held-out playlists scored (count)",
+    "holdout_frac_scored": "the stable part of the holdout scored, as a share of all "
+                           "playlists (a large holdout is cut to at most 20,000 transitions)",
     "next_hr_over_best": "next HR@10 divided by the best counting baseline's on the same "
                          "holdout (one evaluation, no significance test)",
 }

@@ -25,7 +25,7 @@ KEY_LABELS = {
     "coverage": "catalog coverage", "tag_coherence": "tag coherence",
     "unknown_frac": "share with an unseen song", "n_queries": "transitions scored",
     "n_unique_seeds": "distinct seed songs", "cont_n": "playlists scored for continuation",
-    "holdout_playlists": "held-out playlists",
+    "holdout_playlists": "held-out playlists", "holdout_frac_scored": "holdout share scored",
 }
 ORDER = list(KEY_LABELS)
 BASELINE_COLUMNS = (("hr@10", "HR@10"), ("mrr@10", "MRR@10"), ("ndcg@10", "NDCG@10"),

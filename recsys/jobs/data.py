@@ -18,14 +18,23 @@ from sqlalchemy import Engine, func, select
 from recsys.db.models import Playlist, PlaylistItem, Song, SongTag
 
 HOLDOUT_BUCKETS = 10_000
+#: The most held-out transitions the training job and the gate score (every distinct seed is
+#: scored against every song, several times over: unbounded, a 250,000-song catalog's
+#: evaluation took hours). yes_big's 10% holdout has ≈14,000.
+EVAL_MAX_TRANSITIONS = 20_000
+#: The most songs whose ``similar`` tag coherence they score (yes_big has ≈7,300 tagged).
+EVAL_MAX_TAG_SEEDS = 10_000
+
+
+def _bucket(source: str, external_id: str) -> int:
+    return zlib.crc32(f"{source}:{external_id}".encode()) % HOLDOUT_BUCKETS
 
 
 def is_holdout(source: str, external_id: str, frac: float) -> bool:
     """Whether a playlist belongs to the stable holdout of size ``frac``."""
     if frac <= 0:
         return False
-    bucket = zlib.crc32(f"{source}:{external_id}".encode()) % HOLDOUT_BUCKETS
-    return bucket < frac * HOLDOUT_BUCKETS
+    return _bucket(source, external_id) < frac * HOLDOUT_BUCKETS
 
 
 def iter_batches(
@@ -37,6 +46,14 @@ def iter_batches(
     Args:
         part: ``train`` (holdout excluded), ``holdout`` (only the holdout) or ``all``.
     """
+    for batch in _iter_bucketed(engine, batch_size=batch_size, source=source,
+                                holdout_frac=holdout_frac, part=part):
+        yield [songs for _, songs in batch]
+
+
+def _iter_bucketed(engine: Engine, *, batch_size: int, source: str | None,
+                   holdout_frac: float, part: str) -> Iterator[list[tuple[int, list[int]]]]:
+    """:func:`iter_batches` with each playlist's holdout bucket."""
     if part not in {"train", "holdout", "all"}:
         raise ValueError(f"part must be train, holdout or all, got {part!r}")
     last = 0
@@ -50,8 +67,10 @@ def iter_batches(
             if not heads:
                 return
             last = heads[-1][0]
-            wanted = [pid for pid, src, ext in heads
-                      if part == "all" or is_holdout(src, ext, holdout_frac) == (part == "holdout")]
+            buckets = {pid: _bucket(src, ext) for pid, src, ext in heads}
+            wanted = [pid for pid, bucket in buckets.items() if part == "all" or (
+                holdout_frac > 0 and bucket < holdout_frac * HOLDOUT_BUCKETS) == (
+                part == "holdout")]
             if not wanted:
                 continue
             items = conn.execute(
@@ -64,12 +83,41 @@ def iter_batches(
         for pid, song_id in items:
             if pid in keep:
                 batch.setdefault(pid, []).append(song_id)
-        yield [batch[pid] for pid in wanted if pid in batch]
+        yield [(buckets[pid], batch[pid]) for pid in wanted if pid in batch]
 
 
 def load_playlists(engine: Engine, **kwargs: Any) -> list[list[int]]:
     """All playlists of ``part`` in memory (see :func:`iter_batches`)."""
     return [p for batch in iter_batches(engine, **kwargs) for p in batch]
+
+
+def load_holdout(engine: Engine, *, holdout_frac: float, source: str | None = None,
+                 max_transitions: int | None = None) -> tuple[list[list[int]], float]:
+    """The held-out playlists to score, and the holdout fraction they make up.
+
+    The whole holdout, or, when it has more than ``max_transitions`` transitions, the
+    holdout of the largest smaller fraction within that bound (its lowest buckets, at least
+    one): stable from run to run and nested in the holdout, so the gate scores production
+    and candidate on the same playlists, which neither trained on. ``max_transitions``
+    defaults to :data:`EVAL_MAX_TRANSITIONS`.
+    """
+    if max_transitions is None:
+        max_transitions = EVAL_MAX_TRANSITIONS
+    rows = [row for batch in _iter_bucketed(engine, batch_size=5000, source=source,
+                                            holdout_frac=holdout_frac, part="holdout")
+            for row in batch]
+    per_bucket: dict[int, int] = {}
+    for bucket, songs in rows:
+        per_bucket[bucket] = per_bucket.get(bucket, 0) + max(len(songs) - 1, 0)
+    if sum(per_bucket.values()) <= max_transitions:
+        return [songs for _, songs in rows], holdout_frac
+    total, limit = 0, HOLDOUT_BUCKETS
+    for bucket in sorted(per_bucket):
+        total += per_bucket[bucket]
+        if total > max_transitions and bucket > min(per_bucket):
+            limit = bucket
+            break
+    return [songs for bucket, songs in rows if bucket < limit], limit / HOLDOUT_BUCKETS
 
 
 def load_tags(engine: Engine) -> dict[int, frozenset[int]]:

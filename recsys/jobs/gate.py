@@ -27,6 +27,7 @@ from recsys.index.bundle import BundleError
 from recsys.index.store import ModelStore
 from recsys.jobs import data
 from recsys.jobs.evaluation import bundle_metrics
+from recsys.ml.evaluate import stable_sample
 from recsys.ml.significance import PairedDifference, paired_difference, transition_playlists
 from recsys.recommend.model import ServingModel
 
@@ -134,13 +135,17 @@ def gate(engine: Engine, store: ModelStore, candidate: str, *, holdout_frac: flo
     if frac < holdout_frac:
         log.warning("gate: production %s was trained with holdout %.3f: comparing on that "
                     "part of the %.3f holdout only", current, frac, holdout_frac)
-    holdout = data.load_playlists(engine, part="holdout", holdout_frac=frac, source=source)
+    holdout, scored = data.load_holdout(engine, holdout_frac=frac, source=source)
+    if scored < frac:
+        log.info("gate: scoring the stable %g of the %g holdout (at most %d transitions)",
+                 scored, frac, data.EVAL_MAX_TRANSITIONS)
     if not holdout:
         return GateDecision(False, "no held-out playlists both models were kept from "
                                    f"(production trained with holdout {frac:g}); promote by "
                                    "hand", production_version=current)
     tags = data.load_tags(engine)
-    common = set(cand_model.song_ids.tolist()) & set(production.song_ids.tolist())
+    both = set(cand_model.song_ids.tolist()) & set(production.song_ids.tolist())
+    common = set(stable_sample([s for s in both if tags.get(s)], data.EVAL_MAX_TAG_SEEDS))
     cand = bundle_metrics(cand_model, holdout, tags, tag_seeds=common, per_query=True)
     prod = bundle_metrics(production, holdout, tags, tag_seeds=common, per_query=True)
     differences = paired_differences(cand, prod, holdout)

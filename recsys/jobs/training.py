@@ -25,6 +25,7 @@ from recsys.ingest.model import printable
 from recsys.jobs import data
 from recsys.jobs.evaluation import baseline_metrics, recommender_metrics
 from recsys.ml.corpus import PlaylistCorpus
+from recsys.ml.evaluate import stable_sample
 from recsys.ml.scoring import next_recommender, similar_recommender
 from recsys.ml.settings import TrainSettings
 from recsys.ml.train import train
@@ -44,6 +45,14 @@ class TrainOutcome:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _sampled(scored_frac: float, holdout_frac: float) -> str:
+    """How much of the holdout the evaluation scores, when not all of it."""
+    if scored_frac >= holdout_frac:
+        return ""
+    return (f" (the stable {scored_frac:g} of the {holdout_frac:g} holdout: at most "
+            f"{data.EVAL_MAX_TRANSITIONS:,} transitions)")
 
 
 #: Below this many free bytes where bundles are written, a failed write is put down to space.
@@ -146,16 +155,22 @@ def train_and_bundle(
         model = train(corpus, settings, progress, tmp_dir=store.versions_dir)
         train_playlists = data.load_playlists(engine, part="train", **opts)
         metrics: dict[str, Any] = {}
-        holdout = data.load_playlists(engine, part="holdout", **opts) if holdout_frac else []
+        holdout, scored_frac = data.load_holdout(engine, **opts) if holdout_frac else ([], 0)
         if holdout_frac and not holdout:
             log.warning("no held-out playlists (holdout %g of too few playlists): no metrics",
                         holdout_frac)
         if holdout:
             t0 = time.perf_counter()
-            log.info("evaluating on %d held-out playlists", len(holdout))
+            tags = data.load_tags(engine)
+            tag_seeds = stable_sample([s for s in model.song_ids.tolist() if tags.get(s)],
+                                      data.EVAL_MAX_TAG_SEEDS)
+            log.info("evaluating on %d held-out playlists%s and %d tagged songs", len(holdout),
+                     _sampled(scored_frac, holdout_frac), len(tag_seeds))
             metrics = recommender_metrics(similar_recommender(model),
                                           next_recommender(model, train_playlists),
-                                          holdout, data.load_tags(engine))
+                                          holdout, tags, tag_seeds=set(tag_seeds))
+            if scored_frac < holdout_frac:
+                metrics["holdout_frac_scored"] = scored_frac
             log.info("holdout: next HR@10 %.4f (%.1fs); scoring the counting baselines",
                      metrics["next"]["hr@10"], time.perf_counter() - t0)
             metrics["baselines"] = baseline_metrics(train_playlists, holdout,

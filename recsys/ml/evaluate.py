@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -143,6 +144,15 @@ def tag_coherence(rec: MatrixRecommender, tags: TagSets, k: int = 10,
     ``seeds`` when given: two models compared on the same seed songs)."""
     values = tag_coherence_per_seed(rec, tags, k, seeds)[1]
     return float(values.mean()) if len(values) else float("nan")
+
+
+def stable_sample(ids: Collection[int], max_n: int) -> list[int]:
+    """At most ``max_n`` of ``ids`` (ascending), the same ones in every run: those with the
+    lowest CRC32 of their decimal text, so a set that grows keeps most of its sample."""
+    ids = sorted({int(i) for i in ids})
+    if len(ids) <= max_n:
+        return ids
+    return sorted(sorted(ids, key=lambda i: (zlib.crc32(str(i).encode()), i))[:max_n])
 
 
 def tag_coherence_per_seed(rec: MatrixRecommender, tags: TagSets, k: int = 10,

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import Session
 
-from recsys.db.models import Song, SongTag, Tag
+from recsys.db.models import Song, SongTag, Tag, song_sources
 from recsys.db.search_key import fold
 
 
@@ -41,6 +41,9 @@ def search_songs(session: Session, q: str | None, source: str | None,
         conditions.append(Song.source == source)
     if external_id is not None:
         conditions.append(Song.external_id == external_id)
+        if source is None:  # searched in the (source, external_id) index once per source,
+            sources = list(session.scalars(song_sources()))  # not by reading every song
+            conditions.append(Song.source.in_(sources))
     total = session.scalar(select(func.count()).select_from(Song).where(*conditions)) or 0
     rows = session.scalars(
         select(Song).where(*conditions).order_by(Song.id).limit(limit).offset(offset))

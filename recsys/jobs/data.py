@@ -97,9 +97,9 @@ def load_holdout(engine: Engine, *, holdout_frac: float, source: str | None = No
 
     The whole holdout, or, when it has more than ``max_transitions`` transitions, the
     holdout of the largest smaller fraction within that bound (its lowest buckets, at least
-    one): stable from run to run and nested in the holdout, so the gate scores production
-    and candidate on the same playlists, which neither trained on. ``max_transitions``
-    defaults to :data:`EVAL_MAX_TRANSITIONS`.
+    up to one with a transition): stable from run to run and nested in the holdout, so the
+    gate scores production and candidate on the same playlists, which neither trained on.
+    ``max_transitions`` defaults to :data:`EVAL_MAX_TRANSITIONS`.
     """
     if max_transitions is None:
         max_transitions = EVAL_MAX_TRANSITIONS
@@ -111,13 +111,12 @@ def load_holdout(engine: Engine, *, holdout_frac: float, source: str | None = No
         per_bucket[bucket] = per_bucket.get(bucket, 0) + max(len(songs) - 1, 0)
     if sum(per_bucket.values()) <= max_transitions:
         return [songs for _, songs in rows], holdout_frac
-    total, limit = 0, HOLDOUT_BUCKETS
-    for bucket in sorted(per_bucket):
+    total = 0
+    for bucket in sorted(per_bucket):  # the lowest buckets, up to one holding a transition
+        if total and total + per_bucket[bucket] > max_transitions:
+            return [songs for b, songs in rows if b < bucket], bucket / HOLDOUT_BUCKETS
         total += per_bucket[bucket]
-        if total > max_transitions and bucket > min(per_bucket):
-            limit = bucket
-            break
-    return [songs for bucket, songs in rows if bucket < limit], limit / HOLDOUT_BUCKETS
+    return [songs for _, songs in rows], holdout_frac  # one bucket: cannot be cut
 
 
 def load_tags(engine: Engine) -> dict[int, frozenset[int]]:

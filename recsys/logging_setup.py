@@ -33,7 +33,10 @@ class _LogFile(WatchedFileHandler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self._failed_now = False
-        super().emit(record)
+        try:  # WatchedFileHandler's reopen (a moved file) raises out of emit: not its write
+            super().emit(record)
+        except Exception:
+            self.handleError(record)
         if self._failing and not self._failed_now:
             self._failing = False
 

@@ -120,3 +120,30 @@ def test_a_read_only_log_directory_stops_no_command(tmp_path):
     proc = _log_50_lines(blocker / "logs")
     assert proc.returncode == 0 and proc.stdout == "done\n", proc.stderr  # was a traceback
     assert "cannot open the log file" in proc.stderr and "line 49" in proc.stderr
+
+
+LOG_DIR_GONE = """
+import logging, shutil, sys
+from pathlib import Path
+from recsys.logging_setup import configure_logging
+configure_logging("INFO", sys.argv[1])
+log = logging.getLogger("recsys.test")
+log.info("before")
+shutil.rmtree(sys.argv[1])  # rotated away, then its directory removed
+for i in range(50):
+    log.info("line %d", i)
+Path(sys.argv[1]).mkdir()
+log.info("back")
+print("done")
+"""
+
+
+def test_a_log_directory_removed_under_a_running_process_stops_nothing(tmp_path):
+    logs = tmp_path / "logs"
+    proc = subprocess.run([sys.executable, "-c", LOG_DIR_GONE, str(logs)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    # was a FileNotFoundError out of every log call (WatchedFileHandler's reopen)
+    assert proc.returncode == 0 and proc.stdout == "done\n", proc.stderr
+    assert proc.stderr.count("cannot write the log file") == 1
+    assert "line 49" in proc.stderr
+    assert "back" in (logs / "recsys.log").read_text()  # the file again once it can be

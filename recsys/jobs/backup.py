@@ -39,7 +39,7 @@ from sqlalchemy import Engine, text
 
 from recsys.db.base import utcnow
 from recsys.index.store import ModelStore
-from recsys.jobs.nightly import JobLockedError, job_lock
+from recsys.jobs.joblock import JobLockedError, job_lock
 
 log = logging.getLogger("recsys.jobs")
 

@@ -8,9 +8,7 @@ atomic rename after the gate passed — until then production keeps serving the 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from recsys.db.base import utcnow
 from recsys.index.registry import ProductionChangedError, promote, prune
 from recsys.index.store import ModelStore
 from recsys.ingest.model import printable
 from recsys.jobs.gate import decision_record, gate
+from recsys.jobs.joblock import JobLockedError, job_lock  # noqa: F401 (its home until now)
 from recsys.jobs.recovery import recover, settle_gates
 from recsys.jobs.training import (
     describe_failure,
@@ -133,42 +131,6 @@ class NightlyReport:
                 f"{f', {deleted:,} deleted' if deleted else ''}; "
                 f"next HR@10 / best baseline {'n/a' if ratio is None else f'{ratio:.3f}'}; "
                 f"{len(self.pruned)} bundle(s) pruned; {self.duration_s:.1f} s")
-
-
-class JobLockedError(RuntimeError):
-    """Another job (a retraining run, a training, a backup) holds the lock."""
-
-
-def _holder(fh) -> str:
-    """What the lock file says of the job holding it (written when it took the lock)."""
-    fh.seek(0)
-    text = printable(fh.read(200).strip())
-    return f" ({text})" if text else ""
-
-
-@contextmanager
-def job_lock(path: Path, wait_s: float = 0.0, holder: str = "a job") -> Iterator[None]:
-    """Exclusive lock, released by the OS even if the process dies; waits up to ``wait_s``
-    seconds for the run holding it (none by default: a second run is refused at once).
-    ``holder`` (``retrain``, ``train``, ``backup``) goes into the file with the pid and the
-    time, so that a refused or waiting job names the one in its way."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait_s
-    with path.open("a+") as fh:  # not "w": a waiting job must not wipe the holder's line
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError as exc:
-                if time.monotonic() >= deadline:
-                    raise JobLockedError(f"another job holds {path}"
-                                         f"{_holder(fh)}") from exc
-                log.info("waiting for the job holding %s%s", path, _holder(fh))
-                time.sleep(1.0)
-        fh.truncate(0)
-        fh.write(f"{holder}, pid {os.getpid()}, since {utcnow():%Y-%m-%d %H:%M:%S} UTC\n")
-        fh.flush()
-        yield
 
 
 @contextmanager

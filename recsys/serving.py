@@ -32,6 +32,7 @@ version it serves to ``<model dir>/workers/`` for the dashboard (``recsys.recomm
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -254,11 +255,11 @@ def serve(host: str, port: int, workers: int | None = None,
         _remove_own_pidfile(options["pidfile"])
 
 
-#: The modules of the app (``create_app`` and everything its requests use), imported by the
-#: master before it forks workers.
+#: The app's modules (``create_app``, its requests, every index backend a bundle may use).
 APP_MODULES = ("recsys.api.routes", "recsys.api.deps", "recsys.admin", "recsys.cli",
-               "recsys.errors", "recsys.extensions", "recsys.index", "recsys.index.annoy_index",
-               "recsys.recommend", "recsys.logging_setup")
+               "recsys.errors", "recsys.extensions", "recsys.logging_setup", "recsys.recommend",
+               "recsys.index", "recsys.index.annoy_index", "recsys.index.exact",
+               "recsys.index.hnsw_index")
 
 
 def import_app_code() -> None:
@@ -270,8 +271,6 @@ def import_app_code() -> None:
     files on disk changed meanwhile (an upgrade installed over the running one, half-copied),
     and gunicorn halts the whole server when a new worker cannot build its app.
     """
-    import importlib
-
     for name in APP_MODULES:
         importlib.import_module(name)
 

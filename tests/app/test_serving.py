@@ -122,7 +122,7 @@ serving.serve("127.0.0.1", 8766, 2, 2)
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     for module in ("recsys.api.routes", "recsys.admin", "recsys.recommend.holder", "numpy",
-                   "annoy"):
+                   "annoy", "recsys.index.exact", "recsys.index.hnsw_index"):  # any bundle's
         assert module in seen["modules"]
     assert seen["blas"] == "1" and seen["tasks"] == 1  # no BLAS threads before the fork
 

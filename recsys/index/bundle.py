@@ -38,7 +38,8 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (a rename or a new file in it) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -146,7 +147,7 @@ class BundleWriter:
         os.chmod(self.path, 0o755)
         final = self.versions_dir / self.version
         os.rename(self.path, final)
-        _fsync_dir(self.versions_dir)
+        fsync_dir(self.versions_dir)
         log.info("wrote model bundle %s (%d files)", final, len(checksums) + 1)
         return final
 

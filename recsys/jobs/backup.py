@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from recsys.db.base import utcnow
+from recsys.index.bundle import fsync_dir
 from recsys.index.store import ModelStore
 from recsys.jobs.joblock import JobLockedError, job_lock
 
@@ -184,7 +185,7 @@ def backup(engine: Engine, store: ModelStore, dest: str | Path, *,
         for name in (db_file, "models", "backup.json"):  # backup.json last: it is complete
             os.rename(stage / name, dest / name)
         stage.rmdir()
-        _fsync_dir(dest)
+        fsync_dir(dest)
     except BaseException as exc:
         # described first: the free space before the clean-up gives the partial copy back
         failure = _write_failure(exc, dest) if isinstance(exc, OSError | sqlite3.Error) else ""
@@ -235,14 +236,6 @@ def _write_failure(exc: BaseException, dest: Path) -> str:
     return f"backup into {dest} failed: {why}; nothing was kept there"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(root: Path) -> None:
     """Flush every file and directory under ``root`` to disk (links are not followed)."""
     for folder, _dirs, files in os.walk(root):
@@ -251,7 +244,7 @@ def _fsync_tree(root: Path) -> None:
             if not path.is_symlink():
                 with path.open("rb") as fh:
                     os.fsync(fh.fileno())
-        _fsync_dir(Path(folder))
+        fsync_dir(Path(folder))
 
 
 def _remove_partial(dest: Path) -> None:

@@ -19,7 +19,10 @@ Layout of a bundle (all arrays are ``.npy``, loaded memory-mapped):
   ``neighbours_{mode}_scores`` (float32), scored by :mod:`recsys.ml.scoring` (the formulas the
   server uses); the manifest's ``neighbours`` entry records ``N`` and ``exact: true``;
   catalogs up to ``APPROX_LISTS_MAX_SONGS`` get ``APPROX_LISTS_N`` long lists of the server's
-  own ANN answers instead (``exact: false`` and their measured ``recall_at_10``).
+  own ANN answers instead (``exact: false`` and their measured ``recall_at_10``); above
+  ``APPROX_LISTS_MAX_SEEDS`` songs only the most-played ones get a list (``listed_seeds``,
+  ``listed_{mode}_rows``/``_scores``; the manifest records ``listed_songs`` and the share of
+  training plays they cover, ``plays_listed``): the server searches the index for the others.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ NEIGHBOURS_N = 100
 # per mode: 256 MB at 1,000,000 songs), computed with the index after it is built.
 APPROX_LISTS_MAX_SONGS = 2_000_000
 APPROX_LISTS_N = 32
+# ...for at most this many songs, the most played: one list costs one ANN query, ≈8 ms for
+# `next` at 46,495 songs (search_k 102,400, untuned-able Annoy on a 2-epoch model), ≈20 ms at
+# 250,000 (docs/benchmarks.md §14), so this bounds the lists to a few minutes per mode.
+APPROX_LISTS_MAX_SEEDS = 25_000
 SONG_COLUMNS = ("source", "external_id", "title", "artist")
 LIBRARIES = ("gensim", "numpy", "scipy", "annoy", "flask", "sqlalchemy")
 
@@ -106,22 +113,32 @@ def _serving_lists(writer, model: TrainedModel, workers: int | None) -> dict[str
     """Top-``APPROX_LISTS_N`` lists per mode as the server answers them from the ANN indexes
     just written (see :mod:`recsys.recommend.lists`), with their measured recall."""
     from recsys.index.bundle import Bundle
-    from recsys.recommend.lists import list_recall, serving_lists
+    from recsys.recommend.lists import list_recall, listed_seeds, serving_lists
     from recsys.recommend.model import MODES, ServingModel
 
     started = time.monotonic()
-    log.info("computing neighbour lists with the ANN indexes (N=%d)", APPROX_LISTS_N)
+    counts = np.asarray(model.counts, dtype=np.int64)
+    seeds = listed_seeds(counts, APPROX_LISTS_MAX_SEEDS)
+    partial = len(seeds) < len(counts)
+    prefix = "listed" if partial else "neighbours"
+    log.info("computing neighbour lists with the ANN indexes (N=%d) for %d of %d songs",
+             APPROX_LISTS_N, len(seeds), len(counts))
     draft = ServingModel(Bundle(writer.path, {"version": writer.version,
                                               "settings": model.settings.to_dict()}))
+    if partial:
+        writer.add_array("listed_seeds", seeds)
     recall = {}
     for mode in MODES:
-        rows, scores = serving_lists(draft, mode, APPROX_LISTS_N, workers=workers)
-        writer.add_array(f"neighbours_{mode}_rows", rows)
-        writer.add_array(f"neighbours_{mode}_scores", scores)
-        recall[mode] = round(list_recall(draft, mode, rows), 4)
+        rows, scores = serving_lists(draft, mode, APPROX_LISTS_N, workers=workers,
+                                     seeds=seeds if partial else None)
+        writer.add_array(f"{prefix}_{mode}_rows", rows)
+        writer.add_array(f"{prefix}_{mode}_scores", scores)
+        recall[mode] = round(list_recall(draft, mode, rows, seeds=seeds), 4)
         log.info("%s lists: recall@10 %.3f against exact search", mode, recall[mode])
+    plays = float(counts[seeds].sum()) / max(float(counts.sum()), 1.0)
     return {"n": APPROX_LISTS_N, "exact": False, "modes": list(MODES),
-            "recall_at_10": recall, "seconds": round(time.monotonic() - started, 1)}
+            "recall_at_10": recall, "seconds": round(time.monotonic() - started, 1),
+            "listed_songs": len(seeds), "plays_listed": round(plays, 4)}
 
 
 def _add_csr(writer, name: str, mat: sp.csr_matrix) -> None:

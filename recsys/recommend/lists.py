@@ -6,6 +6,11 @@ instead of searching the ANN index. Each list is exactly what :meth:`ServingMode
 answers for that seed without lists (ANN candidates, re-scored with the serving formula), so
 serving from the list or from the index gives the same items; their recall against exact
 search is measured on a sample and recorded in the manifest.
+
+Each list costs one ANN query (≈90% of its time: the ``next`` index of a large catalog is
+searched at a ``search_k`` above the item count), so the build is bounded by listing only the
+``max_seeds`` most-played songs (:func:`listed_seeds`); the server searches the index for the
+others, which gives the same items as a list would.
 """
 
 from __future__ import annotations
@@ -21,15 +26,26 @@ from recsys.recommend.model import ServingModel
 
 log = logging.getLogger("recsys.index")
 
-_MODEL: ServingModel | None = None  # the model a forked worker computes lists for
+# the model a forked worker computes lists for, and the seeds listed
+_MODEL: tuple[ServingModel, np.ndarray] | None = None
+
+
+def listed_seeds(counts: np.ndarray, max_seeds: int) -> np.ndarray:
+    """Sorted rows of the ``max_seeds`` most-played songs (every row if there are no more);
+    equal counts go to the lower row."""
+    counts = np.asarray(counts)
+    if len(counts) <= max_seeds:
+        return np.arange(len(counts), dtype=np.int32)
+    top = np.argsort(-counts, kind="stable")[:max(int(max_seeds), 0)]
+    return np.sort(top).astype(np.int32)
 
 
 def _chunk(args: tuple[str, int, int, int]) -> tuple[int, np.ndarray, np.ndarray]:
     mode, start, stop, n = args
-    model = _MODEL
+    model, seeds = _MODEL
     rows = np.full((stop - start, n), -1, np.int32)
     scores = np.full((stop - start, n), -np.inf, np.float32)
-    for i, seed in enumerate(range(start, stop)):
+    for i, seed in enumerate(seeds[start:stop]):
         found = model.candidates(mode, np.array([seed]), n, set())
         rows[i, : len(found.rows)] = found.rows
         scores[i, : len(found.rows)] = found.scores
@@ -37,8 +53,10 @@ def _chunk(args: tuple[str, int, int, int]) -> tuple[int, np.ndarray, np.ndarray
 
 
 def serving_lists(model: ServingModel, mode: str, n: int, workers: int | None = None,
-                  chunk: int = 5000) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``n`` rows and scores of every song in ``mode`` as the server answers them.
+                  chunk: int = 5000, seeds: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``n`` rows and scores of each of ``seeds`` (default: every song) in ``mode`` as the
+    server answers them, one row per seed in the order given.
 
     ``model`` must have no lists for ``mode`` yet. With ``workers`` > 1 the rows are split
     over forked processes (they share the model's memory-mapped files).
@@ -46,15 +64,16 @@ def serving_lists(model: ServingModel, mode: str, n: int, workers: int | None = 
     global _MODEL
     if mode in model.neighbours:
         raise ValueError(f"the model already has {mode} lists")
-    n_items = len(model)
-    n = min(int(n), n_items - 1)
+    seeds = np.arange(len(model)) if seeds is None else np.asarray(seeds, dtype=np.int64)
+    n_items = len(seeds)
+    n = min(int(n), len(model) - 1)
     workers = max(1, workers or os.cpu_count() or 1)
     rows = np.empty((n_items, n), np.int32)
     scores = np.empty((n_items, n), np.float32)
     tasks = [(mode, s, min(s + chunk, n_items), n) for s in range(0, n_items, chunk)]
     started = logged = time.monotonic()
     done = 0
-    _MODEL = model
+    _MODEL = (model, seeds)
     try:
         if workers == 1 or len(tasks) == 1:
             results = map(_chunk, tasks)
@@ -94,11 +113,13 @@ def exact_top(model: ServingModel, mode: str, seed: int, n: int) -> np.ndarray:
 
 
 def list_recall(model: ServingModel, mode: str, rows: np.ndarray, k: int = 10,
-                sample: int = 200, seed: int = 0) -> float:
-    """Mean recall@``k`` of the lists ``rows`` against exact search on sampled songs."""
+                sample: int = 200, seed: int = 0, seeds: np.ndarray | None = None) -> float:
+    """Mean recall@``k`` of the lists ``rows`` (of ``seeds``, default every song) against
+    exact search on sampled lists."""
     rng = np.random.default_rng(seed)
-    seeds = rng.choice(len(model), size=min(sample, len(model)), replace=False)
+    picked = rng.choice(len(rows), size=min(sample, len(rows)), replace=False)
+    of = np.arange(len(rows)) if seeds is None else np.asarray(seeds)
     k = min(k, rows.shape[1])
-    hits = [len(set(rows[s, :k].tolist()) & set(exact_top(model, mode, int(s), k).tolist()))
-            for s in seeds]
+    hits = [len(set(rows[i, :k].tolist())
+                & set(exact_top(model, mode, int(of[i]), k).tolist())) for i in picked]
     return float(np.mean(hits)) / k

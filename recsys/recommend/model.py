@@ -14,7 +14,11 @@ ANN results plus the non-zero count neighbours of the seeds, re-scored exactly.
 Bundles of catalogs up to 200,000 songs also hold exact top-N neighbour lists per mode
 (``neighbours_{mode}_rows``/``_scores``, see :mod:`recsys.index.build`): a one-seed request
 that needs at most N candidates after its excluded rows is answered from them (exact, recall
-1.0) without touching the ANN index.
+1.0) without touching the ANN index. Larger catalogs hold the server's own ANN answers
+(:mod:`recsys.recommend.lists`), for every song or, above a size, only for the most-played
+songs: ``listed_seeds`` (sorted rows) and ``listed_{mode}_rows``/``_scores`` (one row per listed
+seed; other names, so that a server without this support searches the index instead); the
+others are answered by the index search, which gives the same items a list would.
 
 Candidates may include hidden songs (``songs.available`` false): ``hidden`` holds them as a row
 mask (:mod:`recsys.recommend.hidden`), which the service applies to every answer, so lists and
@@ -84,10 +88,16 @@ class ServingModel(SongMetadata):
         self.indexes = {mode: bundle.index(mode) for mode in MODES}
         # exact top-N lists per mode: (rows int32 n x N, scores float32 n x N), best first
         self.neighbours: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        #: rows having a list (sorted; list i belongs to row listed_seeds[i]), None: every row
+        self.listed_seeds: np.ndarray | None = None
+        partial = bundle.has("listed_seeds.npy")
+        if partial:
+            self.listed_seeds = bundle.array("listed_seeds")
+        prefix = "listed" if partial else "neighbours"
         for mode in MODES:
-            if bundle.has(f"neighbours_{mode}_rows.npy"):
-                self.neighbours[mode] = (bundle.array(f"neighbours_{mode}_rows"),
-                                         bundle.array(f"neighbours_{mode}_scores"))
+            if bundle.has(f"{prefix}_{mode}_rows.npy"):
+                self.neighbours[mode] = (bundle.array(f"{prefix}_{mode}_rows"),
+                                         bundle.array(f"{prefix}_{mode}_scores"))
         self.popular_rows = np.argsort(-np.asarray(self.counts), kind="stable")[:1000]
         self.pop_term = (self.pop_weight * np.log(np.maximum(self.counts, 1))).astype(np.float32)
         #: Songs never to recommend: the bundle's record until the holder sets the live set.
@@ -153,10 +163,23 @@ class ServingModel(SongMetadata):
         order = np.argsort(-scores, kind="stable")[:n]
         return Scored(pool[order].astype(np.int64), scores[order].astype(np.float32))
 
+    def list_slot(self, seed: int) -> int | None:
+        """Index of ``seed``'s list in the list arrays, None when the seed has no list."""
+        if self.listed_seeds is None:
+            return seed
+        slot = int(np.searchsorted(self.listed_seeds, seed))
+        if slot < len(self.listed_seeds) and int(self.listed_seeds[slot]) == seed:
+            return slot
+        return None
+
     def _from_lists(self, mode: str, seed: int, n: int, exclude: set[int]) -> Scored | None:
-        """Top ``n`` from the precomputed list of ``seed``, or None when it is too short."""
+        """Top ``n`` from the precomputed list of ``seed``, or None when it has no list or
+        one too short."""
+        slot = self.list_slot(seed)
+        if slot is None:
+            return None
         all_rows, all_scores = self.neighbours[mode]
-        rows, scores = all_rows[seed], all_scores[seed]  # the seed itself is never listed
+        rows, scores = all_rows[slot], all_scores[slot]  # the seed itself is never listed
         if exclude:
             listed = rows.tolist()
             keep = [i for i, r in enumerate(listed) if r not in exclude]

@@ -80,39 +80,9 @@ def test_the_back_off_doubles_up_to_a_cap(bundle_store, tmp_path, monkeypatch):
     assert set(gaps[6:]) == {holder_module.RETRY_MAX_S}
 
 
-def test_a_load_overtaken_by_a_rollback_is_not_swapped_in(bundle_store, tmp_path, monkeypatch):
-    store = _copy_store(bundle_store, tmp_path)
-    store.set_current("v1")
-    holder = ModelHolder(store, poll_seconds=0, background=False)
-    first = holder.get()
-    release, started = threading.Event(), threading.Event()
-    real_open = holder_module.ServingModel.open
-
-    def slow_open(path):  # a big bundle: the operator rolls back while it loads
-        if path.name == "v2":
-            started.set()
-            release.wait(10)
-        return real_open(path)
-
-    monkeypatch.setattr(holder_module.ServingModel, "open", slow_open)
-    store.set_current("v2")
-    loading = threading.Thread(target=holder.refresh)
-    loading.start()
-    assert started.wait(10)
-    store.set_current("v1")  # rollback: v1 is served already
-    holder.refresh()  # a check meanwhile starts no second load
-    release.set()
-    loading.join(10)
-    assert holder.model is first  # v2 was never served
-    assert holder.get() is first
-
-
-def test_a_later_promotion_is_loaded_after_an_overtaken_load(bundle_store, tmp_path,
-                                                             monkeypatch):
-    store = _copy_store(bundle_store, tmp_path)
-    store.set_current("v1")
-    holder = ModelHolder(store, poll_seconds=0, background=False)
-    holder.get()
+def _switch_while_v2_loads(holder, store, monkeypatch, switch_to):
+    """Promote v2, and set ``switch_to`` current while v2 loads (a big bundle: the operator
+    rolls back or promotes again meanwhile); returns when that load has ended."""
     release, started = threading.Event(), threading.Event()
     real_open = holder_module.ServingModel.open
 
@@ -127,9 +97,29 @@ def test_a_later_promotion_is_loaded_after_an_overtaken_load(bundle_store, tmp_p
     loading = threading.Thread(target=holder.refresh)
     loading.start()
     assert started.wait(10)
-    store.set_current("v3")
+    store.set_current(switch_to)
+    holder.refresh()  # a check meanwhile starts no second load
     release.set()
     loading.join(10)
+
+
+def test_a_load_overtaken_by_a_rollback_is_not_swapped_in(bundle_store, tmp_path, monkeypatch):
+    store = _copy_store(bundle_store, tmp_path)
+    store.set_current("v1")
+    holder = ModelHolder(store, poll_seconds=0, background=False)
+    first = holder.get()
+    _switch_while_v2_loads(holder, store, monkeypatch, "v1")  # rollback: v1 is served already
+    assert holder.model is first  # v2 was never served
+    assert holder.get() is first
+
+
+def test_a_later_promotion_is_loaded_after_an_overtaken_load(bundle_store, tmp_path,
+                                                             monkeypatch):
+    store = _copy_store(bundle_store, tmp_path)
+    store.set_current("v1")
+    holder = ModelHolder(store, poll_seconds=0, background=False)
+    holder.get()
+    _switch_while_v2_loads(holder, store, monkeypatch, "v3")
     assert holder.model.bundle.path.name == "v1"  # v2 dropped: v3 is current
     assert holder.get().bundle.path.name == "v3"  # the next check loads v3
 

@@ -179,7 +179,8 @@ class ModelHolder:
             return True
         if self._signature(version) != self._failed_signature:
             return True
-        wait = min(self.poll_seconds * 2 ** (self._failures - 1), RETRY_MAX_S)
+        # the exponent capped: a bundle broken for days must not overflow a float
+        wait = min(self.poll_seconds * 2 ** min(self._failures - 1, 30), RETRY_MAX_S)
         return time.monotonic() - self._failed_at >= wait
 
     def _signature(self, version: str) -> tuple[int, int, int] | None:

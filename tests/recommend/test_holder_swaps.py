@@ -127,3 +127,22 @@ def test_a_later_promotion_is_loaded_after_an_overtaken_load(bundle_store, tmp_p
 def test_nothing_current_keeps_no_model(tmp_path):
     holder = ModelHolder(ModelStore(tmp_path / "none"), poll_seconds=0, background=False)
     assert holder.get() is None and holder.last_error is None
+
+
+def test_the_back_off_survives_a_bundle_broken_for_days(bundle_store, tmp_path, monkeypatch):
+    store = _copy_store(bundle_store, tmp_path)
+    store.set_current("v1")
+    holder = ModelHolder(store, poll_seconds=2.0, background=False)
+    calls = []
+
+    def broken(path):
+        calls.append(path)
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(holder_module.ServingModel, "open", broken)
+    now = [1000.0]
+    monkeypatch.setattr(holder_module.time, "monotonic", lambda: now[0])
+    for _ in range(1_100):  # 18 hours of attempts a minute apart
+        holder.refresh()  # raised OverflowError (2.0 * 2**1024) from the 1,025th on
+        now[0] += holder_module.RETRY_MAX_S
+    assert len(calls) == 1_100 and holder.model is None

@@ -189,6 +189,8 @@ def prune(engine: Engine, store: ModelStore, keep: int, dry_run: bool = False) -
     rollback or backup (which copies the bundles) waits, and prune waits for them."""
     if keep < 1:
         raise ValueError("keep must be at least 1")
+    if not store.root.is_dir():  # nothing to prune: the lock must not make a store here
+        return []
     with store.switch_lock():  # no switch meanwhile, nor a backup copying the bundles
         reconcile(engine, store)  # a switch killed before its row: its rollback target counts
         versions = store.versions()  # oldest first

@@ -97,3 +97,11 @@ def test_prune_keeps_the_rollback_target_of_a_switch_killed_before_its_row(
     store.set_current(b)  # `rollback` from c killed between the link and its history row
     assert prune(small_db, store, keep=1) == []  # it deleted a, the next rollback's target
     assert rollback(small_db, store) == a and store.current_version() == a
+
+
+def test_prune_of_a_missing_store_creates_nothing(small_db, tmp_path):
+    from recsys.index.store import ModelStore
+
+    store = ModelStore(tmp_path / "moved-away")  # a wrong RECSYS_MODEL_DIR, a store moved
+    assert prune(small_db, store, keep=1) == []
+    assert not store.root.exists()  # was made (with its switch.lock) by the switch lock

@@ -4,6 +4,7 @@ written into the file so that a refused or waiting job can say who is in its way
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -48,7 +49,8 @@ def job_lock(path: Path, wait_s: float = 0.0, holder: str = "a job") -> Iterator
                                          f"{_holder(fh)}") from exc
                 log.info("waiting for the job holding %s%s", path, _holder(fh))
                 time.sleep(1.0)
-        fh.truncate(0)
-        fh.write(f"{holder}, pid {os.getpid()}, since {utcnow():%Y-%m-%d %H:%M:%S} UTC\n")
-        fh.flush()
+        line = f"{holder}, pid {os.getpid()}, since {utcnow():%Y-%m-%d %H:%M:%S} UTC\n"
+        with contextlib.suppress(OSError):  # only a diagnostic: a full disk must not stop
+            os.ftruncate(fh.fileno(), 0)  # the job (unbuffered: nothing left to flush later)
+            os.write(fh.fileno(), line.encode())
         yield

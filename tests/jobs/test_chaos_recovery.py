@@ -105,3 +105,12 @@ def test_prune_of_a_missing_store_creates_nothing(small_db, tmp_path):
     store = ModelStore(tmp_path / "moved-away")  # a wrong RECSYS_MODEL_DIR, a store moved
     assert prune(small_db, store, keep=1) == []
     assert not store.root.exists()  # was made (with its switch.lock) by the switch lock
+
+
+def test_a_lock_file_that_cannot_be_written_still_locks(tmp_path):
+    lock = tmp_path / "retrain.lock"
+    lock.symlink_to("/dev/full")  # every write fails (ENOSPC), as on a full disk
+    with job_lock(lock, holder="backup"):  # raised OSError: the backup could not start
+        second = job_lock(lock, holder="retrain")
+        with pytest.raises(JobLockedError):
+            second.__enter__()

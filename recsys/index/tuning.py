@@ -107,6 +107,7 @@ def choose_annoy_params(
     search_k_mults: Sequence[int] = DEFAULT_SEARCH_K_MULTS,
     seed: int = 0,
     n_jobs: int = 1,
+    max_search_k: int | None = None,
 ) -> AnnoyTuning:
     """Sweep ``n_trees`` x ``search_k`` and return the fastest setting reaching the target.
 
@@ -125,6 +126,8 @@ def choose_annoy_params(
             ``query_item`` (excluding the item itself). Pass real query vectors for ``dot``.
         seed: sampling and forest seed.
         n_jobs: Annoy build threads (1 keeps the forests reproducible for a given seed).
+        max_search_k: no larger ``search_k`` is tried (except the very first step), e.g. the
+            item count, above which an exact scan costs less than the search.
 
     Returns:
         AnnoyTuning, with ``.index`` holding the chosen forest (``search_k`` set).
@@ -144,10 +147,15 @@ def choose_annoy_params(
     candidates: list[dict[str, Any]] = []
     best: tuple[dict[str, Any], AnnoyIndex] | None = None
     for n_trees in sorted(n_trees_grid):
+        if max_search_k is not None and k * n_trees * min(search_k_mults) > max_search_k \
+                and best is not None:
+            break  # every step of this forest (and of the larger ones) is over the bound
         index = AnnoyIndex.build(data, metric, n_trees=n_trees, seed=seed, n_jobs=n_jobs)
         steps = [k * n_trees * mult for mult in search_k_mults]
         previous = 0
         for search_k in steps:
+            if max_search_k is not None and search_k > max_search_k and best is not None:
+                break
             row = _try(index, search_k, queries, truth, exclude)
             if row["recall"] >= target_recall and previous:  # refine between the two steps
                 middle = _try(index, (previous + search_k) // 2, queries, truth, exclude)

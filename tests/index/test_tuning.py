@@ -64,3 +64,15 @@ def test_explicit_queries_and_unreachable_target(catalog):
     assert not result.reached and result.n_queries == 50
     assert len(result.candidates) == 2
     assert isinstance(result.index, AnnoyIndex)
+
+
+def test_max_search_k_bounds_the_sweep(catalog):
+    kwargs = {"target_recall": 1.01, "n_trees_grid": (2, 4), "search_k_mults": (1, 4, 16, 64)}
+    free = choose_annoy_params(catalog, "cosine", n_queries=40, **kwargs)
+    assert max(c["search_k"] for c in free.candidates) > 600
+    bounded = choose_annoy_params(catalog, "cosine", n_queries=40, max_search_k=600, **kwargs)
+    assert not bounded.reached
+    assert max(c["search_k"] for c in bounded.candidates) <= 600
+    def key(rows):
+        return [(c["n_trees"], c["search_k"], c["recall"]) for c in rows]
+    assert key(bounded.candidates) == key(c for c in free.candidates if c["search_k"] <= 600)

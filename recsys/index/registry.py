@@ -189,7 +189,9 @@ def prune(engine: Engine, store: ModelStore, keep: int, dry_run: bool = False) -
     rollback or backup (which copies the bundles) waits, and prune waits for them."""
     if keep < 1:
         raise ValueError("keep must be at least 1")
-    if not store.root.is_dir():  # nothing to prune: the lock must not make a store here
+    try:
+        store.root.stat()  # an unusable path (under a file) raises: said, not passed over
+    except FileNotFoundError:  # nothing to prune: the lock must not make a store here
         return []
     with store.switch_lock():  # no switch meanwhile, nor a backup copying the bundles
         reconcile(engine, store)  # a switch killed before its row: its rollback target counts

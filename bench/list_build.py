@@ -6,12 +6,12 @@ Usage::
         [--work var/helper-lists]
 
 Draws playlists from ``bench/scale_catalog.py``'s generator (in memory), trains word2vec (two
-epochs, the blend weights of the tests), caches the model in ``--work``, writes a bundle
-without lists (the ANN indexes tuned as ``build_bundle`` tunes them) and then times, in the
-same run, ``serving_lists`` on ``--seeds`` sampled songs per mode: any songs (the build listed
-every song before) and the most-played ``APPROX_LISTS_MAX_SEEDS`` (the songs listed now).
-Prints ms per seed, both builds extrapolated to the catalog (one worker) and their ratio, and
-the ``next`` index's query time against an exact scan.
+epochs, the blend weights of the tests; cached in ``--work``) and builds, in one run, the
+bundle as a catalog above the exact-list limit (patched to 0): *before* (Annoy whatever its
+recall, a list per song: timed on ``--seeds`` random songs per mode and extrapolated to the
+catalog over ``--workers``, as a full run would take an hour at 250,000 songs) and *after*
+(the build as it is now, timed whole). Prints both, their ratio and the ``next`` index's query
+time in both bundles.
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scale_catalog import Catalog, lengths, playlist  # noqa: E402
 
 from recsys.index import build as build_mod  # noqa: E402
-from recsys.index.exact import ExactIndex  # noqa: E402
 from recsys.index.store import ModelStore  # noqa: E402
 from recsys.ml.settings import TrainSettings  # noqa: E402
 from recsys.ml.train import train  # noqa: E402
-from recsys.recommend.lists import listed_seeds, serving_lists  # noqa: E402
+from recsys.recommend.lists import serving_lists  # noqa: E402
 from recsys.recommend.model import MODES, ServingModel  # noqa: E402
 
 log = logging.getLogger("bench.list_build")
@@ -67,76 +66,93 @@ def model_and_playlists(work: Path, n_songs: int, n_playlists: int):
     return model, lists
 
 
-def bare_bundle(work: Path, model, lists) -> Path:
-    """A bundle without lists (built once per model)."""
+def build(work: Path, model, lists, before: bool, workers: int) -> tuple[Path, float]:
+    """``build_bundle`` as for a catalog above the exact-list limit, timed. ``before``: the
+    build before the bound (Annoy whatever its recall; its lists, one per song, are timed on
+    a sample by :func:`list_times`, so none are written here)."""
     store = ModelStore(work / "store")
-    version = f"bare-{len(model)}-{len(lists)}"
-    if not (store.versions_dir / version).is_dir():
-        old = build_mod.NEIGHBOURS_MAX_SONGS, build_mod.APPROX_LISTS_MAX_SONGS
-        build_mod.NEIGHBOURS_MAX_SONGS = build_mod.APPROX_LISTS_MAX_SONGS = 0
-        try:
-            songs = {int(i): {"source": "bench", "external_id": str(i), "title": str(i),
-                              "artist": str(i)} for i in model.song_ids}
-            build_mod.build_bundle(store, model, lists, songs, version=version)
-        finally:
-            build_mod.NEIGHBOURS_MAX_SONGS, build_mod.APPROX_LISTS_MAX_SONGS = old
-    return store.path(version)
+    version = f"{'before' if before else 'after'}-{len(model)}-{int(time.time())}"
+    patches = {"NEIGHBOURS_MAX_SONGS": 0}
+    index = build_mod._index
+    if before:
+        patches["APPROX_LISTS_MAX_SONGS"] = 0
+        patches["_index"] = lambda *a, **k: index(*a[:5], scan_fallback=False)
+    old = {name: getattr(build_mod, name) for name in patches}
+    for name, value in patches.items():
+        setattr(build_mod, name, value)
+    songs = {int(i): {"source": "bench", "external_id": str(i), "title": str(i),
+                      "artist": str(i)} for i in model.song_ids}
+    started = time.perf_counter()
+    try:
+        build_mod.build_bundle(store, model, lists, songs, version=version,
+                               list_workers=workers)
+    finally:
+        for name, value in old.items():
+            setattr(build_mod, name, value)
+    return store.path(version), time.perf_counter() - started
+
+
+def list_times(path: Path, n_seeds: int) -> dict[str, float]:
+    """ms per list (one worker) of ``n_seeds`` random songs per mode."""
+    model = ServingModel.open(path)
+    some = np.random.default_rng(0).choice(len(model), min(n_seeds, len(model)), replace=False)
+    out = {}
+    for mode in MODES:
+        started = time.perf_counter()
+        serving_lists(model, mode, build_mod.APPROX_LISTS_N, workers=1, seeds=some)
+        out[mode] = (time.perf_counter() - started) / len(some) * 1e3
+    return out
+
+
+def query_ms(path: Path, n: int = 200) -> float:
+    """ms per ``next`` index query (the pool of a one-seed request without a list)."""
+    model = ServingModel.open(path)
+    rows = np.random.default_rng(1).choice(len(model), min(n, len(model)), replace=False)
+    queries = np.hstack([np.asarray(model.in_vectors)[rows] * model.w2v_weight,
+                         np.ones((len(rows), 1), np.float32)])
+    started = time.perf_counter()
+    for q in queries:
+        model.indexes["next"].query(q, 4 * build_mod.APPROX_LISTS_N)
+    return (time.perf_counter() - started) / len(rows) * 1e3
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--songs", type=int, default=50_000)
     parser.add_argument("--playlists", type=int, default=200_000)
-    parser.add_argument("--seeds", type=int, default=2_000)
+    parser.add_argument("--seeds", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("var/helper-lists"))
-    parser.add_argument("--prepare", action="store_true", help="only train and build")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("gensim").setLevel(logging.WARNING)
     model, lists = model_and_playlists(args.work, args.songs, args.playlists)
-    path = bare_bundle(args.work, model, lists)
-    print(f"bundle {path}: {len(model):,} songs")
-    if args.prepare:
-        return
-    measure(path, args.seeds)
-
-
-def _per_seed_ms(model, mode: str, seeds: np.ndarray) -> float:
-    started = time.perf_counter()
-    serving_lists(model, mode, build_mod.APPROX_LISTS_N, workers=1, seeds=seeds)
-    return (time.perf_counter() - started) / len(seeds) * 1e3
-
-
-def measure(path: Path, n_seeds: int) -> None:
-    """Time the lists of random and of most-played seeds; extrapolate to the catalog."""
-    model = ServingModel.open(path)
     n = len(model)
+    before, before_s = build(args.work, model, lists, True, args.workers)
+    per_list = list_times(before, args.seeds)
+    before_lists = sum(per_list.values()) * n / 1e3 / args.workers
+    after, after_s = build(args.work, model, lists, False, args.workers)
+    manifest = ServingModel.open(after).manifest
+    info = manifest["neighbours"]
     counts = np.asarray(model.counts)
-    rng = np.random.default_rng(0)
-    listed = listed_seeds(counts, build_mod.APPROX_LISTS_MAX_SEEDS)
-    some = rng.choice(n, size=min(n_seeds, n), replace=False)
-    top = rng.choice(listed, size=min(n_seeds, len(listed)), replace=False)
-    print(f"{n:,} songs; lists for {len(listed):,} (plays covered "
-          f"{counts[listed].sum() / counts.sum():.3f}); {len(some):,} seeds timed per mode")
-    print("| mode | index | ms/seed, any song | ms/seed, listed songs | every song (before) "
-          "| listed songs (after) | ratio |")
-    for mode in MODES:
-        params = model.indexes[mode].params
-        any_ms, top_ms = _per_seed_ms(model, mode, some), _per_seed_ms(model, mode, top)
-        before, after = n * any_ms / 1e3, len(listed) * top_ms / 1e3
-        print(f"| {mode} | {params.get('n_trees')} trees, search_k {params.get('search_k')} "
-              f"| {any_ms:.2f} | {top_ms:.2f} | {before:.0f} s | {after:.0f} s "
-              f"| {before / after:.2f} |")
-    vectors = np.hstack([np.asarray(model.out_vectors), model.pop_term[:, None]])
-    scan = ExactIndex.build(vectors, "dot")
-    queries = np.hstack([np.asarray(model.in_vectors)[some[:200]] * model.w2v_weight,
-                         np.ones((min(200, len(some)), 1), np.float32)])
-    for name, index in (("annoy", model.indexes["next"]), ("exact scan", scan)):
-        started = time.perf_counter()
-        for q in queries:
-            index.query(q, 4 * build_mod.APPROX_LISTS_N)
-        ms = (time.perf_counter() - started) / len(queries) * 1e3
-        print(f"next index query (k={4 * build_mod.APPROX_LISTS_N}), {name}: {ms:.2f} ms")
+    print(f"\n{n:,} songs, {len(lists):,} playlists, {counts.sum():,} plays; "
+          f"{args.workers} list workers; before: lists timed on {args.seeds:,} songs per mode "
+          f"({per_list['similar']:.2f} / {per_list['next']:.2f} ms per list, one worker)")
+    print("| build | indexes (`next`) | lists | build without lists | lists | total |")
+    print("|---|---|---|---:|---:|---:|")
+    before_next = ServingModel.open(before).manifest["indexes"]["next"]
+    print(f"| before | annoy, {before_next['n_trees']} trees, search_k "
+          f"{before_next['search_k']}, recall@10 {before_next['recall_at_10']} "
+          f"| {n:,} songs (estimated) | {before_s:.0f} s | {before_lists:.0f} s "
+          f"| {before_s + before_lists:.0f} s |")
+    after_next = manifest["indexes"]["next"]
+    print(f"| after | {after_next['backend']}, recall@10 {after_next['recall_at_10']} "
+          f"| {info['listed_songs']:,} songs ({info['plays_listed']:.1%} of plays), "
+          f"recall@10 {info['recall_at_10']} | {after_s - info['seconds']:.0f} s "
+          f"| {info['seconds']:.0f} s | {after_s:.0f} s |")
+    print(f"ratio before/after: {(before_s + before_lists) / after_s:.1f}x; "
+          f"`next` index query (k={4 * build_mod.APPROX_LISTS_N}): before "
+          f"{query_ms(before):.2f} ms, after {query_ms(after):.2f} ms")
 
 
 if __name__ == "__main__":

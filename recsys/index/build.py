@@ -15,7 +15,8 @@ Layout of a bundle (all arrays are ``.npy``, loaded memory-mapped):
 * ANN indexes ``similar`` (cosine on input vectors) and ``next`` (dot product on output
   vectors augmented with the popularity term, see :mod:`recsys.recommend.model`); above
   ``NEIGHBOURS_MAX_SONGS`` songs an index is an exact scan when Annoy does not reach the target
-  recall within ``search_k`` = the item count (``annoy_tuning`` in its manifest entry),
+  recall within ``search_k`` = a quarter of the item count (a scan is then faster; the tuning is
+  in its manifest entry's ``annoy_tuning``),
 * for catalogs up to ``NEIGHBOURS_MAX_SONGS`` songs, exact neighbour lists per mode:
   ``neighbours_{mode}_rows`` (int32, n x N, best first, the song itself left out) and
   ``neighbours_{mode}_scores`` (float32), scored by :mod:`recsys.ml.scoring` (the formulas the
@@ -62,6 +63,9 @@ APPROX_LISTS_N = 32
 # `next` at 46,495 songs (search_k 102,400, untuned-able Annoy on a 2-epoch model), ≈20 ms at
 # 250,000 (docs/benchmarks.md §14), so this bounds the lists to a few minutes per mode.
 APPROX_LISTS_MAX_SEEDS = 25_000
+# An Annoy node inspected costs about as much as this many items scanned (46,495 x 65 `next`:
+# 7.6 ms for search_k 102,400 against 0.87 ms for a scan, bench/list_build.py).
+SCAN_NODES_PER_ITEM = 4
 SONG_COLUMNS = ("source", "external_id", "title", "artist")
 LIBRARIES = ("gensim", "numpy", "scipy", "annoy", "flask", "sqlalchemy")
 
@@ -154,11 +158,13 @@ def _add_csr(writer, name: str, mat: sp.csr_matrix) -> None:
 def _index(backend: str, vectors: np.ndarray, metric: str, queries: np.ndarray | None,
            target_recall: float, scan_fallback: bool = False) -> tuple[Any, dict[str, Any]]:
     """The tuned index; with ``scan_fallback``, an exact one when Annoy does not reach the
-    target within ``search_k`` = the item count (a scan then costs less and is exact)."""
+    target within ``search_k`` = the item count / ``SCAN_NODES_PER_ITEM`` (a scan then costs
+    less and is exact)."""
     if backend == "annoy":
         tuning = choose_annoy_params(vectors, metric, target_recall=target_recall,
                                      queries=queries, n_queries=min(500, len(vectors)),
-                                     max_search_k=len(vectors) if scan_fallback else None)
+                                     max_search_k=len(vectors) // SCAN_NODES_PER_ITEM
+                                     if scan_fallback else None)
         info = {"backend": "annoy", **tuning.as_manifest()}
         if not scan_fallback or tuning.reached:
             return tuning.index, info

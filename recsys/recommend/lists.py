@@ -68,6 +68,10 @@ def serving_lists(model: ServingModel, mode: str, n: int, workers: int | None = 
     n_items = len(seeds)
     n = min(int(n), len(model) - 1)
     workers = max(1, workers or os.cpu_count() or 1)
+    if model.indexes[mode].backend == "exact":
+        # a scan already uses every core through BLAS: forked workers, each with its own BLAS
+        # threads, made a list 2.2x slower on 2 cores (bench/list_build.py)
+        workers = 1
     rows = np.empty((n_items, n), np.int32)
     scores = np.empty((n_items, n), np.float32)
     tasks = [(mode, s, min(s + chunk, n_items), n) for s in range(0, n_items, chunk)]

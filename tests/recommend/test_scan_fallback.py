@@ -47,7 +47,7 @@ def test_annoy_kept_when_small_or_tuned(tmp_path, blend_model, planted_playlists
     when it reaches the target."""
     if limit is not None:
         monkeypatch.setattr(build_mod, "NEIGHBOURS_MAX_SONGS", limit)
-    served = _build(tmp_path, blend_model, planted_playlists, 1.01 if limit is None else 0.9)
+    served = _build(tmp_path, blend_model, planted_playlists, 1.01 if limit is None else 0.5)
     for mode in MODES:
         info = served.manifest["indexes"][mode]
         assert info["backend"] == "annoy" and "annoy_tuning" not in info

@@ -30,11 +30,13 @@ def _bucket(source: str, external_id: str) -> int:
     return zlib.crc32(f"{source}:{external_id}".encode()) % HOLDOUT_BUCKETS
 
 
+def _held_out(bucket: int, frac: float) -> bool:
+    return frac > 0 and bucket < frac * HOLDOUT_BUCKETS
+
+
 def is_holdout(source: str, external_id: str, frac: float) -> bool:
     """Whether a playlist belongs to the stable holdout of size ``frac``."""
-    if frac <= 0:
-        return False
-    return _bucket(source, external_id) < frac * HOLDOUT_BUCKETS
+    return _held_out(_bucket(source, external_id), frac)
 
 
 def iter_batches(
@@ -68,9 +70,8 @@ def _iter_bucketed(engine: Engine, *, batch_size: int, source: str | None,
                 return
             last = heads[-1][0]
             buckets = {pid: _bucket(src, ext) for pid, src, ext in heads}
-            wanted = [pid for pid, bucket in buckets.items() if part == "all" or (
-                holdout_frac > 0 and bucket < holdout_frac * HOLDOUT_BUCKETS) == (
-                part == "holdout")]
+            wanted = [pid for pid, bucket in buckets.items()
+                      if part == "all" or _held_out(bucket, holdout_frac) == (part == "holdout")]
             if not wanted:
                 continue
             items = conn.execute(

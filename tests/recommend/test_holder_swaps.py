@@ -56,10 +56,12 @@ def test_a_transient_load_error_is_retried_after_a_back_off(bundle_store, tmp_pa
     assert len(calls) == 2 and holder.model is not None and holder.last_error is None
 
 
-def test_the_back_off_doubles_up_to_a_cap(bundle_store, tmp_path, monkeypatch):
+def _broken_bundle(bundle_store, tmp_path, monkeypatch, poll_seconds):
+    """A holder whose current bundle never loads (EIO), on a clock the test moves; returns
+    the holder, the list of load attempts and the clock."""
     store = _copy_store(bundle_store, tmp_path)
     store.set_current("v1")
-    holder = ModelHolder(store, poll_seconds=1, background=False)
+    holder = ModelHolder(store, poll_seconds=poll_seconds, background=False)
     calls = []
 
     def broken(path):
@@ -69,6 +71,11 @@ def test_the_back_off_doubles_up_to_a_cap(bundle_store, tmp_path, monkeypatch):
     monkeypatch.setattr(holder_module.ServingModel, "open", broken)
     now = [1000.0]
     monkeypatch.setattr(holder_module.time, "monotonic", lambda: now[0])
+    return holder, calls, now
+
+
+def test_the_back_off_doubles_up_to_a_cap(bundle_store, tmp_path, monkeypatch):
+    holder, calls, now = _broken_bundle(bundle_store, tmp_path, monkeypatch, 1)
     attempts = []
     for _ in range(400):  # 400 s of checks, one a second
         holder.refresh()
@@ -130,18 +137,7 @@ def test_nothing_current_keeps_no_model(tmp_path):
 
 
 def test_the_back_off_survives_a_bundle_broken_for_days(bundle_store, tmp_path, monkeypatch):
-    store = _copy_store(bundle_store, tmp_path)
-    store.set_current("v1")
-    holder = ModelHolder(store, poll_seconds=2.0, background=False)
-    calls = []
-
-    def broken(path):
-        calls.append(path)
-        raise OSError(errno.EIO, "I/O error")
-
-    monkeypatch.setattr(holder_module.ServingModel, "open", broken)
-    now = [1000.0]
-    monkeypatch.setattr(holder_module.time, "monotonic", lambda: now[0])
+    holder, calls, now = _broken_bundle(bundle_store, tmp_path, monkeypatch, 2.0)
     for _ in range(1_100):  # 18 hours of attempts a minute apart
         holder.refresh()  # raised OverflowError (2.0 * 2**1024) from the 1,025th on
         now[0] += holder_module.RETRY_MAX_S

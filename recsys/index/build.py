@@ -55,13 +55,14 @@ log = logging.getLogger("recsys.index")
 # per mode: 160 MB at 200,000 songs, memory-mapped and shared by the workers).
 NEIGHBOURS_MAX_SONGS = 200_000
 NEIGHBOURS_N = 100
-# Larger catalogs get shorter lists of the server's own ANN answers instead (n x N x 8 bytes
-# per mode: 256 MB at 1,000,000 songs), computed with the index after it is built.
+# Larger catalogs get shorter lists of the server's own ANN answers instead, computed with the
+# index after it is built...
 APPROX_LISTS_MAX_SONGS = 2_000_000
 APPROX_LISTS_N = 32
-# ...for at most this many songs, the most played: one list costs one ANN query, ≈8 ms for
-# `next` at 46,495 songs (search_k 102,400, untuned-able Annoy on a 2-epoch model), ≈20 ms at
-# 250,000 (docs/benchmarks.md §14), so this bounds the lists to a few minutes per mode.
+# ...for at most this many songs, the most played (84% of the plays of a 253,308-song
+# synthetic catalog): a list costs one index query (7 ms with the `next` scan at that size),
+# so they grow with the catalog only as one query does (3.5 min at that size, 25,000 x N x 8
+# bytes = 6.4 MB per mode; docs/benchmarks.md §14.1); their recall is measured on listed songs.
 APPROX_LISTS_MAX_SEEDS = 25_000
 # An Annoy node inspected costs about as much as this many items scanned (46,495 x 65 `next`:
 # 7.6 ms for search_k 102,400 against 0.87 ms for a scan, bench/list_build.py).

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import pickle
 import sys
 import time
@@ -116,12 +117,27 @@ def query_ms(path: Path, n: int = 200) -> float:
     return (time.perf_counter() - started) / len(rows) * 1e3
 
 
+def fork_cost(path: Path, n_seeds: int) -> dict[int, float]:
+    """Wall ms per ``next`` list of the ``after`` bundle with one process and two workers."""
+    model = ServingModel.open(path)
+    model.neighbours, model.listed_seeds = {}, None
+    seeds = np.arange(min(n_seeds, len(model)))
+    out = {}
+    for workers in (1, 2):
+        started = time.perf_counter()
+        serving_lists(model, "next", build_mod.APPROX_LISTS_N, workers=workers, seeds=seeds,
+                      chunk=max(len(seeds) // 4, 1))
+        out[workers] = (time.perf_counter() - started) / len(seeds) * 1e3
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--songs", type=int, default=50_000)
     parser.add_argument("--playlists", type=int, default=200_000)
     parser.add_argument("--seeds", type=int, default=1_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="list workers (default: build_bundle's)")
     parser.add_argument("--work", type=Path, default=Path("var/helper-lists"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -130,13 +146,14 @@ def main() -> None:
     n = len(model)
     before, before_s = build(args.work, model, lists, True, args.workers)
     per_list = list_times(before, args.seeds)
-    before_lists = sum(per_list.values()) * n / 1e3 / args.workers
+    workers = args.workers or os.cpu_count() or 1
+    before_lists = sum(per_list.values()) * n / 1e3 / workers
     after, after_s = build(args.work, model, lists, False, args.workers)
     manifest = ServingModel.open(after).manifest
     info = manifest["neighbours"]
     counts = np.asarray(model.counts)
     print(f"\n{n:,} songs, {len(lists):,} playlists, {counts.sum():,} plays; "
-          f"{args.workers} list workers; before: lists timed on {args.seeds:,} songs per mode "
+          f"{workers} list workers; before: lists timed on {args.seeds:,} songs per mode "
           f"({per_list['similar']:.2f} / {per_list['next']:.2f} ms per list, one worker)")
     print("| build | indexes (`next`) | lists | build without lists | lists | total |")
     print("|---|---|---|---:|---:|---:|")
@@ -150,6 +167,9 @@ def main() -> None:
           f"| {info['listed_songs']:,} songs ({info['plays_listed']:.1%} of plays), "
           f"recall@10 {info['recall_at_10']} | {after_s - info['seconds']:.0f} s "
           f"| {info['seconds']:.0f} s | {after_s:.0f} s |")
+    forked = fork_cost(after, args.seeds)
+    print(f"`next` lists over the scan, ms per list (wall): one process {forked[1]:.2f}, "
+          f"two forked workers {forked[2]:.2f}")
     print(f"ratio before/after: {(before_s + before_lists) / after_s:.1f}x; "
           f"`next` index query (k={4 * build_mod.APPROX_LISTS_N}): before "
           f"{query_ms(before):.2f} ms, after {query_ms(after):.2f} ms")

@@ -59,7 +59,8 @@ def serving_lists(model: ServingModel, mode: str, n: int, workers: int | None = 
     server answers them, one row per seed in the order given.
 
     ``model`` must have no lists for ``mode`` yet. With ``workers`` > 1 the rows are split
-    over forked processes (they share the model's memory-mapped files).
+    over forked processes (they share the model's memory-mapped files); default: one per CPU,
+    one in all for an exact index.
     """
     global _MODEL
     if mode in model.neighbours:
@@ -67,11 +68,11 @@ def serving_lists(model: ServingModel, mode: str, n: int, workers: int | None = 
     seeds = np.arange(len(model)) if seeds is None else np.asarray(seeds, dtype=np.int64)
     n_items = len(seeds)
     n = min(int(n), len(model) - 1)
-    workers = max(1, workers or os.cpu_count() or 1)
-    if model.indexes[mode].backend == "exact":
-        # a scan already uses every core through BLAS: forked workers, each with its own BLAS
-        # threads, made a list 2.2x slower on 2 cores (bench/list_build.py)
-        workers = 1
+    if workers is None:  # a scan already uses every core through BLAS: forked workers, each
+        # with its own BLAS threads, made a list 2.2x slower on 2 cores (bench/list_build.py)
+        exact = model.indexes[mode].backend == "exact"
+        workers = 1 if exact else os.cpu_count() or 1
+    workers = max(1, workers)
     rows = np.empty((n_items, n), np.int32)
     scores = np.empty((n_items, n), np.float32)
     tasks = [(mode, s, min(s + chunk, n_items), n) for s in range(0, n_items, chunk)]

@@ -3,6 +3,8 @@ answered by the index search, with the same items a list would give."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,20 @@ def test_lists_of_some_seeds_equal_those_of_every_seed(partial_store):
     every = serving_lists(bare, "next", 8, workers=1)
     np.testing.assert_array_equal(some[0], every[0][seeds])
     np.testing.assert_array_equal(some[1], every[1][seeds])
+
+
+def test_lists_over_a_scan_run_in_one_process(partial_store, monkeypatch):
+    """A scan uses every core through BLAS already: no forked workers by default."""
+    from recsys.recommend import lists as lists_mod
+
+    _, bare = _pair(partial_store)
+    exact = bare.indexes["next"].backend == "exact"
+    forked = []
+    real = lists_mod.multiprocessing.get_context
+    monkeypatch.setattr(lists_mod.multiprocessing, "get_context",
+                        lambda *a: forked.append(a) or real(*a))
+    serving_lists(bare, "next", 8, seeds=np.arange(20), chunk=5)
+    if exact:
+        assert not forked
+    else:  # Annoy: one worker per CPU
+        assert bool(forked) == ((os.cpu_count() or 1) > 1)

@@ -21,6 +21,7 @@ LISTED = 60
 def partial_store(request, tmp_path_factory, blend_model, planted_playlists):
     patch = pytest.MonkeyPatch()
     patch.setattr(build_mod, "NEIGHBOURS_MAX_SONGS", 0)
+    patch.setattr(build_mod, "SCAN_NODES_PER_ITEM", 1)  # Annoy kept: tuned within 100 nodes
     patch.setattr(build_mod, "APPROX_LISTS_MAX_SEEDS", LISTED)
     try:
         store = ModelStore(tmp_path_factory.mktemp(f"partial-{request.param}"))
@@ -112,3 +113,10 @@ def test_lists_over_a_scan_run_in_one_process(partial_store, monkeypatch):
         assert not forked
     else:  # Annoy: one worker per CPU
         assert bool(forked) == ((os.cpu_count() or 1) > 1)
+
+
+def test_fixture_backends(partial_store, request):
+    """The Annoy bundle keeps Annoy indexes (the paths above are tested over both)."""
+    served, _ = _pair(partial_store)
+    backend = request.node.callspec.params["partial_store"]
+    assert {served.manifest["indexes"][m]["backend"] for m in MODES} == {backend}

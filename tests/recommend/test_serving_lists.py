@@ -17,6 +17,7 @@ def large_store(request, tmp_path_factory, blend_model, planted_playlists):
     """Bundles built as for a catalog above the exact-lists limit (limit patched to 0)."""
     patch = pytest.MonkeyPatch()
     patch.setattr(build_mod, "NEIGHBOURS_MAX_SONGS", 0)
+    patch.setattr(build_mod, "SCAN_NODES_PER_ITEM", 1)  # Annoy kept: tuned within 100 nodes
     try:
         store = ModelStore(tmp_path_factory.mktemp(f"large-{request.param}"))
         build_mod.build_bundle(store, blend_model, planted_playlists,

@@ -79,3 +79,34 @@ class FakeCatalog:
                  if s["artist"] in artists and i not in exclude
                  and (not sources or s["source"] in sources)]
         return found[:limit]
+
+
+def build_as_large(store: ModelStore, blend_model, planted_playlists, backend: str,
+                   list_workers: int, **limits: int) -> ModelStore:
+    """A bundle ``v`` built as for a catalog above the exact-lists limit (the limit patched
+    to 0; Annoy kept, tuned within 100 nodes), with the other ``limits`` of
+    :mod:`recsys.index.build` patched as given."""
+    from recsys.index import build as build_mod
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(build_mod, "NEIGHBOURS_MAX_SONGS", 0)
+    patch.setattr(build_mod, "SCAN_NODES_PER_ITEM", 1)
+    for name, value in limits.items():
+        patch.setattr(build_mod, name, value)
+    try:
+        build_mod.build_bundle(store, blend_model, planted_playlists,
+                               songs_for(blend_model.song_ids), backend=backend,
+                               version="v", list_workers=list_workers)
+    finally:
+        patch.undo()
+    return store
+
+
+def served_and_bare(store: ModelStore):
+    """(the model ``v`` as served, the same model with its lists dropped)."""
+    from recsys.recommend.model import ServingModel
+
+    served = ServingModel.open(store.path("v"))
+    bare = ServingModel.open(store.path("v"))
+    bare.neighbours, bare.listed_seeds = {}, None
+    return served, bare

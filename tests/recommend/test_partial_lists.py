@@ -11,33 +11,20 @@ import pytest
 from recsys.index import build as build_mod
 from recsys.index.store import ModelStore
 from recsys.recommend.lists import listed_seeds, serving_lists
-from recsys.recommend.model import MODES, ServingModel
-from tests.recommend.conftest import songs_for
+from recsys.recommend.model import MODES
+from tests.recommend.conftest import build_as_large, served_and_bare
 
 LISTED = 60
 
 
 @pytest.fixture(scope="module", params=["exact", "annoy"])
 def partial_store(request, tmp_path_factory, blend_model, planted_playlists):
-    patch = pytest.MonkeyPatch()
-    patch.setattr(build_mod, "NEIGHBOURS_MAX_SONGS", 0)
-    patch.setattr(build_mod, "SCAN_NODES_PER_ITEM", 1)  # Annoy kept: tuned within 100 nodes
-    patch.setattr(build_mod, "APPROX_LISTS_MAX_SEEDS", LISTED)
-    try:
-        store = ModelStore(tmp_path_factory.mktemp(f"partial-{request.param}"))
-        build_mod.build_bundle(store, blend_model, planted_playlists,
-                               songs_for(blend_model.song_ids), backend=request.param,
-                               version="v", list_workers=1)
-    finally:
-        patch.undo()
-    return store
+    store = ModelStore(tmp_path_factory.mktemp(f"partial-{request.param}"))
+    return build_as_large(store, blend_model, planted_playlists, request.param, 1,
+                          APPROX_LISTS_MAX_SEEDS=LISTED)
 
 
-def _pair(store) -> tuple[ServingModel, ServingModel]:
-    served = ServingModel.open(store.path("v"))
-    bare = ServingModel.open(store.path("v"))
-    bare.neighbours, bare.listed_seeds = {}, None
-    return served, bare
+_pair = served_and_bare
 
 
 def test_listed_seeds_are_the_most_played():

@@ -9,31 +9,17 @@ from recsys.index import build as build_mod
 from recsys.index.store import ModelStore
 from recsys.recommend.lists import exact_top, list_recall, serving_lists
 from recsys.recommend.model import MODES, ServingModel
-from tests.recommend.conftest import songs_for
+from tests.recommend.conftest import build_as_large, served_and_bare, songs_for
 
 
 @pytest.fixture(scope="module", params=["exact", "annoy"])
 def large_store(request, tmp_path_factory, blend_model, planted_playlists):
     """Bundles built as for a catalog above the exact-lists limit (limit patched to 0)."""
-    patch = pytest.MonkeyPatch()
-    patch.setattr(build_mod, "NEIGHBOURS_MAX_SONGS", 0)
-    patch.setattr(build_mod, "SCAN_NODES_PER_ITEM", 1)  # Annoy kept: tuned within 100 nodes
-    try:
-        store = ModelStore(tmp_path_factory.mktemp(f"large-{request.param}"))
-        build_mod.build_bundle(store, blend_model, planted_playlists,
-                               songs_for(blend_model.song_ids), backend=request.param,
-                               version="v", list_workers=2)
-    finally:
-        patch.undo()
-    return store
+    store = ModelStore(tmp_path_factory.mktemp(f"large-{request.param}"))
+    return build_as_large(store, blend_model, planted_playlists, request.param, 2)
 
 
-def _pair(store) -> tuple[ServingModel, ServingModel]:
-    """(the model as served, the same model with its lists dropped)."""
-    served = ServingModel.open(store.path("v"))
-    bare = ServingModel.open(store.path("v"))
-    bare.neighbours = {}
-    return served, bare
+_pair = served_and_bare
 
 
 def test_manifest_records_approximate_lists(large_store, blend_model):

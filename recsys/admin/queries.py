@@ -191,6 +191,7 @@ def model_rows(engine: Engine, store: ModelStore) -> list[dict[str, Any]]:
             row["error"] = str(exc)
             continue
         row["indexes"] = manifest.get("indexes", {})
+        row["lists"] = manifest.get("neighbours") or {}
         row["n_songs"] = manifest.get("n_songs")
         row["dim"] = manifest.get("dim")
         row["training_run_id"] = manifest.get("training_run_id")

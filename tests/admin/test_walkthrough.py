@@ -83,6 +83,32 @@ def test_models_page_headline_and_promote_confirmation(admin, monkeypatch):
         "similar tag coherence: 0.6506 (current v1: 0.6603)")
 
 
+def test_models_page_says_how_a_large_catalog_is_served(admin, monkeypatch):
+    """An index that fell back to a scan, and lists for the most-played songs only."""
+    from recsys.admin import queries
+
+    original = queries.model_rows
+    tuning = {"backend": "annoy", "n_trees": 80, "search_k": 102400, "recall_at_10": 0.413}
+
+    def large(engine, store):
+        rows = original(engine, store)
+        rows[0]["indexes"] = {"next": {"backend": "exact", "recall_at_10": 1.0,
+                                       "annoy_tuning": tuning}}
+        rows[0]["lists"] = {"n": 32, "exact": False, "listed_songs": 25000,
+                            "plays_listed": 0.8412}
+        rows[0]["n_songs"] = 253308
+        rows[1]["lists"] = {"n": 32, "exact": False, "listed_songs": 150000,
+                            "plays_listed": 1.0}  # every song has its list: nothing to say
+        rows[1]["n_songs"] = 150000
+        return rows
+
+    monkeypatch.setattr(queries, "model_rows", large)
+    html = " ".join(admin.get("/admin/models").get_data(as_text=True).split())
+    assert "an exact scan: Annoy reached recall@10 0.413 at search_k 102,400" in html
+    assert "precomputed lists for the 25,000 most-played songs (84.1% of plays)" in html
+    assert html.count("precomputed lists for") == 1
+
+
 def test_full_metrics_table_has_readable_labels_hr_first(admin, admin_app):
     add_rows(admin_app, _run())
     html = admin.get("/admin/runs/1").get_data(as_text=True)

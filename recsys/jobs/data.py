@@ -9,13 +9,14 @@ playlists out; production and candidate models are compared on playlists neither
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from recsys.db.models import Playlist, PlaylistItem, Song, SongTag
+from recsys.ml.evaluate import stable_sample
 
 HOLDOUT_BUCKETS = 10_000
 #: The most held-out transitions the training job and the gate score (every distinct seed is
@@ -118,6 +119,12 @@ def load_holdout(engine: Engine, *, holdout_frac: float, source: str | None = No
             return [songs for b, songs in rows if b < bucket], bucket / HOLDOUT_BUCKETS
         total += per_bucket[bucket]
     return [songs for _, songs in rows], holdout_frac  # one bucket: cannot be cut
+
+
+def tag_seeds(song_ids: Iterable[int], tags: Mapping[int, frozenset[int]]) -> set[int]:
+    """The songs whose ``similar`` tag coherence the training job and the gate score: the
+    tagged ones of ``song_ids``, at most :data:`EVAL_MAX_TAG_SEEDS` (a stable sample)."""
+    return set(stable_sample([s for s in song_ids if tags.get(s)], EVAL_MAX_TAG_SEEDS))
 
 
 def load_tags(engine: Engine) -> dict[int, frozenset[int]]:

@@ -27,7 +27,6 @@ from recsys.index.bundle import BundleError
 from recsys.index.store import ModelStore
 from recsys.jobs import data
 from recsys.jobs.evaluation import bundle_metrics
-from recsys.ml.evaluate import stable_sample
 from recsys.ml.significance import PairedDifference, paired_difference, transition_playlists
 from recsys.recommend.model import ServingModel
 
@@ -145,7 +144,7 @@ def gate(engine: Engine, store: ModelStore, candidate: str, *, holdout_frac: flo
                                    "hand", production_version=current)
     tags = data.load_tags(engine)
     both = set(cand_model.song_ids.tolist()) & set(production.song_ids.tolist())
-    common = set(stable_sample([s for s in both if tags.get(s)], data.EVAL_MAX_TAG_SEEDS))
+    common = data.tag_seeds(both, tags)
     cand = bundle_metrics(cand_model, holdout, tags, tag_seeds=common, per_query=True)
     prod = bundle_metrics(production, holdout, tags, tag_seeds=common, per_query=True)
     differences = paired_differences(cand, prod, holdout)

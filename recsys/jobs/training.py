@@ -25,7 +25,6 @@ from recsys.ingest.model import printable
 from recsys.jobs import data
 from recsys.jobs.evaluation import baseline_metrics, recommender_metrics
 from recsys.ml.corpus import PlaylistCorpus
-from recsys.ml.evaluate import stable_sample
 from recsys.ml.scoring import next_recommender, similar_recommender
 from recsys.ml.settings import TrainSettings
 from recsys.ml.train import train
@@ -162,13 +161,12 @@ def train_and_bundle(
         if holdout:
             t0 = time.perf_counter()
             tags = data.load_tags(engine)
-            tag_seeds = stable_sample([s for s in model.song_ids.tolist() if tags.get(s)],
-                                      data.EVAL_MAX_TAG_SEEDS)
+            tag_seeds = data.tag_seeds(model.song_ids.tolist(), tags)
             log.info("evaluating on %d held-out playlists%s and %d tagged songs", len(holdout),
                      _sampled(scored_frac, holdout_frac), len(tag_seeds))
             metrics = recommender_metrics(similar_recommender(model),
                                           next_recommender(model, train_playlists),
-                                          holdout, tags, tag_seeds=set(tag_seeds))
+                                          holdout, tags, tag_seeds=tag_seeds)
             if scored_frac < holdout_frac:
                 metrics["holdout_frac_scored"] = scored_frac
             log.info("holdout: next HR@10 %.4f (%.1fs); scoring the counting baselines",

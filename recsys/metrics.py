@@ -4,7 +4,8 @@ Under gunicorn every worker is its own process. ``python -m recsys serve`` sets
 ``PROMETHEUS_MULTIPROC_DIR`` (under ``var/``) before any worker imports ``prometheus_client``,
 so each worker writes its samples to memory-mapped files there and a scrape of any worker
 aggregates all of them (counters and histograms are summed; the model gauges report, per
-label, the maximum over live workers). Without that variable (dev server, tests) the
+label, the maximum over live workers; ``recsys_model_info`` lists only the versions a live
+worker serves). Without that variable (dev server, tests) the
 metrics are per process.
 """
 
@@ -89,11 +90,24 @@ class Metrics:
         if version == self._version:
             return
         if self._version is not None:
-            self.model_info.labels(version=self._version).set(0)
+            self._retire_version(self._version)
         if model is not None:
             self.model_info.labels(version=version).set(1)
             self.model_songs.set(len(model))
         self._version = version
+
+    def _retire_version(self, version: str) -> None:
+        """Drop the series of a version this process no longer serves.
+
+        In one process the label set is removed. In multi-process mode a worker's samples live
+        in its memory-mapped file, from which nothing can be removed (``Gauge.remove`` only
+        warns there): the series is set to 0 and :meth:`exposition` leaves out versions at 0
+        in every live worker.
+        """
+        if multiprocess_dir():
+            self.model_info.labels(version=version).set(0)
+        else:
+            self.model_info.remove(version)
 
     def exposition(self) -> tuple[bytes, str]:
         """Text exposition of every metric (aggregated over workers in multi-process mode)."""
@@ -104,8 +118,22 @@ class Metrics:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            registry.register(_ServedVersionsOnly(multiprocess.MultiProcessCollector(None)))
         return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class _ServedVersionsOnly:
+    """Wraps the multi-process collector: ``recsys_model_info`` keeps only the versions some
+    live worker serves (its ``livemax`` over the workers is 1; a retired one stays 0)."""
+
+    def __init__(self, collector) -> None:
+        self._collector = collector
+
+    def collect(self):
+        for metric in self._collector.collect():
+            if metric.name == "recsys_model_info":
+                metric.samples = [s for s in metric.samples if s.value != 0]
+            yield metric
 
 
 #: What may answer a recommendation request (the ``answered_by`` label's values).

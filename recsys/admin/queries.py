@@ -15,6 +15,7 @@ from sqlalchemy import Engine, false, func, select, text
 from sqlalchemy.orm import Session
 
 from recsys.api.queries import matches, song_detail
+from recsys.db.counts import Count, count_per_value, count_table
 from recsys.db.models import (
     ID_MAX,
     ImportRun,
@@ -48,22 +49,28 @@ def _count(session: Session, entity) -> int:
 
 
 def data_counts(session: Session) -> dict[str, Any]:
-    """Totals of every catalog table, hidden songs, and songs / playlists per source."""
-    per_source: dict[str, dict[str, int]] = {}
-    for source, n in session.execute(select(Song.source, func.count()).group_by(Song.source)):
-        per_source.setdefault(source, {"songs": 0, "playlists": 0})["songs"] = int(n)
-    for source, n in session.execute(
-            select(Playlist.source, func.count()).group_by(Playlist.source)):
-        per_source.setdefault(source, {"songs": 0, "playlists": 0})["playlists"] = int(n)
-    hidden = int(session.scalar(select(func.count()).select_from(Song).where(HIDDEN)) or 0)
+    """Totals of every catalog table, hidden songs, and songs / playlists per source; on
+    PostgreSQL, large tables and sources are estimated (:mod:`recsys.db.counts`): the names
+    of the estimated figures are in ``approximate`` (and in each source's row)."""
+    songs = count_per_value(session, Song.source)
+    playlists = count_per_value(session, Playlist.source)
+    per_source, approximate = [], set()
+    for source in sorted(songs.keys() | playlists.keys()):
+        row = {"songs": songs.get(source, Count(0)), "playlists": playlists.get(source, Count(0))}
+        inexact = sorted(name for name, count in row.items() if not count.exact)
+        approximate.update(inexact)
+        per_source.append({"source": source, **{k: c.n for k, c in row.items()},
+                           "approximate": inexact})
+    tables = {"items": count_table(session, PlaylistItem), "tags": count_table(session, Tag),
+              "song_tags": count_table(session, SongTag)}
+    approximate.update(name for name, count in tables.items() if not count.exact)
     return {
-        "songs": sum(v["songs"] for v in per_source.values()),
-        "hidden": hidden,
-        "playlists": sum(v["playlists"] for v in per_source.values()),
-        "items": _count(session, PlaylistItem),
-        "tags": _count(session, Tag),
-        "song_tags": _count(session, SongTag),
-        "per_source": [{"source": k, **v} for k, v in sorted(per_source.items())],
+        "songs": sum(c.n for c in songs.values()),
+        "hidden": int(session.scalar(select(func.count()).select_from(Song).where(HIDDEN)) or 0),
+        "playlists": sum(c.n for c in playlists.values()),
+        **{name: count.n for name, count in tables.items()},
+        "per_source": per_source,
+        "approximate": sorted(approximate),
     }
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.orm import Mapped, Mapper, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, Mapper, mapped_column
 from sqlalchemy.sql import Select
 
 from recsys.db.base import Base, JSONType, TZDateTime, utcnow
@@ -92,15 +92,21 @@ class Song(Base):
 #: both databases read the index instead of scanning the table.
 UNAVAILABLE_SQL = "SELECT id FROM songs WHERE NOT available"
 
+def distinct_by_index(column: InstrumentedAttribute, name: str) -> Select:
+    """``SELECT`` of the distinct values of ``column``, by a loose index scan: one probe of an
+    index led by the column per value (a recursive CTE, on SQLite and PostgreSQL), not a read
+    of every row. Only for columns with few values that lead an index (``source``)."""
+    found = select(func.min(column).label("value")).cte(name, recursive=True)
+    after = select(func.min(column)).where(column > found.c.value).scalar_subquery()
+    found = found.union_all(select(after).where(found.c.value.is_not(None)))
+    return select(found.c.value).where(found.c.value.is_not(None))
+
+
 def song_sources() -> Select:
-    """``SELECT`` of the distinct ``songs.source`` values, by a loose index scan: one probe of
-    the ``(source, external_id)`` index per source (a recursive CTE, on SQLite and PostgreSQL),
-    not a read of every song. ``source IN (song_sources()) AND external_id = X`` is a search of
-    that index per source where ``external_id = X`` alone reads the whole table."""
-    found = select(func.min(Song.source).label("source")).cte("song_sources", recursive=True)
-    after = select(func.min(Song.source)).where(Song.source > found.c.source).scalar_subquery()
-    found = found.union_all(select(after).where(found.c.source.is_not(None)))
-    return select(found.c.source).where(found.c.source.is_not(None))
+    """``SELECT`` of the distinct ``songs.source`` values (:func:`distinct_by_index`, on the
+    ``(source, external_id)`` index). ``source IN (song_sources()) AND external_id = X`` is a
+    search of that index per source where ``external_id = X`` alone reads the whole table."""
+    return distinct_by_index(Song.source, "song_sources")
 
 
 # The cold-start fallback matches artists regardless of case (migration 0004).

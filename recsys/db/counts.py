@@ -1,0 +1,99 @@
+"""Row counts that stay cheap on large tables.
+
+An exact ``count(*)`` reads a whole table or index: 470 ms for 5.9M playlist items on
+PostgreSQL, linear in the rows, so a few times that meets the statement timeout. On
+PostgreSQL a table (or one source's rows) is therefore counted exactly only while the
+planner's own estimate is below :data:`EXACT_BELOW` rows; above it the estimate is returned,
+marked as one. The estimate is the planner's: rows per page at the last ``ANALYZE`` times the
+table's pages now, so a bulk import since then is already in it. A table never analysed has
+no estimate and is counted. SQLite keeps no statistics that an import refreshes, and its
+``count(*)`` walks the smallest index: its counts are always exact (0.56 s for the whole
+overview at 5.9M items).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from recsys.db.models import distinct_by_index
+
+#: Tables and sources estimated at or above this many rows are not counted.
+EXACT_BELOW = 1_000_000
+
+
+@dataclass(frozen=True)
+class Count:
+    """A number of rows, and whether it was counted (else it is the planner's estimate)."""
+
+    n: int
+    exact: bool = True
+
+    def __add__(self, other: Count) -> Count:
+        return Count(self.n + other.n, self.exact and other.exact)
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def table_estimate(session: Session, table: str) -> int | None:
+    """PostgreSQL's estimate of a table's rows (None: none, or not PostgreSQL)."""
+    if not _postgres(session):
+        return None
+    row = session.execute(text(
+        "SELECT reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int"
+        " FROM pg_class WHERE oid = to_regclass(:table)"), {"table": table}).first()
+    if row is None or row[0] < 0 or row[1] <= 0:  # never vacuumed or analysed
+        return None
+    return round(row[0] / row[1] * row[2])
+
+
+def where_estimate(session: Session, column: InstrumentedAttribute, value: Any) -> int | None:
+    """PostgreSQL's estimate of the rows with ``column = value`` (None: not PostgreSQL)."""
+    if not _postgres(session):
+        return None
+    table, name = column.property.parent.local_table.name, column.property.columns[0].name
+    plan = session.execute(text(f'EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE "{name}" = :v'),
+                           {"v": value}).scalar_one()
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _big(estimate: int | None, exact_below: int | None) -> bool:
+    limit = EXACT_BELOW if exact_below is None else exact_below
+    return estimate is not None and estimate >= limit
+
+
+def count_table(session: Session, entity, *, exact_below: int | None = None) -> Count:
+    """Rows of ``entity``'s table: counted, or estimated when that is over the limit."""
+    estimate = table_estimate(session, entity.__table__.name)
+    if _big(estimate, exact_below):
+        return Count(estimate, exact=False)
+    return Count(int(session.scalar(select(func.count()).select_from(entity)) or 0))
+
+
+def count_per_value(session: Session, column: InstrumentedAttribute, *,
+                    exact_below: int | None = None) -> dict[Any, Count]:
+    """Rows per value of ``column`` (``source``, which leads an index): one ``GROUP BY`` of
+    the table while it is small; on a large PostgreSQL table the values come from a loose
+    index scan, and each value's rows are counted (an index range) or, over the limit,
+    estimated."""
+    entity = column.property.parent.class_
+    if not _big(table_estimate(session, entity.__table__.name), exact_below):
+        return {value: Count(int(n)) for value, n in
+                session.execute(select(column, func.count()).group_by(column))}
+    values: Iterable[Any] = session.scalars(
+        distinct_by_index(column, f"{entity.__table__.name}_{column.key}s")).all()
+    out: dict[Any, Count] = {}
+    for value in values:
+        estimate = where_estimate(session, column, value)
+        if _big(estimate, exact_below):
+            out[value] = Count(estimate, exact=False)
+        else:
+            out[value] = Count(int(session.scalar(
+                select(func.count()).select_from(entity).where(column == value)) or 0))
+    return out

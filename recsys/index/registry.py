@@ -35,23 +35,43 @@ def register(engine: Engine, store: ModelStore, version: str) -> None:
         row.manifest = {k: v for k, v in manifest.items() if k != "files"}
 
 
+def _push(stack: list[str], action: str, version: str, previous: str | None) -> None:
+    """Apply one switch to a promotion stack (in place)."""
+    if action == "promote":
+        if not stack and previous is not None:
+            stack.append(previous)
+        if not stack or stack[-1] != version:  # re-promoting is no new step
+            stack.append(version)
+    elif action == "rollback" and stack:
+        stack.pop()
+
+
+def _history(engine: Engine) -> tuple[list[str], str | None]:
+    """The promotion stack and the version of the last recorded switch (None: no history)."""
+    stack: list[str] = []
+    last = None
+    with session_scope(engine) as session:
+        for event in session.scalars(select(ModelEvent).order_by(ModelEvent.id)):
+            _push(stack, event.action, event.version, event.previous_version)
+            last = event.version
+    return stack, last
+
+
 def promotion_stack(engine: Engine) -> list[str]:
     """Versions made current, oldest first, with rolled-back ones popped off.
 
     A version that was current before the first recorded promotion (set up by hand, or before
     history was kept) is the bottom of the stack, so the first promotion can be rolled back.
     """
-    stack: list[str] = []
-    with session_scope(engine) as session:
-        for event in session.scalars(select(ModelEvent).order_by(ModelEvent.id)):
-            if event.action == "promote":
-                if not stack and event.previous_version is not None:
-                    stack.append(event.previous_version)
-                if not stack or stack[-1] != event.version:  # re-promoting is no new step
-                    stack.append(event.version)
-            elif event.action == "rollback" and stack:
-                stack.pop()
-    return stack
+    return _history(engine)[0]
+
+
+def _unrecorded_switch(stack: list[str], last: str | None, current: str | None) -> str | None:
+    """The action of a switch of ``current`` that has no history row yet (None: there is
+    none): a return to the version below the top is taken for a rollback."""
+    if current is None or last is None or current == last:
+        return None  # consistent, or a link set up by hand before any history
+    return "rollback" if len(stack) >= 2 and stack[-2] == current else "promote"
 
 
 class ProductionChangedError(BundleError):
@@ -62,19 +82,16 @@ def reconcile(engine: Engine, store: ModelStore) -> bool:
     """Record a switch of ``current`` that a killed process made without its history row
     (actor ``recovered``); returns whether one was recorded. Call under the switch lock."""
     current = store.current_version()
-    with session_scope(engine) as session:
-        last = session.scalars(select(ModelEvent).order_by(ModelEvent.id.desc()).limit(1)).first()
-    if current is None or last is None or current == last.version:
-        return False  # consistent, or a link set up by hand before any history
-    stack = promotion_stack(engine)
-    action = "rollback" if len(stack) >= 2 and stack[-2] == current else "promote"
+    stack, last = _history(engine)
+    action = _unrecorded_switch(stack, last, current)
+    if action is None:
+        return False
     register(engine, store, current)
     with session_scope(engine) as session:
-        session.add(ModelEvent(action=action, version=current, previous_version=last.version,
+        session.add(ModelEvent(action=action, version=current, previous_version=last,
                                actor="recovered", note="the current link was switched but the "
                                "process stopped before recording it"))
-    log.warning("recorded an interrupted %s: current model %s -> %s", action, last.version,
-                current)
+    log.warning("recorded an interrupted %s: current model %s -> %s", action, last, current)
     return True
 
 
@@ -129,9 +146,18 @@ def promote(
 
 
 def rollback_target(engine: Engine, store: ModelStore) -> str | None:
-    """The version a rollback would make current (None: nothing to roll back to)."""
-    stack = promotion_stack(engine)
-    if len(stack) < 2 or stack[-1] != store.current_version():
+    """The version a rollback would make current (None: nothing to roll back to).
+
+    A switch of ``current`` whose history row is missing (its process was killed in between,
+    or is committing it right now) counts as :func:`reconcile` will record it, so the target
+    shown before the reconciliation is the one a rollback then returns to. Writes nothing.
+    """
+    current = store.current_version()
+    stack, last = _history(engine)
+    action = _unrecorded_switch(stack, last, current)
+    if action is not None:
+        _push(stack, action, current, last)
+    if len(stack) < 2 or stack[-1] != current:
         return None
     return stack[-2]
 

@@ -9,6 +9,7 @@ version current.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -18,18 +19,38 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from recsys.index.bundle import MANIFEST, Bundle, BundleError, BundleWriter
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: Manifest key numbering the store's bundles in the order they were committed (1, 2, ...):
+#: "newest" without the wall clock, which may go backwards (a clock reset, NTP, a restored VM).
+SEQUENCE_KEY = "store_sequence"
 
 
 def new_version_name(now: datetime | None = None) -> str:
     """Sortable, unique version name, e.g. ``20261126T143000123456Z-1a2b3c``: microseconds, so
-    bundles made within one second still sort by creation (``prune`` keeps the newest by
-    name; with seconds only, the random suffix ordered them)."""
+    bundles made within one second sort by creation. Only bundles written before the store
+    numbered them (:data:`SEQUENCE_KEY`) are ordered by name."""
     now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
+
+
+class _SequencedWriter(BundleWriter):
+    """A bundle writer whose commit numbers the bundle after every committed one."""
+
+    def __init__(self, store: ModelStore, version: str) -> None:
+        super().__init__(store.versions_dir, version)
+        self._store = store
+
+    def commit(self, manifest: dict[str, Any]) -> Path:
+        """Commit with the next sequence number (a lock makes concurrent commits take turns)."""
+        with (self._store.root / "sequence.lock").open("w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            numbers = [self._store.sequence(v) for v in self._store._committed()]
+            last = max((n for n in numbers if n is not None), default=0)
+            return super().commit({**manifest, SEQUENCE_KEY: last + 1})
 
 
 class ModelStore:
@@ -54,17 +75,36 @@ class ModelStore:
         return version
 
     def writer(self, version: str | None = None) -> BundleWriter:
-        """A writer for a new bundle (committed with ``writer.commit(manifest)``)."""
-        return BundleWriter(self.versions_dir, self.check_version(version or new_version_name()))
+        """A writer for a new bundle (committed with ``writer.commit(manifest)``, which numbers
+        it after the store's other bundles)."""
+        return _SequencedWriter(self, self.check_version(version or new_version_name()))
 
-    def versions(self) -> list[str]:
-        """Committed versions, oldest first (temporary directories are ignored)."""
+    def _committed(self) -> list[str]:
         if not self.versions_dir.is_dir():
             return []
-        return sorted(
-            p.name for p in self.versions_dir.iterdir()
-            if not p.name.startswith(".") and (p / MANIFEST).is_file()
-        )
+        return [p.name for p in self.versions_dir.iterdir()
+                if not p.name.startswith(".") and (p / MANIFEST).is_file()]
+
+    def sequence(self, version: str) -> int | None:
+        """The bundle's commit number (None: written by older code, or unreadable)."""
+        try:
+            value = json.loads((self.versions_dir / version / MANIFEST).read_text()).get(
+                SEQUENCE_KEY)
+        except (OSError, ValueError, AttributeError):
+            return None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def versions(self) -> list[str]:
+        """Committed versions, oldest first (temporary directories are ignored).
+
+        Ordered by commit number, not by the clock; bundles of older code, which have none,
+        come first, by name (their names are their creation times).
+        """
+        def key(version: str) -> tuple[int, str]:
+            number = self.sequence(version)
+            return (0 if number is None else number, version)
+
+        return sorted(self._committed(), key=key)
 
     def path(self, version: str) -> Path:
         path = self.versions_dir / self.check_version(version)

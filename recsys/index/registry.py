@@ -210,8 +210,9 @@ def list_models(engine: Engine, store: ModelStore, verify: bool = False
 
 def prune(engine: Engine, store: ModelStore, keep: int, dry_run: bool = False) -> list[str]:
     """Delete all but the ``keep`` newest bundles (in commit order, :meth:`ModelStore.versions`);
-    returns the versions removed (or that would be, with ``dry_run``). The current version and the one a rollback would return to are
-    always kept; their history stays in the database. Holds the switch lock: a promotion,
+    returns the versions removed (or that would be, with ``dry_run``). The current version
+    and the one a rollback would return to are always kept; their history stays in the
+    database. Holds the switch lock: a promotion,
     rollback or backup (which copies the bundles) waits, and prune waits for them."""
     if keep < 1:
         raise ValueError("keep must be at least 1")

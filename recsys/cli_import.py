@@ -74,6 +74,10 @@ def import_mode_options(func=None, *, each: str = "", snapshots: bool = True,
             from recsys.ingest.importers import YES_SNAPSHOT
 
             raise click.UsageError(YES_SNAPSHOT[0].upper() + YES_SNAPSHOT[1:])
+        if update and snapshot:  # a snapshot applies the file as --update does
+            raise click.UsageError("--update and --snapshot are exclusive: a --snapshot import "
+                                   "already applies the file as --update does (and deletes "
+                                   "the source's playlists it does not name); drop --update")
         if max_delete is not None and not snapshot:
             raise click.UsageError("--max-delete applies to --snapshot imports only")
         mode = {"update": update, "snapshot": snapshot}

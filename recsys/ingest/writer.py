@@ -13,6 +13,7 @@ in bulk. The cyclic garbage collector is paused while writing.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from itertools import chain
@@ -26,7 +27,7 @@ from recsys.db.search_key import song_search_key
 from recsys.ingest.bulkload import bulk_load
 from recsys.ingest.fastinsert import bulk_insert, bulk_insert_column, bulk_insert_runs, raw_rows
 from recsys.ingest.gcpause import gc_paused
-from recsys.ingest.model import ImportResult, ParsedCatalog
+from recsys.ingest.model import ImportResult, ParsedCatalog, printable
 from recsys.ingest.snapshot import (
     MAX_DELETE,
     Deletions,
@@ -52,6 +53,22 @@ _runs = ImportRun.__table__
 #: Columns of a new song row (``available`` explicitly: a placeholder is written false;
 #: ``search_key`` computed here, as the bulk paths bypass the model's column default).
 SONG_COLUMNS = ("source", "external_id", "title", "artist", "available", "search_key")
+
+
+def recorded_path(path: str | None) -> str | None:
+    """What ``import_runs.path`` keeps of the path read: a descriptor's name (``/dev/stdin``,
+    ``/dev/fd/63`` of a shell's ``<(gen)``) means nothing afterwards, so it becomes the file
+    it was opened on (``< file.csv``), or ``(pipe) /dev/fd/63``. Other paths are kept as
+    given (a named FIFO too); messages keep naming the path as given."""
+    if path is None:
+        return None
+    given = os.path.abspath(path)
+    if given != "/dev/stdin" and not given.startswith(("/dev/fd/", "/proc/")):
+        return path
+    real = os.path.realpath(given)
+    if not real.startswith("/proc/") and os.path.isfile(real):
+        return printable(real)
+    return f"(pipe) {path}"
 
 
 def make_progress(total: int, desc: str, enabled: bool, unit: str = "row") -> tqdm:
@@ -266,7 +283,7 @@ def _write(conn: Connection, catalog: ParsedCatalog, result: ImportResult, progr
     result.items_added = n_items
     result.duration_s = time.perf_counter() - t0
     run = insert(_runs).values(
-        kind=catalog.kind, source=source, path=catalog.path, started_at=started,
+        kind=catalog.kind, source=source, path=recorded_path(catalog.path), started_at=started,
         finished_at=utcnow(), songs_added=result.songs_added,
         playlists_added=result.playlists_added, items_added=result.items_added,
         duration_s=result.duration_s, changes=result.changes(),

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -117,3 +117,25 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one committed state of the database, rolled back on exit.
+
+    PostgreSQL: a ``REPEATABLE READ, READ ONLY`` transaction. SQLite: an explicit deferred
+    ``BEGIN`` (the driver opens none before a read, so every statement was its own snapshot);
+    in WAL mode writers still commit meanwhile, unseen. The snapshot is taken on entry. Keep the
+    block short: an open snapshot holds back PostgreSQL's vacuum and SQLite's WAL checkpoints.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn.exec_driver_sql("SELECT 1")  # the first statement takes the snapshot
+        else:
+            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")  # the first read does
+        try:
+            yield conn
+        finally:
+            conn.rollback()

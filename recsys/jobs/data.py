@@ -4,16 +4,21 @@ The holdout is a *stable* split: a playlist is held out when the CRC32 of
 ``"source:external_id"`` falls below ``frac``. It does not depend on database ids or import
 order, so every nightly run, and every model trained by the pipeline, leaves the same
 playlists out; production and candidate models are compared on playlists neither has seen.
+
+Every reader takes an engine (a connection per query batch) or a connection: the training
+job passes one of :func:`recsys.db.session.read_snapshot`, so that all it reads (counts,
+corpus, holdout, tags, metadata) is one committed state of the database.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from recsys.db.models import Playlist, PlaylistItem, Song, SongTag
 from recsys.ml.evaluate import stable_sample
@@ -25,6 +30,14 @@ HOLDOUT_BUCKETS = 10_000
 EVAL_MAX_TRANSITIONS = 20_000
 #: The most songs whose ``similar`` tag coherence they score (yes_big has ≈7,300 tagged).
 EVAL_MAX_TAG_SEEDS = 10_000
+
+#: What the readers read from: an engine (a connection per query batch) or a connection.
+Bind = Engine | Connection
+
+
+def _connect(bind: Bind) -> Any:
+    """A context giving a connection: ``bind`` itself, or a new one of the engine."""
+    return nullcontext(bind) if isinstance(bind, Connection) else bind.connect()
 
 
 def _bucket(source: str, external_id: str) -> int:
@@ -41,7 +54,7 @@ def is_holdout(source: str, external_id: str, frac: float) -> bool:
 
 
 def iter_batches(
-    engine: Engine, *, batch_size: int = 5000, source: str | None = None,
+    engine: Bind, *, batch_size: int = 5000, source: str | None = None,
     holdout_frac: float = 0.0, part: str = "train",
 ) -> Iterator[list[list[int]]]:
     """Playlists (song ids in order) in batches of ``batch_size`` playlists, by keyset.
@@ -54,14 +67,14 @@ def iter_batches(
         yield [songs for _, songs in batch]
 
 
-def _iter_bucketed(engine: Engine, *, batch_size: int, source: str | None,
+def _iter_bucketed(engine: Bind, *, batch_size: int, source: str | None,
                    holdout_frac: float, part: str) -> Iterator[list[tuple[int, list[int]]]]:
     """:func:`iter_batches` with each playlist's holdout bucket."""
     if part not in {"train", "holdout", "all"}:
         raise ValueError(f"part must be train, holdout or all, got {part!r}")
     last = 0
     while True:
-        with engine.connect() as conn:
+        with _connect(engine) as conn:
             query = select(Playlist.id, Playlist.source, Playlist.external_id).where(
                 Playlist.id > last).order_by(Playlist.id).limit(batch_size)
             if source:
@@ -88,12 +101,12 @@ def _iter_bucketed(engine: Engine, *, batch_size: int, source: str | None,
         yield [(buckets[pid], batch[pid]) for pid in wanted if pid in batch]
 
 
-def load_playlists(engine: Engine, **kwargs: Any) -> list[list[int]]:
+def load_playlists(engine: Bind, **kwargs: Any) -> list[list[int]]:
     """All playlists of ``part`` in memory (see :func:`iter_batches`)."""
     return [p for batch in iter_batches(engine, **kwargs) for p in batch]
 
 
-def load_holdout(engine: Engine, *, holdout_frac: float, source: str | None = None,
+def load_holdout(engine: Bind, *, holdout_frac: float, source: str | None = None,
                  max_transitions: int | None = None) -> tuple[list[list[int]], float]:
     """The held-out playlists to score, and the holdout fraction they make up.
 
@@ -127,22 +140,22 @@ def tag_seeds(song_ids: Iterable[int], tags: Mapping[int, frozenset[int]]) -> se
     return set(stable_sample([s for s in song_ids if tags.get(s)], EVAL_MAX_TAG_SEEDS))
 
 
-def load_tags(engine: Engine) -> dict[int, frozenset[int]]:
+def load_tags(engine: Bind) -> dict[int, frozenset[int]]:
     """Tag ids per song id (songs without tags are absent)."""
     tags: dict[int, set[int]] = {}
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         for song_id, tag_id in conn.execute(select(SongTag.song_id, SongTag.tag_id)):
             tags.setdefault(song_id, set()).add(tag_id)
     return {k: frozenset(v) for k, v in tags.items()}
 
 
-def song_metadata(engine: Engine, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def song_metadata(engine: Bind, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """``source``, ``external_id``, ``title``, ``artist`` and ``available`` (never to be
     recommended when false: the bundle records it) per song id (5,000 ids a query)."""
     cols = (Song.id, Song.source, Song.external_id, Song.title, Song.artist, Song.available)
     wanted = sorted({int(i) for i in ids})
     out: dict[int, dict[str, Any]] = {}
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start:start + 5000]
             for sid, src, ext, title, artist, available in conn.execute(select(*cols).where(
@@ -167,9 +180,9 @@ class Snapshot:
                 "max_playlist_id": self.max_playlist_id, **self.extra}
 
 
-def snapshot(engine: Engine) -> Snapshot:
-    """Current catalog counts."""
-    with engine.connect() as conn:
+def snapshot(engine: Bind) -> Snapshot:
+    """Current catalog counts (consistent with each other only on a snapshot connection)."""
+    with _connect(engine) as conn:
         return Snapshot(
             songs=conn.scalar(select(func.count()).select_from(Song)) or 0,
             playlists=conn.scalar(select(func.count()).select_from(Playlist)) or 0,

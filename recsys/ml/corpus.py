@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 Batches = Callable[[], Iterable[Sequence[Sequence[int]]]]
 
@@ -85,3 +87,39 @@ def write_corpus_file(playlists: Iterable[Sequence[int]] | PlaylistCorpus,
             n_lines += 1
             n_tokens += len(playlist)
     return n_lines, n_tokens
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """A corpus already written by :func:`export_corpus`: training reads only this file (the
+    job exports it from one database snapshot, closed before gensim starts)."""
+
+    path: Path
+    playlists: int
+    tokens: int
+    min_length: int = 2
+
+    def corpus(self, batch_size: int = 10_000) -> PlaylistCorpus:
+        """The file as a restartable corpus (for ``use_corpus_file: false``), read per pass."""
+
+        def batches() -> Iterator[list[list[int]]]:
+            batch: list[list[int]] = []
+            with open(self.path, encoding="ascii") as fh:
+                for line in fh:
+                    batch.append([int(t) for t in line.split()])
+                    if len(batch) == batch_size:
+                        yield batch
+                        batch = []
+            if batch:
+                yield batch
+
+        return PlaylistCorpus(batches, min_length=self.min_length)
+
+
+def export_corpus(playlists: Iterable[Sequence[int]] | PlaylistCorpus,
+                  path: str | os.PathLike[str], min_length: int = 2) -> CorpusFile:
+    """:func:`write_corpus_file`, described as a :class:`CorpusFile`."""
+    if isinstance(playlists, PlaylistCorpus):
+        min_length = max(min_length, playlists.min_length)
+    n_lines, n_tokens = write_corpus_file(playlists, path, min_length=min_length)
+    return CorpusFile(Path(path), n_lines, n_tokens, min_length)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys.ml.corpus import Batches, PlaylistCorpus, as_corpus, write_corpus_file
+from recsys.ml.corpus import Batches, CorpusFile, PlaylistCorpus, as_corpus, write_corpus_file
 from recsys.ml.settings import TrainSettings
 
 log = logging.getLogger("recsys.ml")
@@ -82,15 +82,28 @@ def _with_vocab(model: Any, settings: TrainSettings, **source: Any) -> Any:
     return model
 
 
-def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches,
+def _train_file(kwargs: dict[str, Any], settings: TrainSettings, path: str
+                ) -> tuple[Any, float]:
+    """Vocabulary scan and training from a ``corpus_file``; the model and its training start."""
+    from gensim.models import Word2Vec
+
+    model = _with_vocab(Word2Vec(**kwargs), settings, corpus_file=path)
+    t_train = time.perf_counter()
+    model.train(corpus_file=path, total_words=model.corpus_total_words,
+                epochs=settings.epochs, callbacks=kwargs["callbacks"])
+    return model, t_train
+
+
+def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches | CorpusFile,
           settings: TrainSettings | None = None,
           progress_callback: ProgressCallback | None = None,
           tmp_dir: str | os.PathLike | None = None) -> TrainedModel:
     """Train word2vec on playlists.
 
     Args:
-        corpus: a :class:`PlaylistCorpus`, a sequence of int playlists, or a
-            zero-argument batch callable (see :mod:`recsys.ml.corpus`).
+        corpus: a :class:`PlaylistCorpus`, a sequence of int playlists, a
+            zero-argument batch callable (see :mod:`recsys.ml.corpus`), or a
+            :class:`CorpusFile` already written (trained from as it is: nothing else is read).
         settings: hyper-parameters; defaults to :class:`TrainSettings()`.
         progress_callback: optional ``f(epoch_done, epochs_total, elapsed_s)``.
         tmp_dir: where the temporary corpus file goes (default: the system's temp dir); the
@@ -103,7 +116,12 @@ def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches,
     from gensim.models import Word2Vec
 
     settings = settings or TrainSettings()
-    corpus = as_corpus(corpus)
+    if isinstance(corpus, CorpusFile):
+        if corpus.playlists == 0:
+            raise ValueError(f"corpus has no playlist with >= {corpus.min_length} songs")
+        written, corpus = corpus, corpus.corpus()
+    else:
+        written, corpus = None, as_corpus(corpus)
     t0 = time.perf_counter()
     kwargs: dict[str, Any] = dict(
         vector_size=settings.vector_size, window=settings.window, negative=settings.negative,
@@ -113,16 +131,15 @@ def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches,
         callbacks=[_make_callback(settings.epochs, progress_callback, t0)],
     )
     log.info("training word2vec: %s", settings.to_dict())
-    if settings.use_corpus_file:
+    if settings.use_corpus_file and written is not None:
+        model, t_train = _train_file(kwargs, settings, str(written.path))
+    elif settings.use_corpus_file:
         with tempfile.TemporaryDirectory(prefix=".tmp-corpus-", dir=tmp_dir) as tmp:
             path = os.path.join(tmp, "corpus.txt")
             n_lines, n_tokens = write_corpus_file(corpus, path, min_length=corpus.min_length)
             if n_lines == 0:
                 raise ValueError("corpus has no playlist with >= 2 songs")
-            model = _with_vocab(Word2Vec(**kwargs), settings, corpus_file=path)
-            t_train = time.perf_counter()
-            model.train(corpus_file=path, total_words=model.corpus_total_words,
-                        epochs=settings.epochs, callbacks=kwargs["callbacks"])
+            model, t_train = _train_file(kwargs, settings, path)
     else:
         model = _with_vocab(Word2Vec(**kwargs), settings, corpus_iterable=corpus)
         t_train = time.perf_counter()

@@ -12,6 +12,7 @@ metrics are per process.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -57,6 +58,7 @@ class Metrics:
             "recsys_db_client_timeouts", "Database calls of web requests cut off by the client "
             "deadline (RECSYS_DB_CLIENT_TIMEOUT_SECONDS).", registry=self.registry)
         self._version: str | None = None
+        self._model_lock = threading.Lock()  # request threads and the holder's swap
         self._children: dict[tuple[str, str, str], tuple] = {}
 
     def record(self, endpoint: str, method: str, status: str, seconds: float | None) -> None:
@@ -85,16 +87,18 @@ class Metrics:
         child.inc()
 
     def observe_model(self, model) -> None:
-        """Update the model gauges when this process serves a different version."""
+        """Update the model gauges when this process serves a different version (called by
+        request threads and by the model holder's swap at once: one at a time)."""
         version = None if model is None else model.version
-        if version == self._version:
-            return
-        if self._version is not None:
-            self._retire_version(self._version)
-        if model is not None:
-            self.model_info.labels(version=version).set(1)
-            self.model_songs.set(len(model))
-        self._version = version
+        with self._model_lock:
+            if version == self._version:
+                return
+            if self._version is not None:
+                self._retire_version(self._version)
+            if model is not None:
+                self.model_info.labels(version=version).set(1)
+                self.model_songs.set(len(model))
+            self._version = version
 
     def _retire_version(self, version: str) -> None:
         """Drop the series of a version this process no longer serves.

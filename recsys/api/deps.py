@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     """Attach a lazily loading model holder and the Prometheus metrics to ``app``."""
     from recsys.db.deadline import serving
     from recsys.extensions import db
+    from recsys.metrics import METRICS_KEY
     from recsys.metrics import init_app as init_metrics
     from recsys.recommend.catalog import hidden_song_ids
 
@@ -35,9 +36,10 @@ def init_app(app: Flask) -> None:
         with serving():
             return hidden_song_ids(engine, timeout_ms)
 
-    app.extensions[HOLDER_KEY] = ModelHolder(
+    holder = app.extensions[HOLDER_KEY] = ModelHolder(
         store, poll_seconds=app.config["MODEL_POLL_SECONDS"], hidden_source=read_hidden)
     init_metrics(app)
+    holder.swap_listeners.append(app.extensions[METRICS_KEY].observe_model)
 
 
 def holder(app: Flask | None = None) -> ModelHolder:

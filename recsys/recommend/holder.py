@@ -63,6 +63,9 @@ class ModelHolder:
         self.loaded_at: float | None = None  # wall-clock time of the last swap
         #: Where :meth:`watch` reports the served version (None: nowhere).
         self.beacon: Beacon | None = None
+        #: Called with the new model after each swap (the metrics' served version): a worker
+        #: that swaps in the background reports it without waiting for a request.
+        self.swap_listeners: list[Callable[[ServingModel], None]] = []
         self._watcher: threading.Thread | None = None
         self._hidden_watcher: threading.Thread | None = None
 
@@ -231,3 +234,8 @@ class ModelHolder:
         self.last_error = None
         log.info("serving model %s (%d songs, loaded in %.2fs)", version, len(model),
                  time.perf_counter() - started)
+        for listener in self.swap_listeners:
+            try:
+                listener(model)
+            except Exception:  # a listener must not undo or stop a swap
+                log.exception("a swap listener failed after model %s was swapped in", version)

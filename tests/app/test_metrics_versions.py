@@ -71,3 +71,31 @@ def test_workers_export_only_versions_some_worker_serves(worker):
         worker(102)
         second.observe_model(_Model(f"v{n}"))
     assert _versions(second) == {"v199": 1.0}
+
+
+
+def test_concurrent_observers_leave_one_served_version(monkeypatch):
+    """A request thread observes the model it read (v2) while the holder's swap observes the
+    next one (v3): one at a time, the last retires the other, so only v3 stays exported
+    (interleaved, both stayed at 1 and the served version was recorded as v2)."""
+    import threading
+    import time
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    metrics = Metrics()
+    metrics.observe_model(_Model("v1"))
+    retire = metrics._retire_version
+
+    def slow_retire(version: str) -> None:
+        time.sleep(0.1)  # widen the window between the check and the update
+        retire(version)
+
+    monkeypatch.setattr(metrics, "_retire_version", slow_retire)
+    request = threading.Thread(target=metrics.observe_model, args=(_Model("v2"),))
+    swap = threading.Thread(target=metrics.observe_model, args=(_Model("v3"),))
+    request.start()
+    time.sleep(0.03)
+    swap.start()
+    request.join()
+    swap.join()
+    assert _versions(metrics) == {"v3": 1.0}

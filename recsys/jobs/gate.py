@@ -5,6 +5,10 @@ pipeline model trains on): ``next`` HR@10 and ``similar`` tag coherence (over th
 models know) must each reach the production value times ``1 - tolerance``. The holdout is the
 smaller of the requested one and the one production was trained with (holdouts of different
 fractions are nested), so production is never scored on playlists it saw in training.
+The gate reads the holdout anew, after the training run's snapshot: a change committed since
+(held-out playlists added, edited or deleted, tags) can make it differ from what the run scored
+and recorded, but both models are scored on this one read, and neither trained on any of it
+(the split hashes ``source:external_id``), so the comparison stays fair.
 
 Both models answer the same queries, so the gate also measures the paired difference and its
 standard error (clustered by playlist for ``next``; :mod:`recsys.ml.significance`) and states

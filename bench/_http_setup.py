@@ -102,13 +102,14 @@ def build_synthetic_bundle(model_dir: Path, n_songs: int, n_trees: int = 32,
     version = f"synthetic-{n_songs}"
     if target_recall != 0.9:
         version += f"-r{round(target_recall * 100)}"
-    cached = store.path(version)
     layout = ("song_json.blob.npy", "neighbours_similar_rows.npy")  # current bundle layout
-    if version in store.versions() and not all((cached / f).exists() for f in layout):
+    # store.path raises for a version the store does not hold: ask only about a cached one
+    if version in store.versions() and not all((store.path(version) / f).exists()
+                                               for f in layout):
         print(f"{version}: cached bundle predates {layout}; rebuilding", flush=True)
         if store.current_version() == version:
             store.current_link.unlink()
-        shutil.rmtree(cached)
+        shutil.rmtree(store.path(version))
     if version not in store.versions():
         model, playlists = synthetic_model(n_songs)
         songs = {int(i): {"source": "synthetic", "external_id": str(int(i)),

@@ -152,6 +152,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
+    if args.songs < SONG_IDS:  # else the song pages answer 404 and the run stops
+        ap.error(f"--songs must be at least {SONG_IDS:,} (the song pages ask for ids "
+                 f"1..{SONG_IDS:,})")
     server = None
     url = args.database_url
     if url is None:

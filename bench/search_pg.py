@@ -1,6 +1,6 @@
 """Song search on PostgreSQL with and without the trigram index (migration 0007).
 
-Usage (a scratch database you can fill; it must be migrated, ``db upgrade``)::
+Usage (a scratch database you can fill; it is migrated first, like ``db upgrade``)::
 
     .venv/bin/python bench/search_pg.py \
         --database-url postgresql://postgres@127.0.0.1:5432/scratch [--songs 1000000]
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text  # noqa: E402
 
 from recsys.api.queries import search_songs  # noqa: E402
+from recsys.db import migrate  # noqa: E402
 from recsys.db.session import make_engine, make_session_factory  # noqa: E402
 
 SEARCHES = ("abc1", "artist 4999", "zzzz", "title")
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("--database-url", required=True)
     ap.add_argument("--songs", type=int, default=1_000_000)
     args = ap.parse_args()
+    migrate.upgrade(args.database_url)  # an empty scratch database has no songs table
     engine = make_engine(args.database_url)
     with engine.begin() as conn:
         have = conn.execute(text("SELECT count(*) FROM songs WHERE source = 'bench-search'"))

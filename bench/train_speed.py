@@ -2,10 +2,12 @@
 
 Usage::
 
-    .venv/bin/python bench/train_speed.py [--subset yes_big] [--epochs 5]
+    .venv/bin/python bench/train_speed.py [--subset yes_big] [--epochs 5] \\
+        [--work var/bench/train_speed]
 
-The subset is imported once into a SQLite database under ``var/bench/train_speed/`` (reused on
-later runs). Modes, same settings, same run; words/s = playlist tokens x epochs / wall time of
+The subset is imported once into a SQLite database under ``--work`` (reused on later runs;
+one without the subset's playlists, e.g. left by a failed import, is imported again).
+Modes, same settings, same run; words/s = playlist tokens x epochs / wall time of
 the whole call (vocabulary scan, any corpus streaming, training):
 
 * ``gensim_memory``: gensim ``Word2Vec(sentences=list_of_token_lists)``, corpus in memory
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _yesdata import yes_dir  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from recsys.db import migrate  # noqa: E402
 from recsys.db.session import make_engine  # noqa: E402
@@ -39,17 +42,20 @@ from recsys.ml.settings import TrainSettings  # noqa: E402
 from recsys.ml.train import train  # noqa: E402
 
 
-def database(subset: str):
-    """Engine on a SQLite database holding ``subset`` (imported on first use)."""
+def database(subset: str, work: Path):
+    """Engine on a SQLite database under ``work`` holding ``subset`` (imported when it has
+    none of its playlists)."""
     from recsys.ingest.importers import import_yes
 
-    path = ROOT / "var" / "bench" / "train_speed" / f"{subset}.db"
-    fresh = not path.exists()
+    path = work / f"{subset}.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
     engine = make_engine(url)
-    if fresh:
+    with engine.connect() as conn:
+        held = conn.execute(text("SELECT count(*) FROM playlists WHERE source = :s"),
+                            {"s": subset}).scalar()
+    if not held:
         import_yes(engine, yes_dir() / subset, subset, progress=False)
     return engine
 
@@ -60,10 +66,12 @@ def main() -> None:
     ap.add_argument("--config", default=str(ROOT / "data" / "train.yaml"))
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--out", default="var/bench/train_speed.json")
+    ap.add_argument("--work", type=Path, default=ROOT / "var" / "bench" / "train_speed",
+                    help="where the subset's SQLite database is kept")
     args = ap.parse_args()
 
     settings = TrainSettings.from_yaml(args.config).replace(epochs=args.epochs)
-    engine = database(args.subset)
+    engine = database(args.subset, args.work)
     playlists = data.load_playlists(engine, part="all")
     tokens = [[str(s) for s in p] for p in playlists if len(p) >= 2]
     n_words = sum(len(p) for p in tokens) * settings.epochs

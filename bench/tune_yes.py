@@ -2,12 +2,12 @@
 
 Usage::
 
-    .venv/bin/python bench/tune_yes.py [--seed 0] [--trials N] [--space space.json]
+    .venv/bin/python bench/tune_yes.py [--seed 0] [--trials N] [--space space.json] [--out F]
 
 Split: :func:`recsys.ml.evaluate.split_train_val_test` (70/10/20 by playlist);
 training on the 70%, scoring next-song HR@10 on the 10% validation playlists.
 The 20% test playlists of each seed are only used by ``bench/evaluate_yes.py``.
-Writes ``var/bench/tune_yes_seed<seed>.json`` and prints the top rows.
+Writes ``--out`` (default ``var/bench/tune_yes_seed<seed>.json``) and prints the top rows.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=None, help="random subset of trainings")
     ap.add_argument("--space", default=None, help="JSON file {field: [values]}")
     ap.add_argument("--base", nargs="*", default=[], help="key=value base settings")
+    ap.add_argument("--out", type=Path, help="default: var/bench/tune_yes_seed<seed>.json")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("gensim").setLevel(logging.WARNING)
@@ -56,7 +57,7 @@ def main() -> None:
     results = tune(train_pl, val_pl, space, base=base, n_trials=args.trials, seed=args.seed,
                    tags=read_tags(args.subset))
     cooc = next_song_metrics(cooccurrence_recommender(train_pl), val_pl)["hr@10"]
-    out = ROOT / "var" / "bench" / f"tune_yes_seed{args.seed}.json"
+    out = args.out or ROOT / "var" / "bench" / f"tune_yes_seed{args.seed}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"seed": args.seed, "base": base.to_dict(), "space": space,
                                "val_cooccurrence_hr@10": cooc, "results": results}, indent=2))

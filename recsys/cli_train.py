@@ -108,17 +108,16 @@ def evaluate_cmd(config_path, overrides, seeds, source, test_path, test_format,
     With --test, every method is trained on the database's playlists (of --source) and
     scored on the file's playlists instead; the seeds then vary word2vec's initialisation.
     """
-    from recsys.jobs import data
     from recsys.ml.compare import compare_methods, format_summary
 
     settings = load_settings(config_path, overrides)
     seed_list = _parse_seeds(seeds)
     engine, _ = engine_and_store()
-    playlists = data.load_playlists(engine, part="all", source=source)
+    playlists, tags = _read(engine, source)
     if len(playlists) < 10:
         raise click.ClickException("not enough playlists to evaluate; import data first")
     test = _external_test(engine, test_path, test_format, source, playlists) if test_path else None
-    result = compare_methods(playlists, data.load_tags(engine), settings, seed_list,
+    result = compare_methods(playlists, tags, settings, seed_list,
                              on_seed=lambda s: click.echo(f"seed {s} done", err=True),
                              test=test.playlists if test else None)
     spread = len(seed_list) > 1
@@ -136,6 +135,16 @@ def evaluate_cmd(config_path, overrides, seeds, source, test_path, test_format,
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(finite_json(result), indent=2))
+
+
+def _read(engine, source: str | None) -> tuple[list[list[int]], dict[int, frozenset[int]]]:
+    """Every playlist (of ``source``) and the songs' tags, from one database snapshot (an
+    import committed meanwhile would pair playlists and tags of different moments)."""
+    from recsys.db.session import read_snapshot
+    from recsys.jobs import data
+
+    with read_snapshot(engine) as conn:
+        return data.load_playlists(conn, part="all", source=source), data.load_tags(conn)
 
 
 def _external_test(engine, path, fmt, source, train_playlists):
@@ -202,7 +211,6 @@ def tune_cmd(config_path, overrides, space_path, trials, seed, source, out_path,
     """Search settings on a validation split (disjoint from the evaluation's test split)."""
     import yaml
 
-    from recsys.jobs import data
     from recsys.ml.evaluate import format_table, split_train_val_test
     from recsys.ml.tune import DEFAULT_SPACE, tune
 
@@ -225,13 +233,13 @@ def tune_cmd(config_path, overrides, space_path, trials, seed, source, out_path,
         click.echo(f"note: the search space sets {', '.join(searched)}; --set does not apply to "
                    "those (edit the space to change them)", err=True)
     engine, _ = engine_and_store()
-    playlists = data.load_playlists(engine, part="all", source=source)
+    playlists, tags = _read(engine, source)
     if len(playlists) < 10:
         raise click.ClickException("not enough playlists to tune on; import data first")
     train_pl, val_pl, _test = split_train_val_test(playlists, 0.1, 0.2, seed=seed)
     try:
         results = tune(train_pl, val_pl, space, base=base, n_trials=trials, seed=seed,
-                       tags=data.load_tags(engine))
+                       tags=tags)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     out = Path(out_path or Path(current_app.config["VAR_DIR"]) / "tune" / f"tune-{seed}.json")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from recsys.db.models import distinct_by_index
 
 #: Tables and sources estimated at or above this many rows are not counted.
-EXACT_BELOW = 1_000_000
+EXACT_BELOW = 200_000
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -87,10 +88,18 @@ class Metrics:
         child.inc()
 
     def observe_model(self, model) -> None:
-        """Update the model gauges when this process serves a different version (called by
-        request threads and by the model holder's swap at once: one at a time)."""
-        version = None if model is None else model.version
+        """Update the model gauges when this process serves a different version (the model
+        holder's swap calls it with the new model)."""
+        self.observe_served(lambda: model)
+
+    def observe_served(self, read: Callable[[], Any]) -> None:
+        """:meth:`observe_model` of ``read()``, the model served now, read under the lock that
+        makes request threads and the holder's swap take turns: a request thread reading the
+        holder's model before taking it could report the old model after the swap reported
+        the new one, and nothing would correct it until its next request."""
         with self._model_lock:
+            model = read()
+            version = None if model is None else model.version
             if version == self._version:
                 return
             if self._version is not None:
@@ -179,13 +188,13 @@ def init_app(app: Flask) -> None:
                        None if started is None else time.perf_counter() - started)
         holder = app.extensions.get("recsys.model")
         if holder is not None:
-            metrics.observe_model(holder.model)
+            metrics.observe_served(lambda: holder.model)
         return response
 
     def metrics_view() -> Response:
         holder = app.extensions.get("recsys.model")
         if holder is not None:
-            metrics.observe_model(holder.model)
+            metrics.observe_served(lambda: holder.model)
         body, content_type = metrics.exposition()
         return Response(body, content_type=content_type)
 

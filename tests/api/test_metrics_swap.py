@@ -35,3 +35,36 @@ def test_a_failing_swap_listener_does_not_stop_the_swap(build_app, caplog):
     assert models.model.version == "v2" and [m.version for m in seen] == ["v2"]
     assert "a swap listener failed after model v2 was swapped in" in caplog.text
 
+
+def test_a_request_that_read_the_old_model_does_not_report_it_after_the_swap(build_app,
+                                                                            monkeypatch):
+    """A request thread reads the served model for the metrics (v1); the watch thread swaps
+    in v2 and reports it; the request thread then reported v1, left exported until its next
+    request. The model is now read under the metrics' lock, so the swap's report comes last."""
+    import threading
+
+    from recsys.api.deps import holder
+    from recsys.metrics import METRICS_KEY
+    from recsys.recommend.holder import ModelHolder
+
+    app = build_app(current="v1")
+    metrics, models = app.extensions[METRICS_KEY], holder(app)
+    models.get()
+    models.store.set_current("v2")
+    swap = threading.Thread(target=models.refresh)
+    real = ModelHolder.model.fget
+
+    def read_then_swap(self):
+        old = real(self)
+        if threading.current_thread() is threading.main_thread() and not swap.is_alive() \
+                and swap.ident is None:
+            swap.start()  # the watch thread swaps right after this request's read
+            swap.join(1.0)  # (waits for the metrics' lock, if the read holds it)
+        return old
+
+    monkeypatch.setattr(ModelHolder, "model", property(read_then_swap))
+    assert app.test_client().get("/no-such-page").status_code == 404
+    swap.join(10)
+    monkeypatch.undo()
+    assert models.model.version == "v2"
+    assert _versions(metrics) == {"v2": 1.0}

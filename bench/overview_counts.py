@@ -2,9 +2,11 @@
 the planner's estimates (recsys.db.counts), side by side in one run.
 
     .venv/bin/python bench/overview_counts.py --items 6000000 24000000 --limits 200000 1000000
+    .venv/bin/python bench/overview_counts.py --items 12000000 --sources 20
 
 For each size a fresh database on a throw-away server gets songs, playlists (two sources,
-90% / 10%, and a third of 50 playlists) and items of 6 songs each, written by
+90% / 10%, or ``--sources N`` of equal size, and one more of 50 playlists) and items of 6
+songs each, written by
 ``generate_series`` (no real data), then ``ANALYZE``; ``data_counts`` runs ``--repeats`` times
 with every table counted and as many times with each ``--limits`` value of
 ``EXACT_BELOW`` (default: the committed one), alternating. Results are
@@ -32,15 +34,18 @@ from recsys.db.session import make_engine  # noqa: E402
 
 FILL = """
 INSERT INTO songs (source, external_id, title, artist, available, search_key, created_at)
-  SELECT CASE WHEN g % 10 = 0 THEN 'b' ELSE 'a' END, g::text, 't' || g, 'a', true, 't a', now()
+  SELECT {source}, g::text, 't' || g, 'a', true, 't a', now()
   FROM generate_series(1, :songs) g;
 INSERT INTO playlists (source, external_id, created_at)
-  SELECT CASE WHEN g % 10 = 0 THEN 'b' WHEN g <= 50 THEN 'c' ELSE 'a' END, g::text, now()
+  SELECT CASE WHEN g <= 50 THEN 'c' ELSE {source} END, g::text, now()
   FROM generate_series(1, :playlists) g;
 INSERT INTO playlist_items (playlist_id, position, song_id)
   SELECT p, k, 1 + (p::bigint * 7919 + k * 104729) % :songs
   FROM generate_series(1, :playlists) p, generate_series(0, 5) k;
 """
+#: The source of row ``g``: 90% / 10% in two, or ``:sources`` of equal size.
+TWO_SOURCES = "CASE WHEN g % 10 = 0 THEN 'b' ELSE 'a' END"
+N_SOURCES = "'s' || (g % :sources)"
 
 
 def timed(session: Session, limit: float) -> tuple[float, dict]:
@@ -50,13 +55,15 @@ def timed(session: Session, limit: float) -> tuple[float, dict]:
     return (time.perf_counter() - started) * 1000, got
 
 
-def measure(url: str, items: int, limits: list[int], repeats: int) -> dict:
+def measure(url: str, items: int, limits: list[int], repeats: int, sources: int = 0) -> dict:
     playlists, songs = items // 6, max(items // 24, 1000)
     engine = make_engine(url)
     started = time.perf_counter()
     with engine.begin() as conn:
-        for statement in FILL.strip().split(";\n"):
-            conn.execute(text(statement), {"songs": songs, "playlists": playlists})
+        fill = FILL.replace("{source}", N_SOURCES if sources else TWO_SOURCES)
+        for statement in fill.strip().split(";\n"):
+            conn.execute(text(statement), {"songs": songs, "playlists": playlists,
+                                           "sources": sources})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE"))
     print(f"{items:,} items written and analysed in {time.perf_counter() - started:.0f} s",
@@ -88,11 +95,15 @@ def main() -> None:
     parser.add_argument("--limits", type=int, nargs="+", default=[counts.EXACT_BELOW],
                         help="EXACT_BELOW values to compare with counting everything")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sources", type=int, default=0,
+                        help="spread songs and playlists over this many equal sources "
+                        "(default: two, 90%% / 10%%)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp, fresh_databases(Path(tmp), True) as dbs:
         for items in args.items:
-            rows.append(measure(dbs["postgresql"](), items, args.limits, args.repeats))
+            rows.append(measure(dbs["postgresql"](), items, args.limits, args.repeats,
+                                args.sources))
     print("| items | exact counts (ms) | estimated from | with estimates (ms) | ratio "
           "| largest error | estimated |")
     print("|---:|---:|---:|---:|---:|---:|---|")

@@ -2,10 +2,11 @@
 
 An exact ``count(*)`` reads a whole table or index: 470 ms for 5.9M playlist items on
 PostgreSQL, linear in the rows, so a few times that meets the statement timeout. On
-PostgreSQL a table (or one source's rows) is therefore counted exactly only while the
-planner's own estimate is below :data:`EXACT_BELOW` rows; above it the estimate is returned,
-marked as one. The estimate is the planner's: rows per page at the last ``ANALYZE`` times the
-table's pages now, so a bulk import since then is already in it. A table never analysed has
+PostgreSQL a table (or the sources of a large one, smallest first) is therefore counted
+exactly only while the planner's own estimate of the rows counted is below
+:data:`EXACT_BELOW`; above it the estimate is returned, marked as one. The estimate is the
+planner's: rows per page at the last ``ANALYZE`` times the table's pages now, so a bulk import
+since then is already in it. A table never analysed has
 no estimate and is counted. SQLite keeps no statistics that an import refreshes, and its
 ``count(*)`` walks the smallest index: its counts are always exact (0.56 s for the whole
 overview at 5.9M items).
@@ -80,20 +81,24 @@ def count_per_value(session: Session, column: InstrumentedAttribute, *,
                     exact_below: int | None = None) -> dict[Any, Count]:
     """Rows per value of ``column`` (``source``, which leads an index): one ``GROUP BY`` of
     the table while it is small; on a large PostgreSQL table the values come from a loose
-    index scan, and each value's rows are counted (an index range) or, over the limit,
-    estimated."""
+    index scan, and the smallest values' rows are counted (index ranges) while their
+    estimates add up to less than the limit, the others' estimated: many sources just under
+    the limit must not add up to a count of the whole table."""
     entity = column.property.parent.class_
     if not _big(table_estimate(session, entity.__table__.name), exact_below):
         return {value: Count(int(n)) for value, n in
                 session.execute(select(column, func.count()).group_by(column))}
     values: Iterable[Any] = session.scalars(
         distinct_by_index(column, f"{entity.__table__.name}_{column.key}s")).all()
+    estimates = {value: where_estimate(session, column, value) or 0 for value in values}
     out: dict[Any, Count] = {}
-    for value in values:
-        estimate = where_estimate(session, column, value)
-        if _big(estimate, exact_below):
+    counted = 0  # rows counted so far (estimated): all of them stay below the limit
+    for value in sorted(estimates, key=lambda v: (estimates[v], v)):  # the smallest first
+        estimate = estimates[value]
+        if _big(counted + estimate, exact_below):
             out[value] = Count(estimate, exact=False)
         else:
+            counted += estimate
             out[value] = Count(int(session.scalar(
                 select(func.count()).select_from(entity).where(column == value)) or 0))
     return out

@@ -80,6 +80,26 @@ class StringColumn:
         view = self._view
         return [str(view[s:e], "utf-8") for s, e in zip(starts, ends, strict=True)]
 
+    def codes(self) -> tuple[list[str], np.ndarray]:
+        """The distinct strings (sorted) and each row's index into them, from the bytes:
+        no row is decoded (a Python string per row cost 0.18 s at 250,000 rows, 20× this).
+
+        Meant for short, repetitive columns (sources): the rows are copied into one
+        fixed-width array as wide as the longest.
+        """
+        offsets = np.asarray(self._offsets, dtype=np.int64)
+        blob = np.asarray(self._blob, dtype=np.uint8)
+        lengths = np.diff(offsets)
+        width = max(int(lengths.max(initial=0)), 1)
+        fixed = np.zeros((len(lengths), width), dtype=np.uint8)
+        starts = offsets[:-1]
+        for j in range(width):  # byte j of every row that long
+            rows = np.flatnonzero(lengths > j)
+            fixed[rows, j] = blob[starts[rows] + j]
+        # byte order is code point order in UTF-8; rows never hold NUL (padding)
+        names, codes = np.unique(fixed.view(f"S{width}").ravel(), return_inverse=True)
+        return [bytes(n).decode("utf-8") for n in names], codes.reshape(-1)
+
     @staticmethod
     def encode(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(blob uint8, offsets int64) for ``values``."""

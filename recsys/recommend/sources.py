@@ -28,9 +28,8 @@ def source_codes(m: ServingModel) -> tuple[np.ndarray | None, list[str]]:
     """Each row's source as an index into the model's source names (None with one source)."""
     found = _CODES.get(m)
     if found is None:
-        names = m.columns["source"].take(np.arange(len(m)))
-        sources, codes = np.unique(np.asarray(names, dtype=object), return_inverse=True)
-        found = (codes.astype(np.int32) if len(sources) > 1 else None, list(sources))
+        sources, codes = m.columns["source"].codes()  # without decoding every row
+        found = (codes.astype(np.int32) if len(sources) > 1 else None, sources)
         _CODES[m] = found
     return found
 

@@ -13,7 +13,9 @@ here) and the current one, best of ``--rounds``, ms per call:
 * each row's source code (``sources.source_codes``): every row decoded and ``np.unique`` on
   Python strings against ``StringColumn.codes``;
 * the sum of several seeds' co-occurrence rows (``csr.row_sums``): sorting the entries against
-  the dense row, for the most played and for random seeds.
+  the dense row, for the most played and for random seeds;
+* (not adopted) the build's ``similar`` lists over an exact index: one scan per seed against
+  ``ExactIndex.query_batch`` (64 seeds a matrix product).
 """
 
 from __future__ import annotations
@@ -119,6 +121,16 @@ def main() -> None:
         assert np.array_equal(old[0], new[0]) and np.array_equal(old[1], new[1])
         row(f"co-occurrence rows of {name} seeds ({entries:,} entries)",
             lambda s=seeds: row_sums_sorted(table, s), lambda s=seeds: row_sums(table, s))
+    index = model.indexes["similar"]
+    if index.backend == "exact":  # not adopted: the build's lists, one scan each or batched
+        model.neighbours = {}
+        seeds = order[:512]
+        vectors = np.asarray(model.in_vectors[seeds])
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        one = lambda: [model.candidates("similar", np.array([s]), 32, set())  # noqa: E731
+                       for s in seeds.tolist()]
+        row("512 `similar` lists (not adopted): one scan each / 64 a matrix product", one,
+            lambda: index.query_batch(unit, 33, chunk=64))
 
 
 if __name__ == "__main__":

@@ -20,3 +20,13 @@ def clustered(n: int, dim: int, clusters: int, spread: float, seed: int) -> np.n
 def vectors() -> np.ndarray:
     """1,000 x 16 clustered item vectors."""
     return clustered(1000, 16, 20, 0.6, seed=7)
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url):
+    """An engine on a fresh migrated SQLite database only."""
+    from recsys.db.session import make_engine
+
+    eng = make_engine(sqlite_url)
+    yield eng
+    eng.dispose()

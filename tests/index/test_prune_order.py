@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recsys.db.session import make_engine
 from recsys.index.registry import promote, prune
 from recsys.index.store import SEQUENCE_KEY, ModelStore, new_version_name
 from tests.index.test_bundle_store import _write
@@ -16,10 +15,8 @@ START = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(sqlite_url):
-    eng = make_engine(sqlite_url)
-    yield eng
-    eng.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine  # SQLite only: what is tested is the store, not the database
 
 
 @pytest.fixture

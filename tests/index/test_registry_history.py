@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from recsys.db.session import make_engine
 from recsys.index.registry import (
     promote,
     promotion_stack,
@@ -17,10 +16,8 @@ from tests.index.test_bundle_store import _write
 
 
 @pytest.fixture
-def engine(sqlite_url):
-    eng = make_engine(sqlite_url)
-    yield eng
-    eng.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine  # SQLite only: what is tested is the store, not the database
 
 
 @pytest.fixture

@@ -6,15 +6,13 @@ PostgreSQL a table (or the sources of a large one, smallest first) is therefore 
 exactly only while the planner's own estimate of the rows counted is below
 :data:`EXACT_BELOW`; above it the estimate is returned, marked as one. The estimate is the
 planner's: rows per page at the last ``ANALYZE`` times the table's pages now, so a bulk import
-since then is already in it. A table never analysed has
-no estimate and is counted. SQLite keeps no statistics that an import refreshes, and its
-``count(*)`` walks the smallest index: its counts are always exact (0.56 s for the whole
-overview at 5.9M items).
+since then is already in it. A table never analysed has no estimate and is counted. SQLite
+keeps no statistics that an import refreshes, and its ``count(*)`` walks the smallest index:
+its counts are always exact (0.56 s for the whole overview at 5.9M items).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +31,6 @@ class Count:
 
     n: int
     exact: bool = True
-
-    def __add__(self, other: Count) -> Count:
-        return Count(self.n + other.n, self.exact and other.exact)
 
 
 def _postgres(session: Session) -> bool:
@@ -64,38 +59,36 @@ def where_estimate(session: Session, column: InstrumentedAttribute, value: Any) 
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def _big(estimate: int | None, exact_below: int | None) -> bool:
-    limit = EXACT_BELOW if exact_below is None else exact_below
-    return estimate is not None and estimate >= limit
+def _big(estimate: int | None) -> bool:
+    return estimate is not None and estimate >= EXACT_BELOW
 
 
-def count_table(session: Session, entity, *, exact_below: int | None = None) -> Count:
+def count_table(session: Session, entity) -> Count:
     """Rows of ``entity``'s table: counted, or estimated when that is over the limit."""
     estimate = table_estimate(session, entity.__table__.name)
-    if _big(estimate, exact_below):
+    if _big(estimate):
         return Count(estimate, exact=False)
     return Count(int(session.scalar(select(func.count()).select_from(entity)) or 0))
 
 
-def count_per_value(session: Session, column: InstrumentedAttribute, *,
-                    exact_below: int | None = None) -> dict[Any, Count]:
+def count_per_value(session: Session, column: InstrumentedAttribute) -> dict[Any, Count]:
     """Rows per value of ``column`` (``source``, which leads an index): one ``GROUP BY`` of
     the table while it is small; on a large PostgreSQL table the values come from a loose
     index scan, and the smallest values' rows are counted (index ranges) while their
     estimates add up to less than the limit, the others' estimated: many sources just under
     the limit must not add up to a count of the whole table."""
     entity = column.property.parent.class_
-    if not _big(table_estimate(session, entity.__table__.name), exact_below):
+    if not _big(table_estimate(session, entity.__table__.name)):
         return {value: Count(int(n)) for value, n in
                 session.execute(select(column, func.count()).group_by(column))}
-    values: Iterable[Any] = session.scalars(
+    values = session.scalars(
         distinct_by_index(column, f"{entity.__table__.name}_{column.key}s")).all()
     estimates = {value: where_estimate(session, column, value) or 0 for value in values}
     out: dict[Any, Count] = {}
     counted = 0  # rows counted so far (estimated): all of them stay below the limit
     for value in sorted(estimates, key=lambda v: (estimates[v], v)):  # the smallest first
         estimate = estimates[value]
-        if _big(counted + estimate, exact_below):
+        if _big(counted + estimate):
             out[value] = Count(estimate, exact=False)
         else:
             counted += estimate

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys.ml.corpus import Batches, CorpusFile, PlaylistCorpus, as_corpus, write_corpus_file
+from recsys.ml.corpus import Batches, CorpusFile, PlaylistCorpus, as_corpus, export_corpus
 from recsys.ml.settings import TrainSettings
 
 log = logging.getLogger("recsys.ml")
@@ -82,6 +82,13 @@ def _with_vocab(model: Any, settings: TrainSettings, **source: Any) -> Any:
     return model
 
 
+def _non_empty(written: CorpusFile) -> CorpusFile:
+    """The written corpus; a ``ValueError`` when it holds no playlist long enough to train on."""
+    if written.playlists == 0:
+        raise ValueError(f"corpus has no playlist with >= {written.min_length} songs")
+    return written
+
+
 def _train_file(kwargs: dict[str, Any], settings: TrainSettings, path: str
                 ) -> tuple[Any, float]:
     """Vocabulary scan and training from a ``corpus_file``; the model and its training start."""
@@ -117,9 +124,7 @@ def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches | CorpusFil
 
     settings = settings or TrainSettings()
     if isinstance(corpus, CorpusFile):
-        if corpus.playlists == 0:
-            raise ValueError(f"corpus has no playlist with >= {corpus.min_length} songs")
-        written, corpus = corpus, corpus.corpus()
+        written, corpus = _non_empty(corpus), corpus.corpus()
     else:
         written, corpus = None, as_corpus(corpus)
     t0 = time.perf_counter()
@@ -135,11 +140,9 @@ def train(corpus: PlaylistCorpus | Sequence[Sequence[int]] | Batches | CorpusFil
         model, t_train = _train_file(kwargs, settings, str(written.path))
     elif settings.use_corpus_file:
         with tempfile.TemporaryDirectory(prefix=".tmp-corpus-", dir=tmp_dir) as tmp:
-            path = os.path.join(tmp, "corpus.txt")
-            n_lines, n_tokens = write_corpus_file(corpus, path, min_length=corpus.min_length)
-            if n_lines == 0:
-                raise ValueError("corpus has no playlist with >= 2 songs")
-            model, t_train = _train_file(kwargs, settings, path)
+            written = _non_empty(export_corpus(corpus, os.path.join(tmp, "corpus.txt"),
+                                               min_length=corpus.min_length))
+            model, t_train = _train_file(kwargs, settings, str(written.path))
     else:
         model = _with_vocab(Word2Vec(**kwargs), settings, corpus_iterable=corpus)
         t_train = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,9 @@ VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 #: Manifest key numbering the store's bundles in the order they were committed (1, 2, ...):
 #: "newest" without the wall clock, which may go backwards (a clock reset, NTP, a restored VM).
 SEQUENCE_KEY = "store_sequence"
+#: Manifest key listing the bundles without a number (written by older code, e.g. during a
+#: rolling upgrade) that were committed when this one was: they are older than it.
+UNSEQUENCED_KEY = "store_unsequenced"
 
 
 def new_version_name(now: datetime | None = None) -> str:
@@ -48,9 +53,28 @@ class _SequencedWriter(BundleWriter):
         """Commit with the next sequence number (a lock makes concurrent commits take turns)."""
         with (self._store.root / "sequence.lock").open("w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
-            numbers = [self._store.sequence(v) for v in self._store._committed()]
-            last = max((n for n in numbers if n is not None), default=0)
-            return super().commit({**manifest, SEQUENCE_KEY: last + 1})
+            entries = self._store._entries()
+            last = max((e.number for e in entries if e.number is not None), default=0)
+            older = sorted(e.version for e in entries if e.number is None and e.readable)
+            return super().commit({**manifest, SEQUENCE_KEY: last + 1, UNSEQUENCED_KEY: older})
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What ordering needs of one committed bundle's manifest."""
+
+    version: str
+    readable: bool
+    number: int | None = None  # SEQUENCE_KEY
+    listed: frozenset[str] | None = None  # UNSEQUENCED_KEY (None: not recorded)
+    written: float = 0.0  # the manifest's mtime (the writer's clock)
+
+    def saw(self, other: _Entry) -> bool:
+        """Whether this numbered bundle was committed after the unnumbered ``other``: it lists
+        it, or, written by code that listed nothing, its clock says so."""
+        if self.listed is not None:
+            return other.version in self.listed
+        return other.written < self.written
 
 
 class ModelStore:
@@ -85,26 +109,54 @@ class ModelStore:
         return [p.name for p in self.versions_dir.iterdir()
                 if not p.name.startswith(".") and (p / MANIFEST).is_file()]
 
+    def _entry(self, version: str) -> _Entry:
+        manifest = self.versions_dir / version / MANIFEST
+        try:
+            doc = json.loads(manifest.read_text())
+            written = manifest.stat().st_mtime
+        except (OSError, ValueError):
+            return _Entry(version, readable=False)
+        if not isinstance(doc, dict):
+            return _Entry(version, readable=False)
+        number, listed = doc.get(SEQUENCE_KEY), doc.get(UNSEQUENCED_KEY)
+        if not isinstance(number, int) or isinstance(number, bool):
+            number = None
+        if not isinstance(listed, list):
+            listed = None
+        return _Entry(version, True, number,
+                      None if listed is None else frozenset(map(str, listed)), written)
+
+    def _entries(self) -> list[_Entry]:
+        return [self._entry(v) for v in self._committed()]
+
     def sequence(self, version: str) -> int | None:
         """The bundle's commit number (None: written by older code, or unreadable)."""
-        try:
-            value = json.loads((self.versions_dir / version / MANIFEST).read_text()).get(
-                SEQUENCE_KEY)
-        except (OSError, ValueError, AttributeError):
-            return None
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        return self._entry(version).number
 
     def versions(self) -> list[str]:
         """Committed versions, oldest first (temporary directories are ignored).
 
-        Ordered by commit number, not by the clock; bundles of older code, which have none,
-        come first, by name (their names are their creation times).
+        Numbered bundles are ordered by commit number, not by the clock. A bundle without a
+        number (older code, e.g. a process not yet upgraded) goes just before the first
+        numbered bundle committed after it: one that lists it (:data:`UNSEQUENCED_KEY`), or,
+        for a numbered bundle of code that listed nothing, one whose manifest is younger by
+        the clock (the only evidence left). Without such a bundle it is the newest. So it
+        sorts as late as the evidence allows: ``prune`` keeps it rather than delete a bundle
+        written after the kept ones. Unnumbered bundles in one place are ordered by name
+        (older code named them by creation time); unreadable manifests come first.
         """
-        def key(version: str) -> tuple[int, str]:
-            number = self.sequence(version)
-            return (0 if number is None else number, version)
+        entries = self._entries()
+        numbered = [e for e in entries if e.number is not None]
 
-        return sorted(self._committed(), key=key)
+        def key(entry: _Entry) -> tuple[int, float, int, str]:
+            if entry.number is not None:
+                return (1, entry.number, 1, entry.version)
+            if not entry.readable:
+                return (0, 0, 0, entry.version)
+            later = (n.number for n in numbered if n.saw(entry))
+            return (1, min(later, default=math.inf), 0, entry.version)
+
+        return [e.version for e in sorted(entries, key=key)]
 
     def path(self, version: str) -> Path:
         path = self.versions_dir / self.check_version(version)

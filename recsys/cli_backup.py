@@ -20,7 +20,9 @@ def backup_cmd(dest: str, wait_s: float) -> None:
     current link into DEST, a new or empty directory, while servers keep running."""
     from recsys.jobs.backup import BackupError, backup
 
-    engine, store = engine_and_store()
+    # an older schema too: the backup taken before `db upgrade` is the one to restore if the
+    # upgrade goes wrong (and the release being replaced may have no backup command)
+    engine, store = engine_and_store(allow_older=True)
     try:
         report = backup(engine, store, dest, wait_s=wait_s)
     except BackupError as exc:

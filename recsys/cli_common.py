@@ -65,22 +65,23 @@ def yaml_error(path, exc) -> click.ClickException:
     return click.ClickException(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}")
 
 
-def require_schema() -> None:
+def require_schema(allow_older: bool = False) -> None:
     """Stop with the upgrade advice (not an SQL error an hour into a job) when the database's
-    schema is not the code's; an unreachable database is left to fail on its own terms."""
+    schema is not the code's (``allow_older``: or an older revision); an unreachable database
+    is left to fail on its own terms."""
     from recsys.db.migrate import check_schema
 
     try:
-        check_schema(current_app.config["DATABASE_URL"])
+        check_schema(current_app.config["DATABASE_URL"], allow_older=allow_older)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-def engine_and_store():
+def engine_and_store(allow_older: bool = False):
     """The app's database engine and model store (inside an app context), after
     :func:`require_schema`."""
     from recsys.extensions import db
     from recsys.index.store import ModelStore
 
-    require_schema()
+    require_schema(allow_older)
     return db.engine, ModelStore(current_app.config["MODEL_DIR"])

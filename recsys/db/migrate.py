@@ -61,11 +61,13 @@ def head() -> str:
     return _scripts().get_current_head()
 
 
-def check_schema(url: str) -> None:
+def check_schema(url: str, allow_older: bool = False) -> None:
     """Raise ``RuntimeError`` when the database's schema is not at :func:`head`.
 
-    A database that cannot be reached is not an error here (the server can still answer
-    from its model, and reports the database in each request that needs it).
+    ``allow_older``: a revision of ``migrations/`` before the head passes too (``backup`` of
+    a database about to be upgraded: the copy to restore if the upgrade goes wrong). A database
+    that cannot be reached is not an error here (the server can still answer from its model,
+    and reports the database in each request that needs it).
     """
     from sqlalchemy.exc import OperationalError
 
@@ -79,7 +81,7 @@ def check_schema(url: str) -> None:
             f"the database schema is at revision {found}, newer than this code knows "
             f"(its newest is {expected}): deploy the matching code, or `db downgrade "
             f"{expected}` with the newer code")
-    if found != expected:
+    if found != expected and not (allow_older and found is not None):
         raise RuntimeError(
             f"the database schema is at revision {found or 'none (empty database)'} but this "
             f"code needs {expected}: run `python -m recsys db upgrade` first")

@@ -2,8 +2,9 @@
 
 Apps know songs by their own ids (a CSV ``song_id``), not by the catalog's. The served model
 answers that look-up from its bundle's song metadata, without the database, through an
-:class:`ExternalIds` built once per loaded model (:meth:`ServingModel.external_ids`: on first
-use, or by the holder before a promotion's swap when the previous model had one).
+:class:`ExternalIds` built once per loaded model (:meth:`ServingModel.external_ids`): for a
+process's first model by the holder right after its swap, for a later one before its swap when
+a request used the previous model's, else on first use.
 
 Two layouts, as :meth:`ServingModel.row_of` has:
 
@@ -38,6 +39,9 @@ class ExternalIds:
         self._song_ids = model.song_ids
         self._sources, self._externals = model.columns["source"], model.columns["external_id"]
         self._by_source: dict[str, dict[str, int]] | None = None
+        #: Whether a request resolved anything with it (the holder then builds the next
+        #: model's before its swap).
+        self.used = False
         self._hashes: np.ndarray | None = None
         self._rows: np.ndarray | None = None
         decoded = model._decoded
@@ -63,6 +67,7 @@ class ExternalIds:
     def get(self, source: str, external_ids: Sequence[str]) -> list[int | None]:
         """The song id of each of ``external_ids`` of ``source`` (None: the model does not
         know it), in order."""
+        self.used = True
         if self._by_source is not None:
             ids = self._by_source.get(source)
             if ids is None:

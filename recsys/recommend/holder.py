@@ -17,6 +17,12 @@ also reads that set every ``poll_seconds`` in a second thread (a slow database n
 promotion) and applies a change to the served model at once, so a takedown needs no new
 model; a model loaded later starts with the last set read. When the read fails (database down
 or busy) the last known set stays (before any read: the set the bundle recorded).
+
+The first model a process serves also gets its external-id look-up
+(:meth:`ServingModel.external_ids`) built right after its swap, in a thread of its own (the
+load may run in a request), so that no request by external id pays for it (0.2-0.4 s at
+250,000 songs; docs/benchmarks.md, "Pre-built external-id look-up"); a later model gets it
+before its swap, from the thread that loads it, when requests used the served model's.
 """
 
 from __future__ import annotations
@@ -68,6 +74,9 @@ class ModelHolder:
         self.swap_listeners: list[Callable[[ServingModel], None]] = []
         self._watcher: threading.Thread | None = None
         self._hidden_watcher: threading.Thread | None = None
+        #: Build the first model's external-id look-up after its swap (the module docstring).
+        self.prebuild_external_ids = True
+        self.prebuilder: threading.Thread | None = None  # the thread doing it, once started
 
     @property
     def model(self) -> ServingModel | None:
@@ -217,9 +226,10 @@ class ModelHolder:
             self.last_error = f"model {version} could not be loaded: " + \
                 self.store.without_paths(exc)
             return
-        if self._model is not None and self._model.has_external_ids:
-            # this process serves requests by external id: build the new model's look-up
-            # now, off the request path, rather than in the first such request after the swap
+        first = self._model is None
+        if not first and self._model.has_external_ids and self._model.external_ids().used:
+            # requests use the served model's look-up: build the new model's now, off the
+            # request path, rather than in the first request by external id after the swap
             model.external_ids()
         current = self.store.current_version()
         if current != version:  # promoted and rolled back (or promoted again) meanwhile
@@ -239,3 +249,20 @@ class ModelHolder:
                 listener(model)
             except Exception:  # a listener must not undo or stop a swap
                 log.exception("a swap listener failed after model %s was swapped in", version)
+        if first and self.prebuild_external_ids:
+            # this load may run in the first request (a worker not warmed): not in its thread
+            self.prebuilder = threading.Thread(target=_prebuild, args=(model,), daemon=True,
+                                               name=f"external-ids-{version}")
+            self.prebuilder.start()
+
+
+def _prebuild(model: ServingModel) -> None:
+    """Build ``model``'s external-id look-up; a failure is logged (a request builds it then)."""
+    started = time.perf_counter()
+    try:
+        model.external_ids()
+    except Exception:
+        log.exception("building the external-id look-up of model %s failed", model.version)
+        return
+    log.info("model %s: external-id look-up built in %.2fs", model.version,
+             time.perf_counter() - started)

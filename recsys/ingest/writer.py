@@ -7,7 +7,8 @@ items (:mod:`recsys.ingest.updates`, same transaction). Existing ids are looked 
 (one query per table), new rows are bulk-inserted
 (:mod:`recsys.ingest.fastinsert`: SQLite ``executemany`` or ``INSERT ... SELECT`` over
 ``json_each`` of many playlists at once; PostgreSQL ``COPY``), then their ids are read back
-in bulk. The cyclic garbage collector is paused while writing.
+in bulk. The cyclic garbage collector is paused while writing. After the commit, PostgreSQL's
+statistics of the tables a large import changed are refreshed (:mod:`recsys.ingest.analyze`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tqdm import tqdm
 from recsys.db.base import utcnow
 from recsys.db.models import ImportRun, Tag
 from recsys.db.search_key import song_search_key
+from recsys.ingest.analyze import refresh_statistics
 from recsys.ingest.bulkload import bulk_load
 from recsys.ingest.fastinsert import bulk_insert, bulk_insert_column, bulk_insert_runs, raw_rows
 from recsys.ingest.gcpause import gc_paused
@@ -171,6 +173,7 @@ def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = Tr
     result.duration_s = time.perf_counter() - t0
     # the callers (import, sample, retrain) print the summary: log it to the file only
     log.info("%s", result.summary(), extra={"printed": True})
+    refresh_statistics(engine, result)  # committed: after a large import, fresh estimates
     return result
 
 

@@ -160,12 +160,14 @@ def _index(backend: str, vectors: np.ndarray, metric: str, queries: np.ndarray |
            target_recall: float, scan_fallback: bool = False) -> tuple[Any, dict[str, Any]]:
     """The tuned index; with ``scan_fallback``, an exact one when Annoy does not reach the
     target within ``search_k`` = the item count / ``SCAN_NODES_PER_ITEM`` (a scan then costs
-    less and is exact)."""
+    less and is exact), the tuning then stopping early (``choose_annoy_params``'
+    ``early_stop``: no forest is built after one reaching the target or once it is out of
+    reach)."""
     if backend == "annoy":
         tuning = choose_annoy_params(vectors, metric, target_recall=target_recall,
                                      queries=queries, n_queries=min(500, len(vectors)),
                                      max_search_k=len(vectors) // SCAN_NODES_PER_ITEM
-                                     if scan_fallback else None)
+                                     if scan_fallback else None, early_stop=scan_fallback)
         info = {"backend": "annoy", **tuning.as_manifest()}
         if not scan_fallback or tuning.reached:
             return tuning.index, info

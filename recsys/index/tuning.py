@@ -1,7 +1,9 @@
 """Measure recall against exact search and pick Annoy parameters by measurement.
 
 Run at bundle-build time on the real catalog (~10k songs, 32-128 dims): the sweep builds
-a handful of small forests and takes seconds there.
+a handful of small forests and takes seconds there. On large catalogs a forest of 80 trees
+takes a minute to build, so the build's bounded sweep (``early_stop``) stops building forests
+once one reaches the target or once the trend shows it out of reach (:func:`out_of_reach`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from recsys.index.exact import ExactIndex
 
 DEFAULT_N_TREES_GRID = (5, 10, 20, 40, 80)
 DEFAULT_SEARCH_K_MULTS = (1, 2, 4, 8, 16, 32, 64, 128)
+#: ``early_stop``: the target is out of reach when even this many times the last forest's
+#: logit gain, for every forest left, would not reach it (docs/benchmarks.md §18: at 250,192
+#: songs the gains per doubled forest varied 0.12-2.9 and the best recall of the grid stayed
+#: below the target in every such case).
+TREND_MARGIN = 2.0
 
 
 def exact_truth(
@@ -108,6 +115,7 @@ def choose_annoy_params(
     seed: int = 0,
     n_jobs: int = 1,
     max_search_k: int | None = None,
+    early_stop: bool = False,
 ) -> AnnoyTuning:
     """Sweep ``n_trees`` x ``search_k`` and return the fastest setting reaching the target.
 
@@ -119,6 +127,12 @@ def choose_annoy_params(
     reaches the target at the smallest ``search_k``. If none reaches it, the best recall is returned
     with ``reached=False`` (and a warning logged).
 
+    With ``early_stop`` (the build's bounded sweep of large catalogs, where a forest of 80
+    trees takes a minute) no larger forest is built once one reaches the target (at 253,308
+    songs every forest reached it at the same ``search_k``, so the smallest was chosen anyway),
+    nor once :func:`out_of_reach` judges the target out of reach from the best recall of the
+    forests built so far.
+
     Args:
         vectors: item matrix to index.
         metric: ``"cosine"`` or ``"dot"``.
@@ -128,6 +142,7 @@ def choose_annoy_params(
         n_jobs: Annoy build threads (1 keeps the forests reproducible for a given seed).
         max_search_k: no larger ``search_k`` is tried (except the very first step), e.g. the
             item count, above which an exact scan costs less than the search.
+        early_stop: stop building forests as described above.
 
     Returns:
         AnnoyTuning, with ``.index`` holding the chosen forest (``search_k`` set).
@@ -146,7 +161,9 @@ def choose_annoy_params(
 
     candidates: list[dict[str, Any]] = []
     best: tuple[dict[str, Any], AnnoyIndex] | None = None
-    for n_trees in sorted(n_trees_grid):
+    grid = sorted(n_trees_grid)
+    forest_best: list[float] = []  # best recall of each forest built
+    for position, n_trees in enumerate(grid):
         if max_search_k is not None and k * n_trees * min(search_k_mults) > max_search_k \
                 and best is not None:
             break  # every step of this forest (and of the larger ones) is over the bound
@@ -171,6 +188,17 @@ def choose_annoy_params(
                     time.perf_counter() - start)
         if candidates[-1]["recall"] >= target_recall and not previous:
             break  # reached at the smallest search_k: bigger forests only cost more
+        if early_stop:
+            forest_best.append(max(c["recall"] for c in candidates
+                                   if c["n_trees"] == n_trees))
+            if forest_best[-1] >= target_recall:
+                break
+            left = len(grid) - position - 1
+            if out_of_reach(forest_best, left, target_recall):
+                logger.info("annoy tuning (%s): target %.2f out of reach (best recall by "
+                            "forest %s, %d forest(s) left): stopping", metric, target_recall,
+                            forest_best, left)
+                break
     assert best is not None
     row, index = best
     index.params["search_k"] = row["search_k"]
@@ -187,6 +215,28 @@ def choose_annoy_params(
         metric, result.n_trees, result.search_k, k, result.recall, target_recall,
         result.tuning_seconds)
     return result
+
+
+def _logit(recall: float) -> float:
+    recall = min(max(recall, 1e-4), 1 - 1e-4)
+    return float(np.log(recall / (1 - recall)))
+
+
+def out_of_reach(forest_recalls: Sequence[float], forests_left: int, target: float,
+                 margin: float = TREND_MARGIN) -> bool:
+    """Whether larger forests cannot be expected to reach ``target`` recall.
+
+    ``forest_recalls`` is the best recall of each forest built so far (ascending sizes; each
+    larger forest is also swept to a larger ``search_k``). The trend is the gain in logit
+    (``log(r / (1 - r))``, in which recall against log ``search_k`` is roughly a straight line)
+    from the previous forest to the last; the target is out of reach when the last recall plus
+    ``margin`` times that gain for each of the ``forests_left`` does not reach its logit.
+    Two forests at least are needed to see a trend.
+    """
+    if len(forest_recalls) < 2 or forests_left <= 0:
+        return False
+    gain = max(_logit(forest_recalls[-1]) - _logit(forest_recalls[-2]), 0.0)
+    return _logit(forest_recalls[-1]) + margin * gain * forests_left < _logit(target)
 
 
 def _try(

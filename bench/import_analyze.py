@@ -110,7 +110,7 @@ def case(url: str, name: str, catalog: ParsedCatalog) -> dict:
         writer.refresh_statistics = refresh
     stale, stale_ms = estimates(engine)
     started = time.perf_counter()
-    took = analyze.refresh_statistics(engine, result)
+    took = analyze.refresh_statistics(engine, result.source, analyze.written_rows(result))
     total = time.perf_counter() - started
     fresh, fresh_ms = estimates(engine)
     engine.dispose()

@@ -9,7 +9,9 @@ never for a smaller share: a new source of 2M items in a 24M-item table (8%) wou
 exactly on every overview view while the others stay overestimated. So after its commit an
 import analyses each table it wrote at least :data:`ANALYZE_FRACTION` of, or
 :data:`ANALYZE_ROWS` rows into (0.1-0.7 s per table, a sample of 30,000 rows whatever the
-table's size; docs/benchmarks.md, "Planner statistics after an import").
+table's size; docs/benchmarks.md, "Planner statistics after an import"). ``playlists delete``
+does the same after deleting many playlists (the estimates of the table's rows would keep the
+deleted ones until a vacuum).
 
 It runs outside the import's transaction, in its own: a failure (or a lock not granted within
 :data:`LOCK_TIMEOUT_MS`) is logged, never raised: the import is committed, and autovacuum
@@ -75,13 +77,13 @@ def _analyze(conn, table: str, source: str) -> float | None:
     return time.perf_counter() - started
 
 
-def refresh_statistics(engine: Engine, result: ImportResult) -> dict[str, float]:
-    """``ANALYZE`` the tables the committed import changed much of (PostgreSQL only);
-    returns the seconds each took. Never raises."""
-    if engine.dialect.name != "postgresql" or result.dry_run:
-        return {}
-    written = {t: n for t, n in written_rows(result).items() if n > 0}
-    if not written:
+def refresh_statistics(engine: Engine, source: str, written: dict[str, int]
+                       ) -> dict[str, float]:
+    """``ANALYZE`` the tables a committed import (or deletion) of ``source`` changed much of,
+    given the rows ``written`` into each (PostgreSQL only); returns the seconds each took.
+    Never raises."""
+    written = {t: n for t, n in written.items() if n > 0}
+    if engine.dialect.name != "postgresql" or not written:
         return {}
     took: dict[str, float] = {}
     try:
@@ -91,13 +93,13 @@ def refresh_statistics(engine: Engine, result: ImportResult) -> dict[str, float]
                     due = n >= min(ANALYZE_ROWS,
                                    ANALYZE_FRACTION * _rows_at_last_analyze(conn, table))
                 if due:
-                    took[table] = _analyze(conn, table, result.source)
+                    took[table] = _analyze(conn, table, source)
     except Exception as exc:  # no connection: the import is committed all the same
         log.warning("refreshing the planner statistics after importing %s failed (the import "
-                    "is committed; autovacuum refreshes them later): %s", result.source,
+                    "is committed; autovacuum refreshes them later): %s", source,
                     _first_line(exc))
     took = {t: s for t, s in took.items() if s is not None}
     if took:
-        log.info("planner statistics refreshed after importing %s: %s", result.source,
+        log.info("planner statistics refreshed after importing %s: %s", source,
                  ", ".join(f"{t} {s:.2f} s" for t, s in took.items()))
     return took

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, insert, update
 
 from recsys.db.base import utcnow
 from recsys.db.models import ImportRun
+from recsys.ingest.analyze import refresh_statistics
 from recsys.ingest.fastinsert import raw_rows
 from recsys.ingest.importers import check_source
 from recsys.ingest.model import IngestError
@@ -126,6 +127,9 @@ def delete_playlists_of(engine: Engine, source: str, external_ids: Sequence[str]
     removal.duration_s = time.perf_counter() - t0
     if removal.deleted:  # the command prints it: to the log file only
         log.info("%s", removal.summary(), extra={"printed": True})
+    if removal.deleted and not dry_run:  # committed: fresh estimates after a large deletion
+        refresh_statistics(engine, source, {"playlists": removal.playlists_deleted,
+                                            "playlist_items": removal.items_deleted})
     return removal
 
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from recsys.db.base import utcnow
 from recsys.db.models import ImportRun, Tag
 from recsys.db.search_key import song_search_key
-from recsys.ingest.analyze import refresh_statistics
+from recsys.ingest.analyze import refresh_statistics, written_rows
 from recsys.ingest.bulkload import bulk_load
 from recsys.ingest.fastinsert import bulk_insert, bulk_insert_column, bulk_insert_runs, raw_rows
 from recsys.ingest.gcpause import gc_paused
@@ -173,7 +173,8 @@ def write_catalog(engine: Engine, catalog: ParsedCatalog, *, progress: bool = Tr
     result.duration_s = time.perf_counter() - t0
     # the callers (import, sample, retrain) print the summary: log it to the file only
     log.info("%s", result.summary(), extra={"printed": True})
-    refresh_statistics(engine, result)  # committed: after a large import, fresh estimates
+    if not result.dry_run:  # committed: after a large import, fresh estimates
+        refresh_statistics(engine, result.source, written_rows(result))
     return result
 
 

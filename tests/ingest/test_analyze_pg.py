@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from recsys.admin.queries import data_counts
 from recsys.db import counts
-from recsys.ingest import analyze
+from recsys.ingest import analyze, delete_playlists_of, writer
 from recsys.ingest.model import ParsedCatalog, PlaylistRecord, SongRecord
 from recsys.ingest.writer import write_catalog
 
@@ -70,13 +70,14 @@ def test_the_overview_estimates_a_large_import_at_once(analysed, monkeypatch):
 
 def test_a_small_import_leaves_the_statistics_to_autovacuum(analysed, monkeypatch):
     monkeypatch.setattr(analyze, "ANALYZE_ROWS", 1000)
-    took = analyze.refresh_statistics(analysed, write_catalog(
-        analysed, _catalog("b", 300, songs=90), progress=False))  # under 10% and 1,000 rows
-    assert took == {}
-    big = write_catalog(analysed, _catalog("c", 1000, songs=90), progress=False)
-    assert set(analyze.refresh_statistics(analysed, big)) == {"playlists", "playlist_items"}
-    dry = write_catalog(analysed, _catalog("d", 4000), progress=False, dry_run=True)
-    assert dry.dry_run and analyze.refresh_statistics(analysed, dry) == {}
+    calls = []
+    real = analyze.refresh_statistics
+    monkeypatch.setattr(writer, "refresh_statistics",
+                        lambda *args: calls.append(real(*args)) or calls[-1])
+    write_catalog(analysed, _catalog("b", 300, songs=90), progress=False)  # < 10%, < 1,000
+    write_catalog(analysed, _catalog("c", 1000, songs=90), progress=False)
+    write_catalog(analysed, _catalog("d", 4000), progress=False, dry_run=True)
+    assert [set(took) for took in calls] == [set(), {"playlists", "playlist_items"}]
 
 
 def test_a_failed_analyze_keeps_the_import(analysed, monkeypatch, caplog):
@@ -97,3 +98,14 @@ def test_a_failed_analyze_keeps_the_import(analysed, monkeypatch, caplog):
     assert stored == 4000
     assert rows["playlists"] == 4000  # its statistics are the old ones...
     assert rows["playlist_items"] == 24000 and rows["songs"] == 1500  # ...the others analysed
+
+
+def test_a_large_deletion_refreshes_the_estimates(analysed, monkeypatch):
+    monkeypatch.setattr(counts, "EXACT_BELOW", 1)
+    write_catalog(analysed, _catalog("b", 1000), progress=False)
+    removal = delete_playlists_of(analysed, "a")
+    assert removal.playlists_deleted == 4000 and removal.items_deleted == 12000
+    with Session(analysed) as session:
+        overview = data_counts(session)
+    assert overview["playlists"] == pytest.approx(1000, rel=0.05)
+    assert overview["items"] == pytest.approx(3000, rel=0.05)  # not the 15,000 of before

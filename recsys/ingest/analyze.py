@@ -8,7 +8,7 @@ Autovacuum analyses a table once changes reach 10% of its rows, after up to a mi
 never for a smaller share: a new source of 2M items in a 24M-item table (8%) would be counted
 exactly on every overview view while the others stay overestimated. So after its commit an
 import analyses each table it wrote at least :data:`ANALYZE_FRACTION` of, or
-:data:`ANALYZE_ROWS` rows into (0.1-0.7 s per table, a sample of 30,000 rows whatever the
+:data:`ANALYZE_ROWS` rows into (0.02-0.4 s per table, a sample of 30,000 rows whatever the
 table's size; docs/benchmarks.md, "Planner statistics after an import"). ``playlists delete``
 does the same after deleting many playlists (the estimates of the table's rows would keep the
 deleted ones until a vacuum).

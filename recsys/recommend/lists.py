@@ -10,7 +10,11 @@ search is measured on a sample and recorded in the manifest.
 Each list costs one ANN query (≈90% of its time: the ``next`` index of a large catalog is
 searched at a ``search_k`` above the item count), so the build is bounded by listing only the
 ``max_seeds`` most-played songs (:func:`listed_seeds`); the server searches the index for the
-others, which gives the same items as a list would.
+others, which gives the same items as a list would. Over an exact index the scans of
+``BATCH`` seeds are one matrix product and each row's top is found among the scores above a
+threshold taken from a sample of its columns (:func:`block_top`), instead of a
+matrix-vector product and an ``argpartition`` of every song per seed (the two halves of a
+list's 11 ms at 250,192 songs; docs/benchmarks.md §18).
 """
 
 from __future__ import annotations
@@ -22,9 +26,19 @@ import time
 
 import numpy as np
 
-from recsys.recommend.model import ServingModel
+from recsys.index.exact import normalize_rows
+from recsys.recommend.model import POOL_WIDTH, ServingModel
 
 log = logging.getLogger("recsys.index")
+
+#: Seeds scanned by one matrix product (a block of BATCH x n float32 scores: 64 MB at
+#: 250,000 songs).
+BATCH = 64
+#: Columns sampled per row to find a threshold above which its top lies.
+SAMPLE = 8192
+#: Candidates taken beyond those wanted from the matrix product, then scored again
+#: (:func:`_rescored`): its rounding may move a song across the cut.
+MARGIN = 8
 
 # the model a forked worker computes lists for, and the seeds listed
 _MODEL: tuple[ServingModel, np.ndarray] | None = None
@@ -43,6 +57,8 @@ def listed_seeds(counts: np.ndarray, max_seeds: int) -> np.ndarray:
 def _chunk(args: tuple[str, int, int, int]) -> tuple[int, np.ndarray, np.ndarray]:
     mode, start, stop, n = args
     model, seeds = _MODEL
+    if model.indexes[mode].backend == "exact" and n > 0:
+        return (start, *_scan_lists(model, mode, seeds[start:stop], n))
     rows = np.full((stop - start, n), -1, np.int32)
     scores = np.full((stop - start, n), -np.inf, np.float32)
     for i, seed in enumerate(seeds[start:stop]):
@@ -50,6 +66,100 @@ def _chunk(args: tuple[str, int, int, int]) -> tuple[int, np.ndarray, np.ndarray
         rows[i, : len(found.rows)] = found.rows
         scores[i, : len(found.rows)] = found.scores
     return start, rows, scores
+
+
+def block_top(block: np.ndarray, want: int) -> list[np.ndarray]:
+    """Columns of the ``want`` best scores of each row of ``block``, best first, equal scores
+    by the lower column.
+
+    A row's threshold is a value of a strided sample of its columns with, in expectation,
+    about twice ``want`` columns of the whole row at or above it; only those are sorted. A
+    row with fewer than ``want`` there (a sample unlike its row) is partitioned whole.
+    """
+    m, n = block.shape
+    want = min(want, n)
+    stride = max(1, n // SAMPLE)
+    if stride == 1 or want * 4 >= n:
+        thresholds = np.full(m, -np.inf, block.dtype)
+    else:
+        sample = block[:, ::stride]
+        rank = min(sample.shape[1], 2 * want // stride + 2)  # the rank-th largest of it
+        thresholds = np.partition(sample, sample.shape[1] - rank, axis=1)[:, -rank]
+    rows, cols = np.nonzero(block >= thresholds[:, None])
+    bounds = np.searchsorted(rows, np.arange(m + 1))
+    out = []
+    for i in range(m):
+        found = cols[bounds[i]:bounds[i + 1]]
+        if len(found) < want:
+            found = np.argpartition(-block[i], want - 1)[:want]
+        values = block[i, found]
+        out.append(found[np.lexsort((found, -values))[:want]])
+    return out
+
+
+def _scan_lists(model: ServingModel, mode: str, seeds: np.ndarray, n: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """What ``model.candidates(mode, [seed], n, set())`` answers for each seed over an exact
+    ``mode`` index, ``BATCH`` seeds a matrix product."""
+    index = model.indexes[mode]
+    vectors = index.vectors
+    rows = np.empty((len(seeds), n), np.int32)
+    scores = np.empty((len(seeds), n), np.float32)
+    wide = min(len(model), n * POOL_WIDTH)  # the `next` pool's ANN part, as candidates'
+    for start in range(0, len(seeds), BATCH):
+        part = seeds[start:start + BATCH]
+        if mode == "similar":  # the query as candidates() and the index normalise it
+            queries = np.stack([normalize_rows(_unit(model.in_vectors[int(s)])) for s in part])
+        else:
+            queries = np.hstack([model.w2v_weight * np.asarray(model.in_vectors[part]),
+                                 np.ones((len(part), 1), np.float32)]).astype(np.float32)
+        block = queries @ vectors.T
+        want = n + 1 if mode == "similar" else wide + 1  # the seed itself is dropped
+        for i, (seed, top) in enumerate(zip(part.tolist(), block_top(block, want + MARGIN),
+                                            strict=True)):
+            top, values = _rescored(vectors, queries[i], top, want)
+            keep = top != seed
+            top, values = top[keep], values[keep]
+            if mode == "similar":
+                found, values = top[:n], values[:n]
+            else:
+                found, values = _next_pool(model, seed, top[:wide], wide, n)
+            rows[start + i], scores[start + i] = found, values
+    return rows, scores
+
+
+def _rescored(vectors: np.ndarray, query: np.ndarray, cols: np.ndarray, want: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``want`` best of ``cols`` by the scan's own scores, best first (equal ones by the
+    lower column).
+
+    The matrix product rounds differently from the matrix-vector product of a one-seed
+    scan (1-2 units in the last place), which reorders near-equal songs: the candidates are
+    scored again by a matrix-vector product, over a multiple of 8 rows, which BLAS computes
+    as it computes those rows within the whole scan.
+    """
+    pad = (-len(cols)) % 8
+    padded = np.concatenate([cols, np.repeat(cols[:1], pad)])
+    values = (np.asarray(vectors[padded]) @ query)[:len(cols)]
+    order = np.lexsort((cols, -values))[:want]
+    return cols[order], values[order]
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    """One seed's ``similar`` query, as :meth:`ServingModel.candidates` computes it."""
+    return vector / max(float(np.sqrt(vector @ vector)), 1e-12)
+
+
+def _next_pool(model: ServingModel, seed: int, ann_rows: np.ndarray, wide: int, n: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The rest of :meth:`ServingModel.candidates` for one ``next`` seed: the ANN rows and
+    the count neighbours, re-scored by the served formula."""
+    seeds = np.array([seed])
+    pool = np.union1d(ann_rows, model._count_neighbours(seeds, wide))
+    pool = pool[pool != seed]
+    values = model.next_scores(seeds, pool)
+    order = np.argsort(-values, kind="stable")[:n]
+    return pool[order], values[order]
 
 
 def serving_lists(model: ServingModel, mode: str, n: int, workers: int | None = None,

@@ -137,6 +137,15 @@ def test_list_build(tmp_path):
     assert _row(out, "before")[0] == "before" and _row(out, "after")[1].startswith("exact")
 
 
+def test_build_time(tmp_path):
+    out = _ok(run_bench("build_time.py", "--songs", "600", "--playlists", "1200",
+                        "--list-sample", "20", "--work", str(tmp_path)))
+    assert "| next | early stop (after) |" in out
+    assert _row(out, "all four")[2]  # the baselines, before and after
+    same, of = _row(out, "next")[4].split(" / ")  # the lists table's
+    assert same == of == "20"
+
+
 def test_synthetic_bundle_builds_into_an_empty_store(tmp_path):
     """``http_bench.py --synthetic-songs`` on a new work dir: the store holds no version yet
     (``ModelStore.path`` raises for one it does not hold), built then reused."""

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import URL, Engine, text
 
 from recsys.db.base import utcnow
 from recsys.index.bundle import fsync_dir
@@ -120,7 +120,10 @@ def _dump_database(engine: Engine, dest: Path) -> str:
     env = {**os.environ}
     if url.password:
         env["PGPASSWORD"] = url.password
-    conninfo = url.set(drivername="postgresql", password=None).render_as_string()
+    # a URL without the password (URL.set ignores password=None, and render_as_string would
+    # then pass "***" on the command line, which libpq prefers to PGPASSWORD)
+    conninfo = URL.create("postgresql", username=url.username, host=url.host, port=url.port,
+                          database=url.database, query=url.query).render_as_string()
     result = subprocess.run([pg_dump, "--format=custom", "--file", str(out), "--dbname",
                              conninfo], env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:

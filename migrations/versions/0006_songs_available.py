@@ -21,7 +21,7 @@ Create Date: 2026-11-27
 import logging
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 log = logging.getLogger("alembic.runtime.migration")
 
@@ -39,10 +39,15 @@ PLACEHOLDERS = (
 
 
 def upgrade() -> None:
-    op.add_column("songs", sa.Column("available", sa.Boolean(), nullable=False,
-                                     server_default=sa.true()))
+    # SQLite commits ALTER TABLE and CREATE INDEX at once (Alembic runs its DDL outside a
+    # transaction): an upgrade that failed or was stopped after them left both without the
+    # revision, and must run again
+    if context.is_offline_mode() or "available" not in {
+            c["name"] for c in sa.inspect(op.get_bind()).get_columns("songs")}:
+        op.add_column("songs", sa.Column("available", sa.Boolean(), nullable=False,
+                                         server_default=sa.true()))
     op.create_index("ix_songs_unavailable", "songs", ["id"], postgresql_where=UNAVAILABLE,
-                    sqlite_where=UNAVAILABLE)
+                    sqlite_where=UNAVAILABLE, if_not_exists=True)
     op.execute(PLACEHOLDERS)
 
 

@@ -14,7 +14,7 @@ Create Date: 2026-11-27
 """
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 from sqlalchemy.dialects import postgresql
 
 revision = "0008"
@@ -26,8 +26,12 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
-    op.add_column("import_runs", sa.Column("changes", JSON, nullable=False,
-                                           server_default=sa.text("'{}'")))
+    # SQLite commits ALTER TABLE at once: a run stopped before the revision was recorded
+    # left the column, and must run again
+    if context.is_offline_mode() or "changes" not in {
+            c["name"] for c in sa.inspect(op.get_bind()).get_columns("import_runs")}:
+        op.add_column("import_runs", sa.Column("changes", JSON, nullable=False,
+                                               server_default=sa.text("'{}'")))
 
 
 def downgrade() -> None:

@@ -1,4 +1,5 @@
-"""Serving and model-management commands: serve, promote, rollback, models, models prune.
+"""Serving and model-management commands: serve, promote, rollback, models, models prune,
+models adopt-store.
 
 Thin wrappers over :mod:`recsys.serving` and :mod:`recsys.index.registry`.
 """
@@ -99,7 +100,9 @@ def models_cmd(ctx: click.Context, as_json: bool, verify: bool) -> None:
     if not rows:
         click.echo("no model versions yet (python -m recsys train)")
         return
-    click.echo(f"  {'VERSION':<28} {'CREATED':<26} METRICS")
+    # names of older code are 23 characters, newer ones (microseconds) 29: one column for both
+    width = max(len("VERSION"), *(len(row["version"]) for row in rows))
+    click.echo(f"  {'VERSION':<{width}} {'CREATED':<26} METRICS")
     for row in rows:
         mark = "*" if row.get("current") else " "
         metrics = dict(row.get("metrics") or {})
@@ -109,7 +112,8 @@ def models_cmd(ctx: click.Context, as_json: bool, verify: bool) -> None:
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                          for k, v in sorted(metrics.items()) if not isinstance(v, dict))
         detail = row.get("error") or shown or "-"
-        click.echo(f"{mark} {row['version']:<28} {row.get('created_at') or '-':<26} {detail}")
+        click.echo(f"{mark} {row['version']:<{width}} {row.get('created_at') or '-':<26} "
+                   f"{detail}")
     if verify:
         broken = [row["version"] for row in rows if row.get("error")]
         click.echo(f"verified {len(rows)} bundle(s): "
@@ -137,6 +141,55 @@ def prune_cmd(keep: int, dry_run: bool) -> None:
     if len(left) > keep:
         click.echo(f"{'would keep' if dry_run else 'kept'} {len(left)}: the {keep} newest plus the "
                    "current version and the rollback target, which are never deleted")
+
+
+@models_cmd.command("adopt-store")
+@click.option("--yes", is_flag=True, help="Do not ask (scripts; required when not on a terminal).")
+@with_appcontext
+def adopt_store_cmd(yes: bool) -> None:
+    """Bind the model store to this database, whoever it belonged to.
+
+    Only for a database that replaced the store's on purpose (re-created; a restored backup
+    keeps its installation and needs no adoption): the other database can no longer train,
+    promote, roll back or prune there.
+    """
+    import sys
+
+    from recsys.db.installation import installation_id
+    from recsys.index.bundle import BundleError
+
+    def run(engine, store):
+        try:
+            mine = installation_id(engine)
+        except LookupError as exc:
+            raise BundleError(str(exc)) from None
+        try:
+            owner = store.owner()
+        except BundleError as exc:  # an unreadable record: adopting rewrites it
+            owner = f"unknown ({exc})"
+        if owner == mine:
+            return mine, mine, None
+        if owner is not None:
+            click.echo(f"model store {store.root} belongs to installation {owner}; this "
+                       f"database is installation {mine}. Adopting it refuses the other "
+                       "database's training, promotions, rollbacks and pruning there.")
+            if not yes:
+                if not sys.stdin.isatty():
+                    raise click.ClickException("nothing done: add --yes to adopt the store")
+                click.confirm("Adopt the model store for this database?", abort=True)
+        return mine, store.adopt(mine), store.current_version()
+
+    mine, previous, current = _registry_call(run)
+    where = current_app.config["MODEL_DIR"]
+    if previous == mine:
+        click.echo(f"model store {where} already belongs to this database (installation "
+                   f"{mine}); nothing done")
+        return
+    click.echo(f"model store {where} now belongs to this database (installation {mine}; "
+               f"was {previous or 'nobody'})")
+    if previous is not None and current is not None:
+        click.echo(f"the current model {current} was trained from the previous owner: promote "
+                   "one trained from this database (python -m recsys train --promote)")
 
 
 COMMANDS: list[click.Command] = [serve_cmd, promote_cmd, rollback_cmd, models_cmd]

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -263,3 +264,16 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     address: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, nullable=False)
+
+
+class Installation(Base):
+    """The database's identity (one row, made by migration 0009): a random id that binds a
+    model store to this database (:meth:`recsys.index.store.ModelStore.bind`)."""
+
+    __tablename__ = "installation"
+    __table_args__ = (CheckConstraint("singleton = 1", name="one_row"),)
+
+    singleton: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False,
+                                           server_default=text("1"))
+    installation_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = _created_at()

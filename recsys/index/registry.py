@@ -14,20 +14,55 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from recsys.db.models import ModelEvent, ModelVersion
+from recsys.db.installation import installation_id
+from recsys.db.models import ModelEvent, ModelVersion, TrainingRun
 from recsys.db.session import session_scope
 from recsys.index.bundle import BundleError
+from recsys.index.owner import INSTALLATION_KEY
 from recsys.index.store import ModelStore
 
 log = logging.getLogger("recsys.index")
 
 
+def bind_store(engine: Engine, store: ModelStore) -> str:
+    """Bind ``store`` to the database's installation before writing to it on the database's
+    behalf: refused (:class:`~recsys.index.owner.StoreOwnedError`) when it belongs to another
+    database; returns the installation id."""
+    try:
+        installation = installation_id(engine)
+    except LookupError as exc:
+        raise BundleError(str(exc)) from None
+    store.bind(installation)
+    return installation
+
+
+def _foreign(session, manifest: dict[str, Any], mine: str) -> str | None:
+    """Why a bundle not yet registered was not trained from this database (None: it was, or
+    nothing says otherwise)."""
+    theirs = manifest.get(INSTALLATION_KEY)
+    if theirs is not None and theirs != mine:
+        return f"it was trained from another database (installation {theirs}; this is {mine})"
+    run_id = manifest.get("training_run_id")
+    if run_id is not None and session.get(TrainingRun, run_id) is None:
+        return (f"its training run {run_id} is not in this database (a bundle of another "
+                "database, or trained after the backup this database was restored from)")
+    return None
+
+
 def register(engine: Engine, store: ModelStore, version: str) -> None:
-    """Record a committed bundle in ``model_versions`` (idempotent)."""
+    """Record a committed bundle in ``model_versions`` (idempotent). The store must belong to
+    this database (:func:`bind_store`), and a bundle trained from another database is refused
+    (its song ids are another catalog's)."""
+    mine = bind_store(engine, store)
     manifest = store.open(version, verify=False).manifest
     with session_scope(engine) as session:
         row = session.get(ModelVersion, version)
         if row is None:
+            why = _foreign(session, manifest, mine)
+            if why is not None:
+                raise BundleError(f"model {version} is not registered in this database and "
+                                  f"cannot be: {why}; its song ids are not this catalog's. "
+                                  "Train one from this database (python -m recsys train)")
             row = ModelVersion(version=version)
             session.add(row)
         row.training_run_id = manifest.get("training_run_id")
@@ -134,6 +169,7 @@ def promote(
     current, e.g. the one a gate compared against (an operator may have switched since).
     """
     with store.switch_lock():
+        bind_store(engine, store)  # another database's store: refused before anything
         current = store.current_version()
         if expect_current is not _UNSET and current != expect_current:
             raise ProductionChangedError(f"the current model changed from {expect_current} to "
@@ -171,6 +207,7 @@ def rollback(engine: Engine, store: ModelStore, actor: str | None = None,
     switches nothing.
     """
     with store.switch_lock():
+        bind_store(engine, store)  # another database's store: refused before anything
         reconcile(engine, store)
         current = store.current_version()
         target = rollback_target(engine, store)
@@ -221,6 +258,7 @@ def prune(engine: Engine, store: ModelStore, keep: int, dry_run: bool = False) -
     except FileNotFoundError:  # nothing to prune: the lock must not make a store here
         return []
     with store.switch_lock():  # no switch meanwhile, nor a backup copying the bundles
+        bind_store(engine, store)  # another database's store: refused before anything
         reconcile(engine, store)  # a switch killed before its row: its rollback target counts
         versions = store.versions()  # oldest first
         protected = set(versions[-keep:])

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from recsys.index import owner as _owner
 from recsys.index.bundle import MANIFEST, Bundle, BundleError, BundleWriter
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -50,9 +51,16 @@ class _SequencedWriter(BundleWriter):
         self._store = store
 
     def commit(self, manifest: dict[str, Any]) -> Path:
-        """Commit with the next sequence number (a lock makes concurrent commits take turns)."""
+        """Commit with the next sequence number (a lock makes concurrent commits take turns).
+        A store bound to a database (:meth:`ModelStore.bind`) checks its owner again first
+        (adopted by another database meanwhile: refused, nothing committed) and records the
+        installation id in the manifest."""
         with (self._store.root / "sequence.lock").open("w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
+            installation = self._store.installation
+            if installation is not None:
+                self._store.bind(installation)
+                manifest = {**manifest, _owner.INSTALLATION_KEY: installation}
             entries = self._store._entries()
             last = max((e.number for e in entries if e.number is not None), default=0)
             older = sorted(e.version for e in entries if e.number is None and e.readable)
@@ -84,10 +92,34 @@ class ModelStore:
         self.root = Path(root)
         self.versions_dir = self.root / "versions"
         self.current_link = self.root / "current"
+        #: The installation id of the database this store writes for (set by :meth:`bind`).
+        self.installation: str | None = None
+
+    def owner(self) -> str | None:
+        """The installation id of the database the store belongs to (None: not bound yet)."""
+        record = _owner.read_owner(self.root)
+        return None if record is None else record[_owner.INSTALLATION_KEY]
+
+    def bind(self, installation: str) -> None:
+        """Write for the database ``installation`` from now on: refused
+        (:class:`~recsys.index.owner.StoreOwnedError`, nothing written) when the store belongs
+        to another one; a store that belongs to none is bound to it."""
+        _owner.check(self.root, installation)
+        self.installation = installation
+
+    def adopt(self, installation: str) -> str | None:
+        """Bind the store to ``installation`` whoever owned it (an operator's explicit
+        decision); returns the previous owner's id."""
+        with self.switch_lock():
+            previous = _owner.adopt(self.root, installation)
+        self.installation = installation
+        return None if previous is None else previous.get(_owner.INSTALLATION_KEY)
 
     def without_paths(self, message: object) -> str:
         """``message`` with the store's directory written as "the model store": for pages and
         API answers (the server's directories stay in its log)."""
+        if isinstance(message, _owner.StoreOwnedError):
+            return message.describe(with_path=False)
         text = str(message)
         for root in {str(self.root.resolve()), str(self.root)}:
             text = text.replace(root, "the model store")

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from recsys.index.registry import ProductionChangedError, promote, prune
+from recsys.index.registry import ProductionChangedError, bind_store, promote, prune
 from recsys.index.store import ModelStore
 from recsys.ingest.model import printable
 from recsys.jobs.gate import decision_record, gate
@@ -137,7 +137,9 @@ class NightlyReport:
 def pipeline_lock(engine: Engine, store: ModelStore, lock_path: Path | None = None,
                   holder: str = "retrain") -> Iterator[None]:
     """The job lock of the store, then clean-up after a killed run (safe only while holding
-    it; :func:`recovery.recover`)."""
+    it; :func:`recovery.recover`). A store of another database is refused first
+    (:func:`registry.bind_store`): its lock, clean-up and bundles are not this job's."""
+    bind_store(engine, store)
     with job_lock(lock_path or store.root / "retrain.lock", holder=holder):
         recover(engine, store)
         yield

@@ -21,7 +21,7 @@ from recsys.db.base import utcnow
 from recsys.db.models import TrainingRun
 from recsys.db.session import read_snapshot, session_scope
 from recsys.index.build import build_bundle
-from recsys.index.registry import register
+from recsys.index.registry import bind_store, register
 from recsys.index.store import ModelStore
 from recsys.ingest.model import printable
 from recsys.jobs import data
@@ -178,8 +178,11 @@ def train_and_bundle(
     committed meanwhile is in the next run, never in half of this one.
 
     The run is recorded in ``training_runs`` (status ``running`` → ``succeeded``/``failed``);
-    a failure leaves no bundle behind and the production model untouched.
+    a failure leaves no bundle behind and the production model untouched. A model store of
+    another database is refused before anything is read or written
+    (:func:`~recsys.index.registry.bind_store`).
     """
+    bind_store(engine, store)
     with contextlib.ExitStack() as reading:
         conn = reading.enter_context(read_snapshot(engine))
         snap = data.snapshot(conn).as_dict() | {"holdout_frac": holdout_frac, "source": source}

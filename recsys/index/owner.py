@@ -54,7 +54,7 @@ def read_owner(root: Path) -> dict[str, Any] | None:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:  # not JSON (an unusable path is an OSError: said as one)
         raise BundleError(f"{path}: cannot read the model store's owner ({exc}); nothing "
                           f"done. To bind the store to this database: `{ADOPT_COMMAND}`"
                           ) from None

@@ -43,7 +43,7 @@ def upgrade() -> None:
             sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
                       server_default=sa.func.now()),
             sa.PrimaryKeyConstraint("singleton", name="pk_installation"),
-            sa.CheckConstraint("singleton = 1", name="ck_installation_one_row"),
+            sa.CheckConstraint("singleton = 1", name=op.f("ck_installation_one_row")),
         )
     if bind is None or bind.execute(sa.text("SELECT count(*) FROM installation")).scalar() == 0:
         op.execute(sa.text("INSERT INTO installation (singleton, installation_id) "
@@ -51,7 +51,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    found = op.get_bind().execute(sa.text("SELECT installation_id FROM installation")).scalar()
+    found = None if context.is_offline_mode() else op.get_bind().execute(
+        sa.text("SELECT installation_id FROM installation")).scalar()
     if found:
         log.warning("dropping the installation id %s: a model store bound to it refuses this "
                     "database after the next upgrade (a new id) until `python -m recsys models "

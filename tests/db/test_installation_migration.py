@@ -27,6 +27,8 @@ def test_upgrade_makes_one_random_id_and_downgrade_drops_it(db_url, caplog):
     first = _id(db_url)
     assert re.fullmatch(r"[0-9a-f]{32}", first)
     engine = make_engine(db_url)
+    checks = inspect(engine).get_check_constraints("installation")
+    assert [c["name"] for c in checks] == ["ck_installation_one_row"]  # the models' name
     with pytest.raises(IntegrityError), engine.begin() as conn:  # one row only
         conn.execute(text("INSERT INTO installation (singleton, installation_id) "
                           "VALUES (2, 'other')"))

@@ -22,7 +22,7 @@ from recsys.index.exact import ExactIndex
 DEFAULT_N_TREES_GRID = (5, 10, 20, 40, 80)
 DEFAULT_SEARCH_K_MULTS = (1, 2, 4, 8, 16, 32, 64, 128)
 #: ``early_stop``: the target is out of reach when even this many times the last forest's
-#: logit gain, for every forest left, would not reach it (docs/benchmarks.md §18: at 250,192
+#: logit gain, for every forest left, would not reach it (docs/benchmarks.md §19: at 250,192
 #: songs the gains per doubled forest varied 0.12-2.9 and the best recall of the grid stayed
 #: below the target in every such case).
 TREND_MARGIN = 2.0

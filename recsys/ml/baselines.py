@@ -167,7 +167,7 @@ class CountRecommender(MatrixRecommender):
     (≤ ``TIE_BREAK``), so a seed's top k are its non-zero entries, then the most played of the
     others: :meth:`topk_rows` and :meth:`recommend` read the seed's sparse row and the
     popularity order instead of scoring and partitioning a dense row of every song (284 s of
-    a 250,000-song run's evaluation; docs/benchmarks.md §18). Equal scores go to the lower row.
+    a 250,000-song run's evaluation; docs/benchmarks.md §19). Equal scores go to the lower row.
     """
 
     name = "counts"

@@ -14,7 +14,7 @@ others, which gives the same items as a list would. Over an exact index the scan
 ``BATCH`` seeds are one matrix product and each row's top is found among the scores above a
 threshold taken from a sample of its columns (:func:`block_top`), instead of a
 matrix-vector product and an ``argpartition`` of every song per seed (the two halves of a
-list's 11 ms at 250,192 songs; docs/benchmarks.md §18).
+list's 11 ms at 250,192 songs; docs/benchmarks.md §19).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from tests.index.conftest import clustered
 
 def test_out_of_reach_on_the_measured_trends():
     """Best recall per forest (5, 10, 20 ... trees) of a 250,192-song model's sweep
-    (docs/benchmarks.md §18); none of its forests reached 0.95 (cosine 0.89, dot 0.32)."""
+    (docs/benchmarks.md §19); none of its forests reached 0.95 (cosine 0.89, dot 0.32)."""
     assert not out_of_reach([0.701], 4, 0.95)  # one forest shows no trend
     assert out_of_reach([0.701, 0.7342], 3, 0.95)  # cosine: +0.16 logit a forest
     assert not out_of_reach([0.007, 0.1108], 3, 0.95)  # dot: a steep start ...

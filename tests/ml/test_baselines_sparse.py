@@ -2,7 +2,7 @@
 
 ``CountRecommender`` and ``PopularityRecommender`` answer ``topk_rows`` and ``recommend``
 from a seed's sparse row and the popularity order (the dense path scored and partitioned a
-row of every song per seed: 284 s of a 250,000-song run, docs/benchmarks.md §18). Equal
+row of every song per seed: 284 s of a 250,000-song run, docs/benchmarks.md §19). Equal
 scores go to the lower row; the dense path left them to ``argpartition``.
 """
 

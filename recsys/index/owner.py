@@ -47,6 +47,24 @@ class StoreOwnedError(BundleError):
                 f"release the store to it with `{ADOPT_COMMAND}`")
 
 
+class ForeignCurrentError(StoreOwnedError):
+    """A store without an owner whose current model the binding database never registered:
+    most likely promoted from another database (two databases shared it before binding)."""
+
+    def __init__(self, root: Path, current: str, mine: str) -> None:
+        self.current = current
+        super().__init__(root, {}, mine)
+
+    def describe(self, with_path: bool) -> str:
+        where = f"the model store {self.root}" if with_path else "the model store"
+        return (f"{where} belongs to no database yet, and its current model {self.current} is "
+                f"not registered in this database (installation {self.mine}): another "
+                "database promoted it, so nothing was written and the current model was not "
+                "switched. Give this database a store of its own (RECSYS_VAR_DIR, or "
+                "RECSYS_MODEL_DIR), or, if that model is this database's after all, bind the "
+                f"store to it with `{ADOPT_COMMAND}`")
+
+
 def read_owner(root: Path) -> dict[str, Any] | None:
     """The store's owner record (None: the store is not bound yet)."""
     path = root / OWNER_FILE

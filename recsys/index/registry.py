@@ -18,7 +18,7 @@ from recsys.db.installation import installation_id
 from recsys.db.models import ModelEvent, ModelVersion, TrainingRun
 from recsys.db.session import session_scope
 from recsys.index.bundle import BundleError
-from recsys.index.owner import INSTALLATION_KEY
+from recsys.index.owner import INSTALLATION_KEY, ForeignCurrentError
 from recsys.index.store import ModelStore
 
 log = logging.getLogger("recsys.index")
@@ -32,8 +32,28 @@ def bind_store(engine: Engine, store: ModelStore) -> str:
         installation = installation_id(engine)
     except LookupError as exc:
         raise BundleError(str(exc)) from None
+    if store.installation != installation and store.owner() is None:
+        current = store.current_version()  # an unbound store serving another database's model
+        if current is not None and _trained_elsewhere(engine, store, current):
+            raise ForeignCurrentError(store.root, current, installation)
     store.bind(installation)
     return installation
+
+
+def _trained_elsewhere(engine: Engine, store: ModelStore, version: str) -> bool:
+    """Whether a bundle this database never registered names a training run it has not
+    (a bundle made by hand names none: it may be a link set up before any history)."""
+    try:
+        run_id = store.open(version, verify=False).manifest.get("training_run_id")
+    except BundleError:
+        return False  # an unreadable current bundle: promotion checks it and says so
+    if run_id is None:
+        return False
+    with session_scope(engine) as session:
+        if session.get(ModelVersion, version) is not None:
+            return False
+        run = session.get(TrainingRun, run_id)
+        return run is None or run.model_version != version
 
 
 def _foreign(session, manifest: dict[str, Any], mine: str) -> str | None:

@@ -165,3 +165,19 @@ def test_dashboard_promotion_in_another_databases_store_is_refused(first, second
     assert "refused: the model store belongs to another database" in html
     assert str(store.root) not in html  # pages never show the server's directories
     assert store.current_version() == production
+
+
+def test_a_store_shared_before_binding_is_refused_to_the_database_that_did_not_promote(
+        first, second):
+    """Two databases that shared a store under older code (no owner.json): the one whose
+    model is not current must not bind it and switch production."""
+    store = ModelStore(first.config["MODEL_DIR"])
+    (production,) = store.versions()
+    (store.root / OWNER_FILE).unlink()
+    result = _cli(second, "train", *QUICK, "--promote", ok=False)
+    assert f"its current model {production} is not registered in this database" in (
+        result.output)
+    assert "models adopt-store --yes" in result.output
+    assert store.owner() is None and store.versions() == [production]
+    _cli(first, "train", *QUICK)  # the database that promoted it binds it
+    assert store.owner() is not None and store.current_version() == production

@@ -24,6 +24,7 @@ HOLDER_KEY = "recsys.model"
 def init_app(app: Flask) -> None:
     """Attach a lazily loading model holder and the Prometheus metrics to ``app``."""
     from recsys.db.deadline import serving
+    from recsys.db.installation import installation_id
     from recsys.extensions import db
     from recsys.metrics import METRICS_KEY
     from recsys.metrics import init_app as init_metrics
@@ -36,8 +37,13 @@ def init_app(app: Flask) -> None:
         with serving():
             return hidden_song_ids(engine, timeout_ms)
 
+    def read_installation() -> str:  # once per process: refuses another database's bundles
+        with serving():
+            return installation_id(engine)
+
     holder = app.extensions[HOLDER_KEY] = ModelHolder(
-        store, poll_seconds=app.config["MODEL_POLL_SECONDS"], hidden_source=read_hidden)
+        store, poll_seconds=app.config["MODEL_POLL_SECONDS"], hidden_source=read_hidden,
+        installation_source=read_installation)
     init_metrics(app)
     holder.swap_listeners.append(app.extensions[METRICS_KEY].observe_model)
 

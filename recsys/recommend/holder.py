@@ -18,6 +18,11 @@ promotion) and applies a change to the served model at once, so a takedown needs
 model; a model loaded later starts with the last set read. When the read fails (database down
 or busy) the last known set stays (before any read: the set the bundle recorded).
 
+With an ``installation_source`` (the database's installation id, migration 0009), a bundle
+whose manifest names another installation is refused like a broken one: its song ids are
+another catalog's (a server started on another database's model store). Until the id could
+be read (database down at start) bundles are not checked.
+
 The first model a process serves also gets its external-id look-up
 (:meth:`ServingModel.external_ids`) built right after its swap, in a thread of its own (the
 load may run in a request), so that no request by external id pays for it (0.2-0.4 s at
@@ -48,8 +53,11 @@ class ModelHolder:
 
     def __init__(self, store: ModelStore, poll_seconds: float = 2.0,
                  background: bool = True,
-                 hidden_source: Callable[[], Iterable[int]] | None = None) -> None:
+                 hidden_source: Callable[[], Iterable[int]] | None = None,
+                 installation_source: Callable[[], str] | None = None) -> None:
         self.store = store
+        self.installation_source = installation_source
+        self._installation: str | None = None  # read once it can be
         self.poll_seconds = poll_seconds
         self.background = background
         self.hidden_source = hidden_source
@@ -203,6 +211,24 @@ class ModelHolder:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
+    def _check_installation(self, model: ServingModel) -> None:
+        """Refuse a bundle trained from another database (a :class:`BundleError`)."""
+        if self._installation is None and self.installation_source is not None:
+            try:
+                self._installation = self.installation_source()
+            except Exception as exc:  # database down or not migrated: checked on a later load
+                log.warning("reading the database's installation id failed, model %s is "
+                            "loaded unchecked: %s", model.version,
+                            str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+                return
+        theirs = model.manifest.get("installation_id")
+        if self._installation is not None and theirs is not None \
+                and theirs != self._installation:
+            raise BundleError(f"it was trained from another database (installation {theirs}; "
+                              f"this database is {self._installation}): its song ids are "
+                              "another catalog's; give this database a model store of its own "
+                              "(RECSYS_VAR_DIR or RECSYS_MODEL_DIR)")
+
     def _load(self, version: str) -> None:
         try:
             self._load_and_swap(version)
@@ -216,6 +242,7 @@ class ModelHolder:
         signature = self._signature(version)
         try:
             model = ServingModel.open(self.store.path(version))
+            self._check_installation(model)
         except (BundleError, OSError, ValueError) as exc:
             self._failures = self._failures + 1 if self._failed == version else 1
             self._failed, self._failed_at = version, time.monotonic()

@@ -261,6 +261,7 @@ def test_an_external_id_of_128_characters_is_looked_up(shared_api):
 
 def test_model_songs_resolve_without_the_database(api_app):
     client = api_app.test_client()
+    assert client.get("/api/ready").status_code == 200  # the load reads the installation id
     with counting_queries(api_app) as statements:
         for mode in ("similar", "next"):
             assert client.get(f"/api/similar?source=planted&external_id={FIRST}&mode={mode}"
@@ -277,6 +278,7 @@ def test_a_cold_seed_costs_the_queries_its_catalog_id_costs(api_app, seed):
     """The one look-up by external id replaces the seed's metadata query."""
     client = api_app.test_client()
     source, external_id = _ext(seed)
+    assert client.get("/api/ready").status_code == 200  # the load reads the installation id
     with counting_queries(api_app) as by_id:
         client.get(f"/api/songs/{seed}/similar?k=5")
     with counting_queries(api_app) as by_ext:

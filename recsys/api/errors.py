@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from recsys.api import bp
 from recsys.db.session import is_unavailable
+from recsys.errors import schema_mismatch
 
 log = logging.getLogger("recsys.api")
 
@@ -62,6 +63,9 @@ DATABASE_UNAVAILABLE = "the database is unavailable or busy; retry shortly"
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception):
+    mismatch = schema_mismatch(exc)
+    if mismatch is not None:  # logged once per change by the guard, not per request
+        return _api_error(ApiError(503, mismatch.message))
     if is_unavailable(exc):  # transient: one line in the log, a retryable answer
         log.warning("database unavailable during %s: %s", request.path,
                     str(exc).splitlines()[0][:300])

@@ -48,7 +48,13 @@ def health():
 
 @bp.get("/ready")
 def ready():
-    """Readiness: 200 once a model is loaded (version and song count), 503 before."""
+    """Readiness: 200 once a model is loaded (version and song count), 503 before, and while
+    the database's schema is known not to be this code's (a request found it changed)."""
+    from recsys.errors import schema_guard
+
+    mismatch = schema_guard().current()  # no query unless a mismatch is known
+    if mismatch is not None:
+        raise ApiError(503, f"not ready: {mismatch.message}")
     model = deps.current_model()
     if model is None:
         reason = deps.holder().last_error or "no model has been promoted yet"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection
 
 from recsys.db.session import normalise_url
 
@@ -37,16 +38,22 @@ def current(url: str) -> None:
 
 def revision_of(url: str) -> str | None:
     """The database's schema revision (None: no schema yet)."""
-    from alembic.migration import MigrationContext
-
     from recsys.db.session import make_engine
 
     engine = make_engine(url)  # an SQLite file's directory is created: an empty database
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return revision_on(conn)
     finally:
         engine.dispose()
+
+
+def revision_on(conn: Connection) -> str | None:
+    """The schema revision recorded in the database of ``conn`` (None: no schema yet); one
+    small query, on a connection the caller already has (a server's pooled one)."""
+    from alembic.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 def _scripts():

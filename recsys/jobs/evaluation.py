@@ -21,12 +21,13 @@ from recsys.ml.evaluate import (
     summarize_next_song,
     tag_coherence_per_seed,
 )
+from recsys.ml.topk import FastTopK
 from recsys.recommend.model import ServingModel
 
 Playlists = Sequence[Sequence[int]]
 
 
-class BundleSimilar(MatrixRecommender):
+class BundleSimilar(FastTopK, MatrixRecommender):
     """``similar`` scores of a served bundle: cosine between input vectors."""
 
     name = "bundle_similar"
@@ -40,7 +41,7 @@ class BundleSimilar(MatrixRecommender):
         return self.unit[rows] @ self.unit.T
 
 
-class BundleNext(MatrixRecommender):
+class BundleNext(FastTopK, MatrixRecommender):
     """``next`` scores of a served bundle, computed by the server's own ``next_scores``."""
 
     name = "bundle_next"
@@ -48,14 +49,31 @@ class BundleNext(MatrixRecommender):
     def __init__(self, model: ServingModel) -> None:
         super().__init__(np.asarray(model.song_ids))
         self.m = model
-        self._all = np.arange(len(model), dtype=np.int64)
 
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
         return self.m.next_score_matrix(np.asarray(rows, dtype=np.int64))
 
     def score_seeds(self, rows: np.ndarray) -> np.ndarray:
-        """Several seeds (continuation) are scored by the served session formula."""
-        return self.m.next_scores(np.asarray(rows, dtype=np.int64), self._all)
+        """Several seeds (continuation) are scored by the served session formula:
+        ``next_scores(rows, every song)``, the same operations on the same values, but the
+        seeds' count rows are copied whole instead of searched for each of the songs."""
+        m, seeds = self.m, np.asarray(rows, dtype=np.int64)
+        terms = [m.w2v_weight * (m.out_vectors @ m._mean_in(seeds)), m.pop_term]
+        for weight, table in ((m.transition_weight, m.transitions),
+                              (m.cooc_weight, m.cooc_scoring)):
+            if weight:
+                terms.append(weight * np.log1p(dense_rows(table, seeds)).sum(axis=0))
+        return np.asarray(sum(terms), dtype=np.float32)
+
+
+def dense_rows(table, seeds: np.ndarray) -> np.ndarray:
+    """Dense ``table[seeds]`` (``len(seeds) x n``, the table's dtype): what ``gather`` of
+    every column gives, from the CSR arrays."""
+    indptr, indices, data = table.indptr, table.indices, table.data
+    out = np.zeros((len(seeds), table.shape[1]), dtype=data.dtype)
+    for i, s in enumerate(seeds.tolist()):
+        out[i, indices[indptr[s]:indptr[s + 1]]] = data[indptr[s]:indptr[s + 1]]
+    return out
 
 
 def recommender_metrics(similar: MatrixRecommender, nxt: MatrixRecommender, holdout: Playlists,

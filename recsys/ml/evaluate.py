@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from recsys.ml.base import MatrixRecommender
+from recsys.ml.topk import FastTopK
 
 Playlists = Sequence[Sequence[int]]
 TagSets = Mapping[int, frozenset[int] | set[int]]
@@ -121,15 +122,38 @@ def summarize_next_song(ranks: np.ndarray, top: np.ndarray, unknown_frac: float,
 def continuation_metrics(rec: MatrixRecommender, playlists: Playlists,
                          k: int = 10, max_seeds: int = 50) -> dict[str, float]:
     """First ``n-1`` songs (at most the last ``max_seeds`` of them) -> last song."""
+    ranks = continuation_ranks(rec, playlists, k, max_seeds)
+    res = rank_metrics(ranks, k)
+    return {f"cont_{key}": val for key, val in res.items()} | {"cont_n": len(ranks)}
+
+
+def continuation_ranks(rec: MatrixRecommender, playlists: Playlists, k: int = 10,
+                       max_seeds: int = 50) -> np.ndarray:
+    """1-based rank of each playlist's last song among ``rec.recommend(seeds, k)`` of its
+    first ``n-1`` songs (at most the last ``max_seeds``; 0 = miss), playlists of length >= 2
+    in order. A :class:`~recsys.ml.topk.FastTopK` scorer ranks with ``top_k`` instead of a
+    partition of every song (equal scores: lower row first)."""
+    fast = (isinstance(rec, FastTopK)
+            and type(rec).recommend is MatrixRecommender.recommend)
     ranks = []
     for playlist in playlists:
         if len(playlist) < 2:
             continue
         seeds, target = list(playlist[:-1])[-max_seeds:], int(playlist[-1])
-        recs = [s for s, _ in rec.recommend(seeds, k)]
+        recs = (_ranked(rec, seeds, k) if fast
+                else [s for s, _ in rec.recommend(seeds, k)])
         ranks.append(recs.index(target) + 1 if target in recs else 0)
-    res = rank_metrics(np.asarray(ranks, dtype=np.int64), k)
-    return {f"cont_{key}": val for key, val in res.items()} | {"cont_n": len(ranks)}
+    return np.asarray(ranks, dtype=np.int64)
+
+
+def _ranked(rec: Any, seeds: Sequence[int], k: int) -> list[int]:
+    """The song ids of ``MatrixRecommender.recommend(seeds, k)``, ranked by ``top_k``."""
+    rows = rec.rows_of(dict.fromkeys(int(s) for s in seeds))
+    if len(rows) == 0 or k <= 0:
+        return []
+    scores = rec.score_seeds(rows).astype(np.float64)
+    scores[rows] = -np.inf
+    return rec.item_ids[rec.top_of_scores(scores, k)].tolist()
 
 
 def jaccard(a: frozenset[int] | set[int], b: frozenset[int] | set[int]) -> float:

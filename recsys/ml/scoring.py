@@ -32,6 +32,7 @@ import numpy as np
 from recsys.ml.base import MatrixRecommender, Recommender
 from recsys.ml.baselines import cooccurrence_matrix, pair_matrix
 from recsys.ml.settings import TrainSettings
+from recsys.ml.topk import FastTopK
 from recsys.ml.train import TrainedModel
 
 __all__ = ["Recommender", "W2VSimilar", "W2VNext", "similar_recommender", "next_recommender"]
@@ -42,7 +43,7 @@ def _unit(mat: np.ndarray) -> np.ndarray:
     return (mat / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-class W2VSimilar(MatrixRecommender):
+class W2VSimilar(FastTopK, MatrixRecommender):
     """"Sounds like this": cosine similarity between input vectors."""
 
     name = "w2v_similar"
@@ -55,7 +56,7 @@ class W2VSimilar(MatrixRecommender):
         return self.unit[rows] @ self.unit.T
 
 
-class W2VNext(MatrixRecommender):
+class W2VNext(FastTopK, MatrixRecommender):
     """"What to play after this": input.output dot product, optionally blended with counts."""
 
     name = "w2v_next"
@@ -77,20 +78,22 @@ class W2VNext(MatrixRecommender):
         if transition_weight:
             mat = pair_matrix(playlists, self._row, self.n_items, window=1)
             mat.data = np.log1p(mat.data) * transition_weight
-            self.transitions = mat
+            self.transitions = _canonical(mat)
         if cooc_weight:
             mat = cooccurrence_matrix(playlists, self._row, self.n_items, window=cooc_window,
                                       repeats=cooc_repeats)
             mat.data = np.log1p(mat.data) * cooc_weight
-            self.cooccurrence = mat
+            self.cooccurrence = _canonical(mat)
 
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
         scores = self.in_vectors[rows] @ self.out_vectors.T
         if self.w2v_weight != 1.0:
             scores *= self.w2v_weight
         scores += self._pop
-        for table in self._count_tables():
-            scores += table[rows].toarray()
+        for table in self._count_tables():  # only the stored entries: no dense count rows
+            part = table[rows]
+            at = np.repeat(np.arange(len(rows)), np.diff(part.indptr))
+            scores[at, part.indices] += part.data  # one entry per (row, column): canonical
         return scores
 
     def score_seeds(self, rows: np.ndarray) -> np.ndarray:
@@ -103,6 +106,12 @@ class W2VNext(MatrixRecommender):
 
     def _count_tables(self) -> list:
         return [t for t in (self.transitions, self.cooccurrence) if t is not None]
+
+
+def _canonical(mat):
+    """``mat`` with its duplicate entries summed and its indices sorted (in place)."""
+    mat.sum_duplicates()
+    return mat
 
 
 def similar_recommender(model: TrainedModel) -> W2VSimilar:

@@ -246,3 +246,14 @@ def test_db_deadline(pg_database):
     out = _ok(run_bench("db_deadline.py", "--database-url", pg_database, "--songs", "10000",
                         "--requests", "25", "--rounds", "1"))
     assert re.search(r"search: \d+ guarded calls per request", out)
+
+
+def test_eval_scale(tmp_path):
+    out = _ok(run_bench("eval_scale.py", "--songs", "600", "--playlists", "1200",
+                        "--work", str(tmp_path)))
+    assert _row(out, "trained")[1] and _row(out, "bundle")[1]  # both timed and compared
+    assert "| bundle | **all** |" in out and "| trained | continuation |" in out
+    checks = [line.split("|")[4:6] for line in out.splitlines() if " of " in line]
+    assert len(checks) == 8  # 4 kinds of queries x 2 models; every difference is a tie
+    assert all(differ.strip() == explained.split(" of ")[0].strip()
+               for differ, explained in checks)

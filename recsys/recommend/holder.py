@@ -20,8 +20,10 @@ or busy) the last known set stays (before any read: the set the bundle recorded)
 
 With an ``installation_source`` (the database's installation id, migration 0009), a bundle
 whose manifest names another installation is refused like a broken one: its song ids are
-another catalog's (a server started on another database's model store). Until the id could
-be read (database down at start) bundles are not checked.
+another catalog's (a server started on another database's model store). The id is read off
+the request path (:mod:`recsys.recommend.installation`): a load waits for it a quarter of a
+second at most; until it is known bundles are not checked, and once it is the served model
+is checked and dropped if it is another database's.
 
 The first model a process serves also gets its external-id look-up
 (:meth:`ServingModel.external_ids`) built right after its swap, in a thread of its own (the
@@ -40,6 +42,7 @@ from collections.abc import Callable, Iterable
 from recsys.index.bundle import MANIFEST, BundleError
 from recsys.index.store import ModelStore
 from recsys.recommend.beacon import Beacon
+from recsys.recommend.installation import InstallationCheck
 from recsys.recommend.model import ServingModel
 
 log = logging.getLogger("recsys.recommend")
@@ -56,8 +59,8 @@ class ModelHolder:
                  hidden_source: Callable[[], Iterable[int]] | None = None,
                  installation_source: Callable[[], str] | None = None) -> None:
         self.store = store
-        self.installation_source = installation_source
-        self._installation: str | None = None  # read once it can be
+        self.installation = InstallationCheck(installation_source)
+        self.installation.on_known = self._installation_known
         self.poll_seconds = poll_seconds
         self.background = background
         self.hidden_source = hidden_source
@@ -108,6 +111,7 @@ class ModelHolder:
         def loop() -> None:
             self.report()
             while not self._stop.wait(self.poll_seconds):
+                self.installation.read(wait_s=0)  # until known (database down at start)
                 try:
                     self._checked = time.monotonic()
                     self.refresh(wait=True)  # this thread may block; requests never do
@@ -211,23 +215,24 @@ class ModelHolder:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _check_installation(self, model: ServingModel) -> None:
-        """Refuse a bundle trained from another database (a :class:`BundleError`)."""
-        if self._installation is None and self.installation_source is not None:
-            try:
-                self._installation = self.installation_source()
-            except Exception as exc:  # database down or not migrated: checked on a later load
-                log.warning("reading the database's installation id failed, model %s is "
-                            "loaded unchecked: %s", model.version,
-                            str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+    def _installation_known(self, _installation: str) -> None:
+        """Drop the served model if it turns out to be another database's."""
+        model = self._model
+        reason = None if model is None else self.installation.problem(model.manifest)
+        if reason is not None:
+            self._refuse(model, reason)
+
+    def _refuse(self, model: ServingModel, reason: str) -> None:
+        """Stop serving ``model`` (another database's), retried like a failed load."""
+        with self._lock:
+            if self._model is not model:
                 return
-        theirs = model.manifest.get("installation_id")
-        if self._installation is not None and theirs is not None \
-                and theirs != self._installation:
-            raise BundleError(f"it was trained from another database (installation {theirs}; "
-                              f"this database is {self._installation}): its song ids are "
-                              "another catalog's; give this database a model store of its own "
-                              "(RECSYS_VAR_DIR or RECSYS_MODEL_DIR)")
+            version, self._model, self._version = self._version, None, None
+        self._failures = self._failures + 1 if self._failed == version else 1
+        self._failed, self._failed_at = version, time.monotonic()
+        self._failed_signature = self._signature(version)
+        log.error("model %s is no longer served: %s", version, reason)
+        self.last_error = f"model {version} could not be loaded: {reason}"
 
     def _load(self, version: str) -> None:
         try:
@@ -242,7 +247,7 @@ class ModelHolder:
         signature = self._signature(version)
         try:
             model = ServingModel.open(self.store.path(version))
-            self._check_installation(model)
+            self.installation.check(model.manifest)
         except (BundleError, OSError, ValueError) as exc:
             self._failures = self._failures + 1 if self._failed == version else 1
             self._failed, self._failed_at = version, time.monotonic()
@@ -269,6 +274,10 @@ class ModelHolder:
         self.loaded_at = time.time()
         self._failed, self._failures = None, 0
         self.last_error = None
+        reason = self.installation.problem(model.manifest)
+        if reason is not None:  # the id arrived between the check and the swap
+            self._refuse(model, reason)
+            return
         log.info("serving model %s (%d songs, loaded in %.2fs)", version, len(model),
                  time.perf_counter() - started)
         for listener in self.swap_listeners:

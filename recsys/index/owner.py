@@ -114,11 +114,14 @@ def _record(installation: str, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
-def check(root: Path, installation: str) -> bool:
+def check(root: Path, installation: str, write: bool = True) -> bool:
     """Refuse (:class:`StoreOwnedError`) unless the store at ``root`` belongs to
-    ``installation``; an unbound store is bound to it. Returns whether it bound it now."""
+    ``installation``; an unbound store is bound to it (left unbound with ``write`` false: a
+    dry run). Returns whether it bound it now."""
     owner = read_owner(root)
     bound = False
+    if owner is None and not write:
+        return False
     if owner is None:
         bound = _write(root, _record(installation), replace=False)
         owner = read_owner(root)  # another process may have bound it first

@@ -24,10 +24,11 @@ from recsys.index.store import ModelStore
 log = logging.getLogger("recsys.index")
 
 
-def bind_store(engine: Engine, store: ModelStore) -> str:
+def bind_store(engine: Engine, store: ModelStore, write: bool = True) -> str:
     """Bind ``store`` to the database's installation before writing to it on the database's
     behalf: refused (:class:`~recsys.index.owner.StoreOwnedError`) when it belongs to another
-    database; returns the installation id."""
+    database; returns the installation id. With ``write`` false (a dry run) an unbound store
+    is checked the same way but not bound."""
     try:
         installation = installation_id(engine)
     except LookupError as exc:
@@ -36,7 +37,7 @@ def bind_store(engine: Engine, store: ModelStore) -> str:
         current = store.current_version()  # an unbound store serving another database's model
         if current is not None and _trained_elsewhere(engine, store, current):
             raise ForeignCurrentError(store.root, current, installation)
-    store.bind(installation)
+    store.bind(installation, write=write)
     return installation
 
 
@@ -278,7 +279,7 @@ def prune(engine: Engine, store: ModelStore, keep: int, dry_run: bool = False) -
     except FileNotFoundError:  # nothing to prune: the lock must not make a store here
         return []
     with store.switch_lock():  # no switch meanwhile, nor a backup copying the bundles
-        bind_store(engine, store)  # another database's store: refused before anything
+        bind_store(engine, store, write=not dry_run)  # another database's: refused first
         reconcile(engine, store)  # a switch killed before its row: its rollback target counts
         versions = store.versions()  # oldest first
         protected = set(versions[-keep:])

@@ -100,11 +100,12 @@ class ModelStore:
         record = _owner.read_owner(self.root)
         return None if record is None else record[_owner.INSTALLATION_KEY]
 
-    def bind(self, installation: str) -> None:
+    def bind(self, installation: str, write: bool = True) -> None:
         """Write for the database ``installation`` from now on: refused
         (:class:`~recsys.index.owner.StoreOwnedError`, nothing written) when the store belongs
-        to another one; a store that belongs to none is bound to it."""
-        _owner.check(self.root, installation)
+        to another one; a store that belongs to none is bound to it (not with ``write``
+        false: a dry run checks only)."""
+        _owner.check(self.root, installation, write=write)
         self.installation = installation
 
     def adopt(self, installation: str) -> str | None:

@@ -98,3 +98,23 @@ def test_a_bundle_whose_training_run_is_not_in_the_database_is_refused_clearly(
         session.add(TrainingRun(id=4242, status="succeeded"))
     promote(sqlite_engine, store, "stray")
     assert store.current_version() == "stray"
+
+
+def test_a_dry_run_prune_leaves_an_unbound_store_unbound(sqlite_engine, tmp_path):
+    store = ModelStore(tmp_path / "models")
+    for version in ("old", "older", "new"):
+        _bundle(store, version)  # older code: no owner record
+    assert prune(sqlite_engine, store, 1, dry_run=True) == ["old", "older"]
+    assert store.owner() is None and not (store.root / OWNER_FILE).exists()
+    assert store.versions() == ["old", "older", "new"]
+    assert prune(sqlite_engine, store, 1) == ["old", "older"]  # the real one binds it
+    assert store.owner() == _installation(sqlite_engine)
+
+
+def test_a_dry_run_prune_of_another_databases_store_is_refused(sqlite_engine, tmp_path):
+    store = ModelStore(tmp_path / "models")
+    store.root.mkdir()
+    (store.root / OWNER_FILE).write_text(json.dumps({INSTALLATION_KEY: "someone-else"}))
+    _bundle(store, "theirs")
+    with pytest.raises(StoreOwnedError):
+        prune(sqlite_engine, store, 1, dry_run=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from recsys.index.owner import StoreOwnedError
 from recsys.index.registry import ProductionChangedError, bind_store, promote, prune
 from recsys.index.store import ModelStore
 from recsys.ingest.model import printable
@@ -214,23 +215,27 @@ def run_nightly(
         took, why = time.perf_counter() - started, describe_failure(exc, store.root)
         log.error("nightly run failed after %.1f s: %s", took, why)
         if report.importing is not None:  # no training run would say the night failed
-            _record_import_failure(engine, settings, report, why, took)
+            done = ", ".join(f"{i['kind']}:{i['path']}" for i in report.imports) or "none"
+            _record_failure(engine, settings, report, took, printable(
+                f"nightly job stopped in the import of {report.importing}, before training; "
+                f"production unchanged; imports committed before it: {done}. {why}"), {
+                "stage": "import", "failed_import": printable(report.importing or ""),
+                "imports_done": printable(done)})
+        elif isinstance(exc, StoreOwnedError):  # refused before anything: the dashboard says so
+            _record_failure(engine, settings, report, took, printable(
+                f"nightly job refused, nothing imported or trained: {why}"), {"stage": "store"})
         raise
     report.duration_s = round(time.perf_counter() - started, 2)
     log.info("nightly run finished: %s", report.log_line())
     return report
 
 
-def _record_import_failure(engine: Engine, settings: TrainSettings, report: NightlyReport,
-                           why: str, took: float) -> None:
-    done = ", ".join(f"{item['kind']}:{item['path']}" for item in report.imports) or "none"
-    error = printable(f"nightly job stopped in the import of {report.importing}, before "
-                      f"training; production unchanged; imports committed before it: {done}. "
-                      f"{why}")  # storable whatever the file names and messages held
+def _record_failure(engine: Engine, settings: TrainSettings, report: NightlyReport,
+                    took: float, error: str, snapshot: dict[str, str]) -> None:
+    """A failed training run for a night that stopped before training (``error`` storable
+    whatever the file names and messages held)."""
     try:
-        report.run_id = record_failed_job(engine, settings, error, took, {
-            "stage": "import", "failed_import": printable(report.importing or ""),
-            "imports_done": printable(done)})
+        report.run_id = record_failed_job(engine, settings, error, took, snapshot)
     except Exception as exc:  # the database may be what failed
         log.warning("could not record the failed job: %s", exc)
     else:

@@ -76,15 +76,20 @@ def test_second_database_cannot_train_promote_or_prune_in_the_first_ones_store(f
         assert "Traceback" not in result.output
     assert store.versions() == [production] and store.current_version() == production
     assert (store.root / OWNER_FILE).read_text() == owner
-    with second.app_context():  # nothing reached the second database either
+    with second.app_context():  # nothing reached the second database but the refused night
         from sqlalchemy import func, select
 
         from recsys.db.models import ModelEvent, ModelVersion, TrainingRun
         from recsys.extensions import db
 
         with db.engine.connect() as conn:
-            for table in (ModelVersion, ModelEvent, TrainingRun):
+            for table in (ModelVersion, ModelEvent):
                 assert conn.scalar(select(func.count()).select_from(table)) == 0, table
+            (run,) = conn.execute(select(TrainingRun.status, TrainingRun.error,
+                                         TrainingRun.data_snapshot)).all()
+        assert run.status == "failed" and run.data_snapshot == {"stage": "store"}
+        assert run.error.startswith("nightly job refused, nothing imported or trained")
+        assert "belongs to another database" in run.error
     # the first database goes on as before, and its manifests name it
     _cli(first, "train", *QUICK, "--promote")
     newest = store.current_version()

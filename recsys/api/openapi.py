@@ -105,7 +105,11 @@ def _paths() -> dict[str, Any]:
                                     "Alive (and the server's version)"), **_errors()}}},
         "/api/ready": {"get": {
             "summary": "Readiness: a model is loaded", "operationId": "ready",
-            "description": _PROBE,
+            "description": "200 once a model is loaded. 503 (the reason in the message) "
+                           "before that, while the current model cannot be loaded (a broken "
+                           "bundle, one trained from another database), and while the "
+                           "database's schema is known not to be this code's (its migration "
+                           "changed under the running server). " + _PROBE,
             "responses": {"200": _json({
                 "type": "object", "required": ["status", "model_version", "songs"],
                 "properties": {"status": {"const": "ready"}, "model_version": {"type": "string"},

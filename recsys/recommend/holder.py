@@ -18,12 +18,10 @@ promotion) and applies a change to the served model at once, so a takedown needs
 model; a model loaded later starts with the last set read. When the read fails (database down
 or busy) the last known set stays (before any read: the set the bundle recorded).
 
-With an ``installation_source`` (the database's installation id, migration 0009), a bundle
-whose manifest names another installation is refused like a broken one: its song ids are
-another catalog's (a server started on another database's model store). The id is read off
-the request path (:mod:`recsys.recommend.installation`): a load waits for it a quarter of a
-second at most; until it is known bundles are not checked, and once it is the served model
-is checked and dropped if it is another database's.
+With an ``installation_source`` (the database's id, migration 0009), a bundle of another
+database is refused like a broken one (its song ids are another catalog's); the id is read
+off the request path, and a model loaded before it was known is checked once it is
+(:mod:`recsys.recommend.installation`).
 
 The first model a process serves also gets its external-id look-up
 (:meth:`ServingModel.external_ids`) built right after its swap, in a thread of its own (the

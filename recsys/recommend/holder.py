@@ -23,11 +23,9 @@ database is refused like a broken one (its song ids are another catalog's); the 
 off the request path, and a model loaded before it was known is checked once it is
 (:mod:`recsys.recommend.installation`).
 
-The first model a process serves also gets its external-id look-up
-(:meth:`ServingModel.external_ids`) built right after its swap, in a thread of its own (the
-load may run in a request), so that no request by external id pays for it (0.2-0.4 s at
-250,000 songs; docs/benchmarks.md, "Pre-built external-id look-up"); a later model gets it
-before its swap, from the thread that loads it, when requests used the served model's.
+A process's first model gets its external-id look-up (:meth:`ServingModel.external_ids`,
+0.2-0.4 s at 250,000 songs) built in a thread right after its swap; a later model before its
+swap, by its loader, when requests used the served model's (docs/benchmarks.md §18).
 """
 
 from __future__ import annotations

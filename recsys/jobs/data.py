@@ -88,9 +88,12 @@ def _iter_bucketed(engine: Bind, *, batch_size: int, source: str | None,
                       if part == "all" or _held_out(bucket, holdout_frac) == (part == "holdout")]
             if not wanted:
                 continue
+            # a few of the batch (the holdout): only theirs, not every item in their range
+            # (at 1M playlists the holdout's read took 9.7 s, 19 of 20 rows thrown away)
+            within = (PlaylistItem.playlist_id.in_(wanted) if len(wanted) * 4 < len(heads)
+                      else PlaylistItem.playlist_id.between(min(wanted), max(wanted)))
             items = conn.execute(
-                select(PlaylistItem.playlist_id, PlaylistItem.song_id)
-                .where(PlaylistItem.playlist_id.between(min(wanted), max(wanted)))
+                select(PlaylistItem.playlist_id, PlaylistItem.song_id).where(within)
                 .order_by(PlaylistItem.playlist_id, PlaylistItem.position)
             ).all()
         keep = set(wanted)

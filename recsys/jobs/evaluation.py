@@ -74,7 +74,8 @@ class BundleNext(FastTopK, MatrixRecommender):
             part = seeds[start:start + SCORE_BLOCK]
             block = out[start:start + len(part)]  # written in place: no copy of the block
             np.matmul(np.asarray(m.in_vectors[part]), m.out_vectors.T, out=block)
-            np.multiply(m.w2v_weight, block, out=block)
+            if m.w2v_weight != 1.0:  # 1.0 * x is x
+                np.multiply(m.w2v_weight, block, out=block)
             block += m.pop_term
             for weight, table in self.terms:
                 at, entries = stored(table, part)
